@@ -1,0 +1,145 @@
+/* linear (x W^T + b) and batched matmul, both on OpenBLAS sgemm. */
+#include <cblas.h>
+
+#include "op_util.h"
+
+/* ---- linear ------------------------------------------------------------ */
+/* x (rows, in) viewed from (..., in); w (out, in); b (out); y (rows, out). */
+
+static pd_status linear_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)attr;
+    const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
+    int nout = w->shape[0], nin = w->shape[1];
+    int rows = (int)(x->numel / (size_t)nin);
+    if (b) {
+        for (int r = 0; r < rows; r++) memcpy(y->data + (size_t)r * nout, b->data, (size_t)nout * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nout, nin, 1.0f, x->data, nin,
+                w->data, nin, b ? 1.0f : 0.0f, y->data, nout);
+    return PD_OK;
+}
+
+static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)attr;
+    pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
+    int nout = w->shape[0], nin = w->shape[1];
+    int rows = (int)(x->numel / (size_t)nin);
+    const float *dy = y->grad;
+    if (x->grad) /* dx (rows, in) += dy (rows, out) @ w (out, in) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nin, nout, 1.0f, dy, nout,
+                    w->data, nin, 1.0f, x->grad, nin);
+    if (w->grad) /* dw (out, in) += dy^T (out, rows) @ x (rows, in) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nout, nin, rows, 1.0f, dy, nout,
+                    x->data, nin, 1.0f, w->grad, nin);
+    if (b && b->grad) { /* db (out) += column sums of dy */
+        float *db = b->grad;
+        for (int r = 0; r < rows; r++) {
+            const float *row = dy + (size_t)r * nout;
+            for (int o = 0; o < nout; o++) db[o] += row[o];
+        }
+    }
+    return PD_OK;
+}
+
+static const pd_op_def linear_op = {"linear", linear_fwd, linear_bwd};
+
+pd_tensor *pd_linear(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b) {
+    PD_OP_GUARD(ctx, x, w);
+    if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1]) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "linear: x %s and w %s: expected x (..., in) and w (out, in)",
+                    SHP(x), SHP(w));
+        return NULL;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "linear: b %s does not match w %s: expected (%d,)", SHP(b),
+                    SHP(w), w->shape[0]);
+        return NULL;
+    }
+    int shape[PD_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->ndim - 1] = w->shape[0];
+    pd_tensor *ins[3] = {x, w, b};
+    return pd_op_apply(ctx, &linear_op, ins, b ? 3 : 2, shape, x->ndim, NULL, 0);
+}
+
+/* ---- batched matmul ------------------------------------------------------ */
+
+typedef struct {
+    int batch, m, n, k, trans, b_shared;
+} matmul_attr;
+
+static pd_status matmul_fwd(pd_ctx *ctx, pd_tensor *c, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const matmul_attr *at = attr;
+    const pd_tensor *a = in[0], *b = in[1];
+    int M = at->m, N = at->n, K = at->k;
+    int lda = (at->trans & PD_TRANS_A) ? M : K, ldb = (at->trans & PD_TRANS_B) ? K : N;
+    size_t sa = (size_t)M * K, sb = at->b_shared ? 0 : (size_t)K * N, sc = (size_t)M * N;
+    for (int i = 0; i < at->batch; i++)
+        cblas_sgemm(CblasRowMajor, (at->trans & PD_TRANS_A) ? CblasTrans : CblasNoTrans,
+                    (at->trans & PD_TRANS_B) ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                    a->data + i * sa, lda, b->data + i * sb, ldb, 0.0f, c->data + i * sc, N);
+    return PD_OK;
+}
+
+static pd_status matmul_bwd(pd_ctx *ctx, pd_tensor *c, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const matmul_attr *at = attr;
+    pd_tensor *a = in[0], *b = in[1];
+    int M = at->m, N = at->n, K = at->k;
+    bool ta = at->trans & PD_TRANS_A, tb = at->trans & PD_TRANS_B;
+    int lda = ta ? M : K, ldb = tb ? K : N;
+    size_t sa = (size_t)M * K, sb = at->b_shared ? 0 : (size_t)K * N, sc = (size_t)M * N;
+    for (int i = 0; i < at->batch; i++) {
+        const float *dc = c->grad + i * sc;
+        if (a->grad) {
+            /* A (M,K) = op(a): dA = dC B^T; if stored transposed, da = B dC^T. */
+            if (!ta)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N,
+                            1.0f, dc, N, b->data + i * sb, ldb, 1.0f, a->grad + i * sa, lda);
+            else
+                cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N,
+                            1.0f, b->data + i * sb, ldb, dc, N, 1.0f, a->grad + i * sa, lda);
+        }
+        if (b->grad) {
+            /* B (K,N) = op(b): dB = A^T dC; if stored transposed, db = dC^T A. */
+            if (!tb)
+                cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M,
+                            1.0f, a->data + i * sa, lda, dc, N, 1.0f, b->grad + i * sb, ldb);
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M,
+                            1.0f, dc, N, a->data + i * sa, lda, 1.0f, b->grad + i * sb, ldb);
+        }
+    }
+    return PD_OK;
+}
+
+static const pd_op_def matmul_op = {"matmul", matmul_fwd, matmul_bwd};
+
+pd_tensor *pd_matmul(pd_ctx *ctx, pd_tensor *a, pd_tensor *b, int trans) {
+    PD_OP_GUARD(ctx, a, b);
+    if (a->ndim < 2 || b->ndim < 2) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "matmul: a %s and b %s must have rank >= 2", SHP(a), SHP(b));
+        return NULL;
+    }
+    bool ta = trans & PD_TRANS_A, tb = trans & PD_TRANS_B;
+    int M = ta ? pd_dim(a, -1) : pd_dim(a, -2), K = ta ? pd_dim(a, -2) : pd_dim(a, -1);
+    int Kb = tb ? pd_dim(b, -1) : pd_dim(b, -2), N = tb ? pd_dim(b, -2) : pd_dim(b, -1);
+    bool shared = b->ndim == 2 && a->ndim > 2;
+    bool same_batch = a->ndim == b->ndim;
+    for (int i = 0; same_batch && i < a->ndim - 2; i++)
+        if (a->shape[i] != b->shape[i]) same_batch = false;
+    if (K != Kb || !(shared || same_batch)) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE,
+                    "matmul: a %s and b %s (trans %d): inner dims %d vs %d, or batch dims differ",
+                    SHP(a), SHP(b), trans, K, Kb);
+        return NULL;
+    }
+    matmul_attr at = {(int)(pd_shape_numel(a->shape, a->ndim - 2)), M, N, K, trans, shared};
+    int shape[PD_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 2] = M;
+    shape[a->ndim - 1] = N;
+    pd_tensor *ins[2] = {a, b};
+    return pd_op_apply(ctx, &matmul_op, ins, 2, shape, a->ndim, &at, sizeof at);
+}

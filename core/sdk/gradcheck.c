@@ -1,0 +1,176 @@
+/* Central-difference gradient checker (see pixeldit/gradcheck.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pixeldit/gradcheck.h"
+#include "pixeldit/ops.h"
+#include "pixeldit/rng.h"
+
+pd_gradcheck_opts pd_gradcheck_defaults(void) {
+    pd_gradcheck_opts o = {0};
+    o.eps = 1e-3;
+    o.rtol = 1e-2;
+    o.atol = 1e-3;
+    o.max_checks = 64;
+    o.seed = 1234;
+    return o;
+}
+
+typedef struct {
+    pd_gradcheck_fn fn;
+    void *user;
+    pd_gradcheck_input *inputs;
+    int n;
+    const float *r;   /* projection weights, length = output numel */
+    size_t out_numel;
+} gc_state;
+
+/* One evaluation: returns L in float64 (NAN on error). When grads != NULL,
+ * also runs backward and copies d L / d input_i into grads[i]. */
+static double eval(gc_state *st, pd_ctx *ctx, float **grads, pd_status *err) {
+    pd_ctx_reset(ctx);
+    pd_tensor *ins[16];
+    for (int i = 0; i < st->n; i++) {
+        ins[i] = pd_tensor_from(ctx, st->inputs[i].data, st->inputs[i].shape, st->inputs[i].ndim);
+        if (ins[i] && grads && st->inputs[i].check) pd_tensor_set_requires_grad(ctx, ins[i]);
+    }
+    pd_tensor *y = st->fn(ctx, ins, st->n, st->user);
+    if (!y || pd_ctx_status(ctx)) {
+        *err = pd_ctx_status(ctx) ? pd_ctx_status(ctx) : PD_ERR_ARG;
+        if (!pd_ctx_status(ctx)) pd_fail(*err, "gradcheck: function returned NULL");
+        return NAN;
+    }
+    double L = 0;
+    for (size_t i = 0; i < y->numel; i++) L += (double)st->r[i] * (double)y->data[i];
+    if (grads) {
+        pd_tensor *rt = pd_tensor_from(ctx, st->r, y->shape, y->ndim);
+        pd_tensor *loss = pd_sum(ctx, pd_mul(ctx, y, rt));
+        *err = pd_backward(ctx, loss);
+        if (*err) return NAN;
+        for (int i = 0; i < st->n; i++)
+            if (st->inputs[i].check)
+                memcpy(grads[i], ins[i]->grad, ins[i]->numel * sizeof(float));
+    }
+    *err = PD_OK;
+    return L;
+}
+
+/* Checks entries of one buffer x (n floats) whose analytic gradient is g. */
+static pd_status check_buffer(gc_state *st, pd_ctx *ctx, const char *what, float *x, const float *g,
+                              size_t n, const pd_gradcheck_opts *o, double *worst) {
+    size_t stride = 1;
+    if (o->max_checks > 0 && n > (size_t)o->max_checks) stride = n / (size_t)o->max_checks;
+    double tensor_worst = 0;
+    for (size_t i = 0; i < n; i += stride) {
+        float saved = x[i];
+        pd_status err;
+        x[i] = (float)(saved + o->eps);
+        double hi_x = (double)x[i];
+        double Lp = eval(st, ctx, NULL, &err);
+        if (err) return err;
+        x[i] = (float)(saved - o->eps);
+        double lo_x = (double)x[i];
+        double Lm = eval(st, ctx, NULL, &err);
+        x[i] = saved;
+        if (err) return err;
+        double num = (Lp - Lm) / (hi_x - lo_x); /* exact fp32 step */
+        double ana = g[i];
+        double tol = o->atol + o->rtol * fmax(fabs(ana), fabs(num));
+        double e = fabs(ana - num) / tol;
+        if (e > tensor_worst) tensor_worst = e;
+        if (!(e <= 1.0))
+            return pd_fail(PD_ERR_NUMERIC,
+                           "gradcheck: %s[%zu]: analytic %.6g vs numeric %.6g "
+                           "(|diff| %.3g > atol %.1g + rtol %.1g * max)",
+                           what, i, ana, num, fabs(ana - num), o->atol, o->rtol);
+    }
+    if (o->verbose) printf("  gradcheck %-28s %8zu entries, worst err/tol %.3f\n", what, n, tensor_worst);
+    if (tensor_worst > *worst) *worst = tensor_worst;
+    return PD_OK;
+}
+
+pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *inputs, int n_inputs,
+                       const pd_gradcheck_opts *opts, double *max_err_out) {
+    pd_gradcheck_opts o = opts ? *opts : pd_gradcheck_defaults();
+    if (!fn || n_inputs < 0 || n_inputs > 16)
+        return pd_fail(PD_ERR_ARG, "gradcheck: bad arguments (fn NULL or n_inputs > 16)");
+    pd_ctx *ctx = pd_ctx_new(0);
+    if (!ctx) return PD_ERR_NOMEM;
+    gc_state st = {fn, user, inputs, n_inputs, NULL, 0};
+    pd_status err = PD_OK;
+    float *grads[16] = {0};
+    float **pgrads = NULL;
+    float *r = NULL;
+    double worst = 0;
+
+    /* First pass to learn the output size. */
+    {
+        pd_tensor *ins[16];
+        for (int i = 0; i < n_inputs; i++)
+            ins[i] = pd_tensor_from(ctx, inputs[i].data, inputs[i].shape, inputs[i].ndim);
+        pd_tensor *y = fn(ctx, ins, n_inputs, user);
+        if (!y) {
+            err = pd_ctx_status(ctx) ? pd_ctx_status(ctx) : PD_ERR_ARG;
+            pd_fail(err, "gradcheck: forward failed: %s", pd_ctx_error(ctx));
+            goto done;
+        }
+        st.out_numel = y->numel;
+    }
+    r = malloc(st.out_numel * sizeof(float));
+    if (!r) {
+        err = pd_fail(PD_ERR_NOMEM, "gradcheck: out of memory");
+        goto done;
+    }
+    pd_rng rng;
+    pd_rng_seed(&rng, o.seed);
+    pd_rng_fill_uniform(&rng, r, st.out_numel, -1.0f, 1.0f);
+    st.r = r;
+    for (int i = 0; i < n_inputs; i++) {
+        grads[i] = calloc(pd_shape_numel(inputs[i].shape, inputs[i].ndim), sizeof(float));
+        if (!grads[i]) {
+            err = pd_fail(PD_ERR_NOMEM, "gradcheck: out of memory");
+            goto done;
+        }
+    }
+    pgrads = grads;
+    if (o.params) pd_params_zero_grad(o.params);
+    eval(&st, ctx, pgrads, &err);
+    if (err) {
+        pd_fail(err, "gradcheck: %s", pd_ctx_error(ctx));
+        goto done;
+    }
+    /* Parameter gradients are read before anything else touches them. */
+    float **pgrad_copy = NULL;
+    int np = o.params ? pd_params_count(o.params) : 0;
+    if (np) {
+        pgrad_copy = calloc((size_t)np, sizeof *pgrad_copy);
+        for (int p = 0; pgrad_copy && p < np; p++) {
+            pd_tensor *t = pd_params_at(o.params, p);
+            if (!t->grad) continue;
+            pgrad_copy[p] = malloc(t->numel * sizeof(float));
+            if (pgrad_copy[p]) memcpy(pgrad_copy[p], t->grad, t->numel * sizeof(float));
+        }
+    }
+    for (int i = 0; i < n_inputs && !err; i++) {
+        if (!inputs[i].check) continue;
+        char what[32];
+        snprintf(what, sizeof what, "input %d", i);
+        err = check_buffer(&st, ctx, what, inputs[i].data, grads[i],
+                           pd_shape_numel(inputs[i].shape, inputs[i].ndim), &o, &worst);
+    }
+    for (int p = 0; p < np && !err; p++) {
+        pd_tensor *t = pd_params_at(o.params, p);
+        if (!pgrad_copy || !pgrad_copy[p]) continue;
+        err = check_buffer(&st, ctx, t->name, t->data, pgrad_copy[p], t->numel, &o, &worst);
+    }
+    for (int p = 0; pgrad_copy && p < np; p++) free(pgrad_copy[p]);
+    free(pgrad_copy);
+done:
+    for (int i = 0; i < n_inputs; i++) free(grads[i]);
+    free(r);
+    pd_ctx_free(ctx);
+    if (max_err_out) *max_err_out = worst;
+    return err;
+}

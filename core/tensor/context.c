@@ -1,0 +1,191 @@
+/* The step context: a bump arena that grows during warm-up and is coalesced
+ * into one block on reset, two alternating tensor-header pools, the tape,
+ * and the sticky error. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_internal.h"
+
+#define PD_ALIGN 64
+#define PD_DEFAULT_ARENA (64u << 20)
+
+static size_t align_up(size_t n) { return (n + PD_ALIGN - 1) & ~(size_t)(PD_ALIGN - 1); }
+
+static pd_chunk *chunk_new(size_t cap) {
+    pd_chunk *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    cap = align_up(cap);
+    c->mem = aligned_alloc(PD_ALIGN, cap);
+    if (!c->mem) {
+        free(c);
+        return NULL;
+    }
+    c->cap = cap;
+    return c;
+}
+
+static void chunks_free(pd_chunk *c) {
+    while (c) {
+        pd_chunk *n = c->next;
+        free(c->mem);
+        free(c);
+        c = n;
+    }
+}
+
+pd_ctx *pd_ctx_new(size_t arena_bytes) {
+    pd_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        pd_fail(PD_ERR_NOMEM, "pd_ctx_new: out of memory");
+        return NULL;
+    }
+    ctx->chunks = chunk_new(arena_bytes ? arena_bytes : PD_DEFAULT_ARENA);
+    if (!ctx->chunks) {
+        free(ctx);
+        pd_fail(PD_ERR_NOMEM, "pd_ctx_new: cannot allocate a %zu-byte arena", arena_bytes);
+        return NULL;
+    }
+    ctx->cur = ctx->chunks;
+    ctx->grad_enabled = true;
+    ctx->step = 1;
+    return ctx;
+}
+
+static void pool_free(pd_hdr_pool *p) {
+    pd_hdr_block *b = p->head;
+    while (b) {
+        pd_hdr_block *n = b->next;
+        free(b);
+        b = n;
+    }
+}
+
+void pd_ctx_free(pd_ctx *ctx) {
+    if (!ctx) return;
+    chunks_free(ctx->chunks);
+    pool_free(&ctx->pools[0]);
+    pool_free(&ctx->pools[1]);
+    free(ctx);
+}
+
+/* Marks every header handed out from pool p dead and rewinds it. */
+static void pool_retire(pd_hdr_pool *p) {
+    for (pd_hdr_block *b = p->head; b; b = b->next) {
+        int n = (b == p->cur) ? p->used_in_cur : 256;
+        for (int i = 0; i < n; i++) {
+            b->hdr[i].magic = PD_TENSOR_DEAD;
+            b->hdr[i].data = NULL;
+            b->hdr[i].grad = NULL;
+        }
+        if (b == p->cur) break;
+    }
+    p->cur = p->head;
+    p->used_in_cur = 0;
+}
+
+void pd_ctx_reset(pd_ctx *ctx) {
+    if (!ctx) return;
+    pool_retire(&ctx->pools[ctx->step & 1]);
+    ctx->step++;
+    ctx->tape = NULL;
+    ctx->n_nodes = 0;
+    ctx->backward_done = false;
+    ctx->status = PD_OK;
+    ctx->err[0] = '\0';
+    if (ctx->chunks->next) {
+        /* Warm-up grew the arena: replace the chain by one block big
+         * enough for the whole step, so later steps never allocate. */
+        size_t total = 0;
+        for (pd_chunk *c = ctx->chunks; c; c = c->next) total += c->cap;
+        pd_chunk *one = chunk_new(total);
+        if (one) {
+            chunks_free(ctx->chunks);
+            ctx->chunks = one;
+        }
+    }
+    for (pd_chunk *c = ctx->chunks; c; c = c->next) c->used = 0;
+    ctx->cur = ctx->chunks;
+    ctx->total_used = 0;
+}
+
+pd_status pd_ctx_status(const pd_ctx *ctx) { return ctx ? ctx->status : PD_ERR_ARG; }
+
+const char *pd_ctx_error(const pd_ctx *ctx) { return ctx ? ctx->err : "no context"; }
+
+pd_status pd_ctx_fail(pd_ctx *ctx, pd_status s, const char *fmt, ...) {
+    if (ctx->status != PD_OK) return s; /* keep the first error */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    va_end(ap);
+    ctx->status = s;
+    pd_fail(s, "%s", ctx->err);
+    return s;
+}
+
+bool pd_ctx_set_grad_enabled(pd_ctx *ctx, bool enabled) {
+    bool old = ctx->grad_enabled;
+    ctx->grad_enabled = enabled;
+    return old;
+}
+bool pd_ctx_grad_enabled(const pd_ctx *ctx) { return ctx->grad_enabled; }
+bool pd_ctx_set_training(pd_ctx *ctx, bool training) {
+    bool old = ctx->training;
+    ctx->training = training;
+    return old;
+}
+bool pd_ctx_training(const pd_ctx *ctx) { return ctx->training; }
+bool pd_ctx_recording(const pd_ctx *ctx) { return ctx->recording_now; }
+
+void *pd_ctx_alloc(pd_ctx *ctx, size_t bytes) {
+    size_t need = align_up(bytes ? bytes : 1);
+    pd_chunk *c = ctx->cur;
+    while (c && c->used + need > c->cap) c = c->next;
+    if (!c) {
+        size_t cap = ctx->cur->cap * 2;
+        if (cap < need) cap = need;
+        c = chunk_new(cap);
+        if (!c) {
+            pd_ctx_fail(ctx, PD_ERR_NOMEM, "arena: cannot allocate %zu bytes", need);
+            return NULL;
+        }
+        pd_chunk *last = ctx->chunks;
+        while (last->next) last = last->next;
+        last->next = c;
+    }
+    ctx->cur = c;
+    void *p = c->mem + c->used;
+    c->used += need;
+    ctx->total_used += need;
+    if (ctx->total_used > ctx->peak) ctx->peak = ctx->total_used;
+    return p;
+}
+
+size_t pd_ctx_used(const pd_ctx *ctx) { return ctx->total_used; }
+size_t pd_ctx_peak(const pd_ctx *ctx) { return ctx->peak; }
+
+pd_tensor *pd_ctx_new_header(pd_ctx *ctx) {
+    pd_hdr_pool *p = &ctx->pools[ctx->step & 1];
+    if (!p->cur || p->used_in_cur == 256) {
+        pd_hdr_block *next = p->cur ? p->cur->next : p->head;
+        if (!next) {
+            next = calloc(1, sizeof *next);
+            if (!next) {
+                pd_ctx_fail(ctx, PD_ERR_NOMEM, "arena: cannot allocate tensor headers");
+                return NULL;
+            }
+            if (p->cur) p->cur->next = next;
+            else p->head = next;
+        }
+        p->cur = next;
+        p->used_in_cur = 0;
+    }
+    pd_tensor *t = &p->cur->hdr[p->used_in_cur++];
+    memset(t, 0, sizeof *t);
+    t->magic = PD_TENSOR_MAGIC;
+    t->flags = PD_TF_ARENA;
+    t->step = ctx->step;
+    return t;
+}

@@ -1,0 +1,52 @@
+/* Internal layout of pd_ctx and tape nodes (not part of the public API). */
+#ifndef PD_CTX_INTERNAL_H
+#define PD_CTX_INTERNAL_H
+
+#include "pixeldit/tensor.h"
+
+typedef struct pd_node {
+    const pd_op_def *def;
+    pd_tensor *out;
+    pd_tensor *in[PD_MAX_INPUTS];
+    int n_in;
+    void *attr;
+    struct pd_node *prev;
+} pd_node;
+
+typedef struct pd_chunk {
+    struct pd_chunk *next;
+    size_t cap, used;
+    unsigned char *mem; /* 64-byte aligned */
+} pd_chunk;
+
+/* Tensor headers live in two pools used on alternate steps, so a header
+ * from the previous step is never reused by the current one and a stale
+ * pointer reliably reads PD_TENSOR_DEAD. */
+typedef struct pd_hdr_block {
+    struct pd_hdr_block *next;
+    pd_tensor hdr[256];
+} pd_hdr_block;
+
+typedef struct pd_hdr_pool {
+    pd_hdr_block *head;  /* blocks in allocation order */
+    pd_hdr_block *cur;   /* block being filled */
+    int used_in_cur;
+} pd_hdr_pool;
+
+struct pd_ctx {
+    pd_chunk *chunks;    /* first = current fill target order: newest last */
+    pd_chunk *cur;
+    size_t total_used, peak;
+    pd_hdr_pool pools[2];
+    uint64_t step;
+    pd_node *tape;       /* newest node */
+    size_t n_nodes;
+    bool grad_enabled, training, recording_now, backward_done;
+    pd_status status;
+    char err[1024];
+};
+
+/* Allocates a tensor header in the current step's pool (no data). */
+pd_tensor *pd_ctx_new_header(pd_ctx *ctx);
+
+#endif
