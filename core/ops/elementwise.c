@@ -1,0 +1,324 @@
+/* Elementwise binary ops with numpy broadcasting, affine, and the two
+ * adaLN helpers (modulate, gated residual). */
+#include "op_util.h"
+
+/* ---- broadcasting binary ops -------------------------------------------- */
+
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
+
+typedef struct {
+    int kind;
+    int ndim;                 /* of the output */
+    int shape[PD_MAX_DIMS];   /* output shape */
+    size_t sa[PD_MAX_DIMS];   /* a's stride per output dim (0 = broadcast) */
+    size_t sb[PD_MAX_DIMS];
+    int same;                 /* a, b and out all have the same shape */
+} bin_attr;
+
+static inline float bin_apply(int kind, float a, float b) {
+    switch (kind) {
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    default: return a / b;
+    }
+}
+
+/* Walks the output in row-major order, tracking the a and b offsets. */
+#define BCAST_LOOP(at, n, body)                                                   \
+    do {                                                                          \
+        int idx_[PD_MAX_DIMS] = {0};                                              \
+        size_t ia = 0, ib = 0;                                                    \
+        for (size_t o = 0; o < (n); o++) {                                        \
+            body;                                                                 \
+            for (int d = (at)->ndim - 1; d >= 0; d--) {                           \
+                ia += (at)->sa[d];                                                \
+                ib += (at)->sb[d];                                                \
+                if (++idx_[d] < (at)->shape[d]) break;                            \
+                ia -= (at)->sa[d] * (size_t)(at)->shape[d];                       \
+                ib -= (at)->sb[d] * (size_t)(at)->shape[d];                       \
+                idx_[d] = 0;                                                      \
+            }                                                                     \
+        }                                                                         \
+    } while (0)
+
+static pd_status bin_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const bin_attr *at = attr;
+    const float *a = in[0]->data, *b = in[1]->data;
+    float *y = out->data;
+    size_t n = out->numel;
+    int kind = at->kind;
+    if (at->same) {
+#pragma omp parallel for if (n > PD_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = bin_apply(kind, a[i], b[i]);
+        return PD_OK;
+    }
+    BCAST_LOOP(at, n, y[o] = bin_apply(kind, a[ia], b[ib]));
+    return PD_OK;
+}
+
+static pd_status bin_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const bin_attr *at = attr;
+    const float *a = in[0]->data, *b = in[1]->data, *dy = out->grad;
+    float *da = in[0]->grad, *db = in[1]->grad;
+    size_t n = out->numel;
+    int kind = at->kind;
+    if (at->same) {
+#pragma omp parallel for if (n > PD_PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float g = dy[i];
+            switch (kind) {
+            case BIN_ADD: if (da) da[i] += g; if (db) db[i] += g; break;
+            case BIN_SUB: if (da) da[i] += g; if (db) db[i] -= g; break;
+            case BIN_MUL: if (da) da[i] += g * b[i]; if (db) db[i] += g * a[i]; break;
+            default:
+                if (da) da[i] += g / b[i];
+                if (db) db[i] -= g * a[i] / (b[i] * b[i]);
+            }
+        }
+        return PD_OK;
+    }
+    /* Broadcast dims are reduced by accumulating into the shared entry;
+     * serial so no two iterations race on it. */
+    BCAST_LOOP(at, n, {
+        float g = dy[o];
+        switch (kind) {
+        case BIN_ADD: if (da) da[ia] += g; if (db) db[ib] += g; break;
+        case BIN_SUB: if (da) da[ia] += g; if (db) db[ib] -= g; break;
+        case BIN_MUL: if (da) da[ia] += g * b[ib]; if (db) db[ib] += g * a[ia]; break;
+        default:
+            if (da) da[ia] += g / b[ib];
+            if (db) db[ib] -= g * a[ia] / (b[ib] * b[ib]);
+        }
+    });
+    return PD_OK;
+}
+
+static const pd_op_def bin_ops[4] = {
+    {"add", bin_fwd, bin_bwd},
+    {"sub", bin_fwd, bin_bwd},
+    {"mul", bin_fwd, bin_bwd},
+    {"div", bin_fwd, bin_bwd},
+};
+
+/* Row-major strides of t aligned to an output of rank ndim; broadcast dims
+ * get stride 0. */
+static void bcast_strides(const pd_tensor *t, int ndim, const int *oshape, size_t *st) {
+    size_t s = 1;
+    int off = ndim - t->ndim;
+    for (int d = ndim - 1; d >= 0; d--) {
+        int td = d - off;
+        if (td < 0) {
+            st[d] = 0;
+            continue;
+        }
+        st[d] = (t->shape[td] == 1 && oshape[d] != 1) ? 0 : s;
+        s *= (size_t)t->shape[td];
+    }
+}
+
+static pd_tensor *binary(pd_ctx *ctx, int kind, pd_tensor *a, pd_tensor *b) {
+    PD_OP_GUARD(ctx, a, b);
+    bin_attr at = {0};
+    at.kind = kind;
+    at.ndim = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = 0; d < at.ndim; d++) {
+        int ad = d - (at.ndim - a->ndim), bd = d - (at.ndim - b->ndim);
+        int sa = ad >= 0 ? a->shape[ad] : 1, sb = bd >= 0 ? b->shape[bd] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: shapes %s and %s do not broadcast (dim %d: %d vs %d)",
+                        bin_ops[kind].name, SHP(a), SHP(b), d, sa, sb);
+            return NULL;
+        }
+        at.shape[d] = sa > sb ? sa : sb;
+    }
+    bcast_strides(a, at.ndim, at.shape, at.sa);
+    bcast_strides(b, at.ndim, at.shape, at.sb);
+    at.same = pd_shape_equal(a, b);
+    pd_tensor *ins[2] = {a, b};
+    return pd_op_apply(ctx, &bin_ops[kind], ins, 2, at.shape, at.ndim, &at, sizeof at);
+}
+
+pd_tensor *pd_add(pd_ctx *ctx, pd_tensor *a, pd_tensor *b) { return binary(ctx, BIN_ADD, a, b); }
+pd_tensor *pd_sub(pd_ctx *ctx, pd_tensor *a, pd_tensor *b) { return binary(ctx, BIN_SUB, a, b); }
+pd_tensor *pd_mul(pd_ctx *ctx, pd_tensor *a, pd_tensor *b) { return binary(ctx, BIN_MUL, a, b); }
+pd_tensor *pd_div(pd_ctx *ctx, pd_tensor *a, pd_tensor *b) { return binary(ctx, BIN_DIV, a, b); }
+
+/* ---- affine: alpha * x + beta ---------------------------------------------- */
+
+typedef struct {
+    float alpha, beta;
+} affine_attr;
+
+static pd_status affine_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const affine_attr *at = attr;
+    const float *x = in[0]->data;
+    size_t n = y->numel;
+#pragma omp parallel for if (n > PD_PAR_MIN)
+    for (size_t i = 0; i < n; i++) y->data[i] = at->alpha * x[i] + at->beta;
+    return PD_OK;
+}
+
+static pd_status affine_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const affine_attr *at = attr;
+    float *dx = in[0]->grad;
+    size_t n = y->numel;
+#pragma omp parallel for if (n > PD_PAR_MIN)
+    for (size_t i = 0; i < n; i++) dx[i] += at->alpha * y->grad[i];
+    return PD_OK;
+}
+
+static const pd_op_def affine_op = {"affine", affine_fwd, affine_bwd};
+
+pd_tensor *pd_affine(pd_ctx *ctx, pd_tensor *x, float alpha, float beta) {
+    PD_OP_GUARD(ctx, x);
+    affine_attr at = {alpha, beta};
+    return pd_op_apply(ctx, &affine_op, &x, 1, x->shape, x->ndim, &at, sizeof at);
+}
+
+/* ---- adaLN helpers -------------------------------------------------------------
+ * Both take x (B, M, D) viewed from (B, ..., D) and per-sample vectors
+ * (B, D) broadcast over M, or per-element tensors of x's shape (M = 1 view
+ * then covers everything). */
+
+typedef struct {
+    int B, M, D;
+    int per_elem; /* conditioning has x's full shape */
+} ada_attr;
+
+/* Fills the (B, M, D) view; returns false (error recorded) when cond is
+ * neither (B, D) nor shaped like x. */
+static bool ada_view(pd_ctx *ctx, const char *op, const pd_tensor *x, const pd_tensor *cond,
+                     ada_attr *at) {
+    if (x->ndim < 2) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: x %s must be (B, ..., D)", op, SHP(x));
+        return false;
+    }
+    at->B = x->shape[0];
+    at->D = x->shape[x->ndim - 1];
+    at->M = (int)(x->numel / ((size_t)at->B * at->D));
+    if (pd_shape_equal(cond, x)) {
+        at->per_elem = 1;
+        return true;
+    }
+    if (cond->ndim == 2 && cond->shape[0] == at->B && cond->shape[1] == at->D) {
+        at->per_elem = 0;
+        return true;
+    }
+    pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: conditioning %s must be (%d, %d) or x's shape %s", op,
+                SHP(cond), at->B, at->D, SHP(x));
+    return false;
+}
+
+/* Offset of the conditioning entry for x element (b, m, d). */
+static inline size_t ada_idx(const ada_attr *at, size_t b, size_t m, size_t d) {
+    return at->per_elem ? (b * at->M + m) * at->D + d : b * at->D + d;
+}
+
+/* modulate: y = x * (1 + scale) + shift; inputs x, scale[, shift]. */
+static pd_status modulate_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx;
+    const ada_attr *at = attr;
+    const float *x = in[0]->data, *sc = in[1]->data, *sh = n_in > 2 ? in[2]->data : NULL;
+#pragma omp parallel for collapse(2) if (y->numel > PD_PAR_MIN)
+    for (int b = 0; b < at->B; b++)
+        for (int m = 0; m < at->M; m++) {
+            size_t row = ((size_t)b * at->M + m) * at->D;
+            const float *scr = sc + ada_idx(at, b, m, 0), *shr = sh ? sh + ada_idx(at, b, m, 0) : NULL;
+            for (int d = 0; d < at->D; d++)
+                y->data[row + d] = x[row + d] * (1.0f + scr[d]) + (shr ? shr[d] : 0.0f);
+        }
+    return PD_OK;
+}
+
+static pd_status modulate_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx;
+    const ada_attr *at = attr;
+    const float *x = in[0]->data, *sc = in[1]->data, *dy = y->grad;
+    float *dx = in[0]->grad, *dsc = in[1]->grad, *dsh = n_in > 2 ? in[2]->grad : NULL;
+    /* Parallel over samples: per-sample conditioning rows are private to b. */
+#pragma omp parallel for if (y->numel > PD_PAR_MIN)
+    for (int b = 0; b < at->B; b++)
+        for (int m = 0; m < at->M; m++) {
+            size_t row = ((size_t)b * at->M + m) * at->D, c = ada_idx(at, b, m, 0);
+            for (int d = 0; d < at->D; d++) {
+                float g = dy[row + d];
+                if (dx) dx[row + d] += g * (1.0f + sc[c + d]);
+                if (dsc) dsc[c + d] += g * x[row + d];
+                if (dsh) dsh[c + d] += g;
+            }
+        }
+    return PD_OK;
+}
+
+static const pd_op_def modulate_op = {"modulate", modulate_fwd, modulate_bwd};
+
+pd_tensor *pd_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *shift, pd_tensor *scale) {
+    PD_OP_GUARD(ctx, x, scale);
+    ada_attr at;
+    if (!ada_view(ctx, "modulate", x, scale, &at)) return NULL;
+    if (shift) {
+        ada_attr at2;
+        if (!ada_view(ctx, "modulate", x, shift, &at2)) return NULL;
+        if (at2.per_elem != at.per_elem) {
+            pd_ctx_fail(ctx, PD_ERR_SHAPE, "modulate: shift %s and scale %s must have the same shape",
+                        SHP(shift), SHP(scale));
+            return NULL;
+        }
+    }
+    pd_tensor *ins[3] = {x, scale, shift};
+    return pd_op_apply(ctx, &modulate_op, ins, shift ? 3 : 2, x->shape, x->ndim, &at, sizeof at);
+}
+
+/* gated residual: y = x + gate * h; inputs x, gate, h. */
+static pd_status gated_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const ada_attr *at = attr;
+    const float *x = in[0]->data, *g = in[1]->data, *h = in[2]->data;
+#pragma omp parallel for collapse(2) if (y->numel > PD_PAR_MIN)
+    for (int b = 0; b < at->B; b++)
+        for (int m = 0; m < at->M; m++) {
+            size_t row = ((size_t)b * at->M + m) * at->D;
+            const float *gr = g + ada_idx(at, b, m, 0);
+            for (int d = 0; d < at->D; d++) y->data[row + d] = x[row + d] + gr[d] * h[row + d];
+        }
+    return PD_OK;
+}
+
+static pd_status gated_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const ada_attr *at = attr;
+    const float *g = in[1]->data, *h = in[2]->data, *dy = y->grad;
+    float *dx = in[0]->grad, *dg = in[1]->grad, *dh = in[2]->grad;
+#pragma omp parallel for if (y->numel > PD_PAR_MIN)
+    for (int b = 0; b < at->B; b++)
+        for (int m = 0; m < at->M; m++) {
+            size_t row = ((size_t)b * at->M + m) * at->D, c = ada_idx(at, b, m, 0);
+            for (int d = 0; d < at->D; d++) {
+                float gy = dy[row + d];
+                if (dx) dx[row + d] += gy;
+                if (dg) dg[c + d] += gy * h[row + d];
+                if (dh) dh[row + d] += gy * g[c + d];
+            }
+        }
+    return PD_OK;
+}
+
+static const pd_op_def gated_op = {"gated_residual", gated_fwd, gated_bwd};
+
+pd_tensor *pd_gated_residual(pd_ctx *ctx, pd_tensor *x, pd_tensor *gate, pd_tensor *h) {
+    PD_OP_GUARD(ctx, x, gate, h);
+    if (!pd_shape_equal(x, h)) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "gated_residual: x %s and h %s must have the same shape",
+                    SHP(x), SHP(h));
+        return NULL;
+    }
+    ada_attr at;
+    if (!ada_view(ctx, "gated_residual", x, gate, &at)) return NULL;
+    pd_tensor *ins[3] = {x, gate, h};
+    return pd_op_apply(ctx, &gated_op, ins, 3, x->shape, x->ndim, &at, sizeof at);
+}

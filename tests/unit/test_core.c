@@ -1,0 +1,147 @@
+/* Core runtime: arena reuse, tape, sticky errors, bad-input messages. */
+#include "test_util.h"
+
+static void test_arena_is_reused_after_warmup(void **state) {
+    (void)state;
+    pd_ctx *ctx = pd_ctx_new(1 << 16); /* small so the first step must grow */
+    int shape[2] = {256, 256};
+    for (int step = 0; step < 4; step++) {
+        for (int i = 0; i < 8; i++) assert_non_null(pd_tensor_zeros(ctx, shape, 2));
+        if (step == 1) {
+            size_t peak = pd_ctx_peak(ctx);
+            assert_true(peak >= 8u * 256 * 256 * 4);
+        }
+        pd_ctx_reset(ctx);
+    }
+    assert_int_equal(pd_ctx_used(ctx), 0);
+    pd_ctx_free(ctx);
+}
+
+static void test_backward_linear_chain(void **state) {
+    (void)state;
+    pd_params *p = pd_params_new();
+    int ws[2] = {3, 2};
+    pd_tensor *w = pd_params_add(p, "w", ws, 2, 0);
+    for (int i = 0; i < 6; i++) w->data[i] = (float)(i + 1); /* w = [[1,2],[3,4],[5,6]] */
+    pd_ctx *ctx = pd_ctx_new(0);
+    float xv[2] = {1, -1};
+    int xs[2] = {1, 2};
+    pd_tensor *x = pd_tensor_from(ctx, xv, xs, 2);
+    pd_tensor *y = pd_linear(ctx, x, w, NULL); /* (1,3) = [-1, -1, -1] */
+    pd_tensor *loss = pd_sum(ctx, y);
+    assert_float_equal(loss->data[0], -3.0f, 0);
+    assert_int_equal(pd_backward(ctx, loss), PD_OK);
+    /* dL/dw[o][i] = x[i] */
+    for (int o = 0; o < 3; o++) {
+        assert_float_equal(w->grad[o * 2 + 0], 1.0f, 0);
+        assert_float_equal(w->grad[o * 2 + 1], -1.0f, 0);
+    }
+    /* backward twice in one step is refused */
+    assert_int_equal(pd_backward(ctx, loss), PD_ERR_STATE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "already run");
+    pd_ctx_free(ctx);
+    pd_params_free(p);
+}
+
+static void test_shape_error_names_op_and_shapes(void **state) {
+    (void)state;
+    pd_ctx *ctx = pd_ctx_new(0);
+    int as[2] = {4, 5}, ws[2] = {3, 6};
+    pd_tensor *a = pd_tensor_zeros(ctx, as, 2), *w = pd_tensor_zeros(ctx, ws, 2);
+    assert_null(pd_linear(ctx, a, w, NULL));
+    assert_int_equal(pd_ctx_status(ctx), PD_ERR_SHAPE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "linear");
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(4, 5)");
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(3, 6)");
+    /* sticky: later ops return NULL and keep the first message */
+    assert_null(pd_add(ctx, a, a));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "linear");
+    pd_ctx_reset(ctx);
+    assert_int_equal(pd_ctx_status(ctx), PD_OK);
+    int bs[2] = {4, 3};
+    pd_tensor *b = pd_tensor_zeros(ctx, bs, 2), *c = pd_tensor_zeros(ctx, as, 2);
+    assert_null(pd_add(ctx, b, c));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "do not broadcast");
+    pd_ctx_free(ctx);
+}
+
+static void test_use_after_reset_is_detected(void **state) {
+    (void)state;
+    pd_ctx *ctx = pd_ctx_new(0);
+    int s[1] = {4};
+    pd_tensor *a = pd_tensor_zeros(ctx, s, 1);
+    pd_ctx_reset(ctx);
+    assert_null(pd_add(ctx, a, a));
+    assert_int_equal(pd_ctx_status(ctx), PD_ERR_STATE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "freed");
+    pd_ctx_free(ctx);
+}
+
+static void test_backward_needs_scalar_and_tape(void **state) {
+    (void)state;
+    pd_params *p = pd_params_new();
+    int s[1] = {3};
+    pd_tensor *w = pd_params_add(p, "w", s, 1, 0);
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_tensor *y = pd_mul(ctx, w, w);
+    assert_int_equal(pd_backward(ctx, y), PD_ERR_SHAPE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(3,)");
+    pd_ctx_reset(ctx);
+    /* no-grad mode records nothing, so there is nothing to differentiate */
+    pd_ctx_set_grad_enabled(ctx, false);
+    pd_tensor *l = pd_sum(ctx, pd_mul(ctx, w, w));
+    assert_non_null(l);
+    assert_null(l->node);
+    assert_int_equal(pd_backward(ctx, l), PD_ERR_STATE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "not recorded");
+    pd_ctx_free(ctx);
+    pd_params_free(p);
+}
+
+static void test_params_names(void **state) {
+    (void)state;
+    pd_params *p = pd_params_new();
+    int s[2] = {2, 2};
+    assert_non_null(pd_params_add(p, "blocks.0.attn.qkv.weight", s, 2, 0));
+    assert_null(pd_params_add(p, "blocks.0.attn.qkv.weight", s, 2, 0));
+    TU_ASSERT_CONTAINS(pd_last_error(), "duplicate");
+    assert_null(pd_params_add(p, "bad name", s, 2, 0));
+    assert_non_null(pd_params_add(p, "x.bias", s, 1, 0));
+    assert_non_null(pd_params_add(p, "pos_embed", s, 2, PD_PARAM_FROZEN));
+    assert_true(pd_params_decays(p, 0));
+    assert_false(pd_params_decays(p, 1));
+    assert_false(pd_params_decays(p, 2));
+    assert_null(pd_params_find(p, "pos_embed")->grad);
+    assert_int_equal(pd_params_numel(p, true), 6);
+    pd_params_free(p);
+}
+
+static void test_rng_reproducible(void **state) {
+    (void)state;
+    pd_rng a, b;
+    pd_rng_seed(&a, 42);
+    pd_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) assert_true(pd_rng_u64(&a) == pd_rng_u64(&b));
+    double m = 0, v = 0;
+    for (int i = 0; i < 100000; i++) {
+        double x = pd_rng_normal(&a);
+        m += x;
+        v += x * x;
+    }
+    m /= 100000;
+    v = v / 100000 - m * m;
+    assert_true(fabs(m) < 0.02 && fabs(v - 1) < 0.02);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_is_reused_after_warmup),
+        cmocka_unit_test(test_backward_linear_chain),
+        cmocka_unit_test(test_shape_error_names_op_and_shapes),
+        cmocka_unit_test(test_use_after_reset_is_detected),
+        cmocka_unit_test(test_backward_needs_scalar_and_tape),
+        cmocka_unit_test(test_params_names),
+        cmocka_unit_test(test_rng_reproducible),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

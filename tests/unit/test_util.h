@@ -1,0 +1,38 @@
+/* Small helpers shared by the cmocka tests. */
+#ifndef PD_TEST_UTIL_H
+#define PD_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pixeldit/pixeldit.h"
+
+/* Fills buf with uniform values in [-1, 1) from a fixed seed. */
+static inline void tu_fill(float *buf, size_t n, uint64_t seed) {
+    pd_rng r;
+    pd_rng_seed(&r, seed);
+    pd_rng_fill_uniform(&r, buf, n, -1.0f, 1.0f);
+}
+
+/* Runs a gradcheck and fails the test with the checker's message. */
+#define TU_GRADCHECK(fn, user, inputs, n, opts)                                   \
+    do {                                                                          \
+        double worst_ = 0;                                                        \
+        pd_status s_ = pd_gradcheck((fn), (user), (inputs), (n), (opts), &worst_); \
+        if (s_ != PD_OK) fail_msg("%s", pd_last_error());                         \
+        print_message("  %-32s worst err/tol %.3f\n", #fn, worst_);               \
+    } while (0)
+
+/* Asserts that s contains sub, printing both otherwise. */
+#define TU_ASSERT_CONTAINS(s, sub)                                                \
+    do {                                                                          \
+        if (!strstr((s), (sub))) fail_msg("expected '%s' in: %s", (sub), (s));    \
+    } while (0)
+
+#endif
