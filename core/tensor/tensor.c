@@ -104,3 +104,29 @@ pd_status pd_tensor_set_requires_grad(pd_ctx *ctx, pd_tensor *t) {
     t->flags |= PD_TF_REQUIRES_GRAD;
     return PD_OK;
 }
+
+pd_tensor *pd_view(pd_ctx *ctx, pd_tensor *t, const int *shape, int ndim) {
+    if (!ctx || ctx->status != PD_OK || !t) return NULL;
+    if (pd_tensor_check(ctx, t, "view")) return NULL;
+    if (t->node) {
+        pd_ctx_fail(ctx, PD_ERR_ARG, "view: only leaves can be viewed; use pd_reshape for op outputs");
+        return NULL;
+    }
+    if (!shape_ok(ctx, shape, ndim, "view")) return NULL;
+    if (pd_shape_numel(shape, ndim) != t->numel) {
+        char b[64];
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "view: %s (%zu elements) cannot be viewed with %zu elements",
+                    pd_shape_str(t, b, sizeof b), t->numel, pd_shape_numel(shape, ndim));
+        return NULL;
+    }
+    pd_tensor *v = pd_ctx_new_header(ctx);
+    if (!v) return NULL;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
+    v->numel = t->numel;
+    v->data = t->data;
+    v->grad = t->grad;
+    v->flags = PD_TF_ARENA | PD_TF_VIEW | (t->flags & PD_TF_REQUIRES_GRAD);
+    v->name = t->name;
+    return v;
+}

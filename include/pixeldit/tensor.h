@@ -105,6 +105,12 @@ pd_tensor *pd_tensor_from(pd_ctx *ctx, const float *data, const int *shape, int 
 /* Marks an arena leaf as needing a gradient (its grad is allocated, zeroed). */
 pd_status pd_tensor_set_requires_grad(pd_ctx *ctx, pd_tensor *t);
 
+/* A new shape over the same data and gradient, without copying. Only for
+ * leaves (parameters, or arena tensors not produced by an op): gradients
+ * then flow straight into the original. Views a conv weight (O, C, p, p)
+ * as a linear weight (O, C*p*p), for example. */
+pd_tensor *pd_view(pd_ctx *ctx, pd_tensor *t, const int *shape, int ndim);
+
 /* Convenience shape builder: pd_shape(3, (int[]){B, N, D}) style is fine too. */
 size_t pd_shape_numel(const int *shape, int ndim);
 bool pd_shape_equal(const pd_tensor *a, const pd_tensor *b);

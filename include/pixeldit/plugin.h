@@ -1,0 +1,278 @@
+/* pixeldit/plugin.h - the whole plugin ABI in one header.
+ *
+ * A plugin is a shared object exporting one symbol,
+ *
+ *     const pd_plugin_desc *pixeldit_plugin_entry(void);
+ *
+ * that returns a static descriptor: ABI version, struct size, kind, name,
+ * version, description, config keys and the kind's vtable. The host checks
+ * all of it before calling anything else (see docs/plugins.md).
+ *
+ * Plugins do not link against libpixeldit: everything they need from the
+ * host (tensor ops, custom ops, parameter registration, config values,
+ * logging, RNG) comes in the pd_host_api table passed to create(). That
+ * table and every struct here only ever grow at the end; each starts with
+ * its own size so both sides can tell which members exist.
+ *
+ * Versioning: PD_PLUGIN_ABI_MAJOR changes on any incompatible change; the
+ * host refuses a plugin whose major differs or whose minor is newer than
+ * the host's. MINOR grows when members are appended.
+ */
+#ifndef PIXELDIT_PLUGIN_H
+#define PIXELDIT_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pixeldit/ops.h"
+#include "pixeldit/params.h"
+#include "pixeldit/rng.h"
+#include "pixeldit/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PD_PLUGIN_ABI_MAJOR 1
+#define PD_PLUGIN_ABI_MINOR 0
+#define PD_PLUGIN_ENTRY_SYMBOL "pixeldit_plugin_entry"
+
+#if defined(_WIN32)
+#define PD_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define PD_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+typedef enum pd_plugin_kind {
+    PD_PLUGIN_DECODER = 1,   /* backbone tokens -> predicted image */
+    PD_PLUGIN_LOSS = 2,      /* prediction + batch -> scalar loss */
+    PD_PLUGIN_ATTENTION = 3  /* q, k, v -> attention output */
+} pd_plugin_kind;
+
+/* ---- config keys a plugin declares ------------------------------------ */
+
+typedef enum pd_key_type {
+    PD_KEY_INT = 1,
+    PD_KEY_FLOAT = 2,
+    PD_KEY_BOOL = 3,
+    PD_KEY_STRING = 4,
+    PD_KEY_ENUM = 5  /* one of the '|'-separated words in `allowed` */
+} pd_key_type;
+
+typedef struct pd_plugin_key {
+    const char *name;          /* [a-z0-9_]+, unique within the plugin */
+    pd_key_type type;
+    const char *default_value; /* text, parsed like a config value; never NULL */
+    const char *help;          /* one line */
+    const char *allowed;       /* ENUM: "a|b|c"; INT/FLOAT: "min..max" or NULL */
+} pd_plugin_key;
+
+/* The plugin's resolved settings (defaults + config), opaque; read through
+ * the host API. Keys were validated against the declaration before create. */
+typedef struct pd_plugin_config pd_plugin_config;
+
+/* ---- what the host tells a plugin about the model --------------------- */
+
+typedef struct pd_model_info {
+    size_t struct_size;
+    int image_size;    /* H = W */
+    int channels;      /* C */
+    int patch_size;    /* p */
+    int grid;          /* image_size / p */
+    int num_tokens;    /* N = grid * grid (image tokens, no in-context) */
+    int hidden_size;   /* D */
+    int num_heads;
+    int head_dim;
+    int depth;
+    int num_classes;   /* the null class id is num_classes */
+    float t_eps;       /* clamp of 1 - t in the velocity */
+    float noise_scale;
+} pd_model_info;
+
+/* ---- the host API ------------------------------------------------------- */
+
+enum { PD_LOG_ERROR = 0, PD_LOG_WARN = 1, PD_LOG_INFO = 2, PD_LOG_DEBUG = 3 };
+
+typedef struct pd_host_api {
+    size_t struct_size;
+    uint32_t abi_major, abi_minor;
+
+    /* logging and errors */
+    void (*log)(int level, const char *fmt, ...);
+    pd_status (*ctx_fail)(pd_ctx *ctx, pd_status s, const char *fmt, ...);
+    pd_status (*fail)(pd_status s, const char *fmt, ...);
+
+    /* tensors and custom ops (see tensor.h) */
+    pd_tensor *(*tensor_empty)(pd_ctx *ctx, const int *shape, int ndim);
+    pd_tensor *(*tensor_zeros)(pd_ctx *ctx, const int *shape, int ndim);
+    pd_tensor *(*tensor_from)(pd_ctx *ctx, const float *data, const int *shape, int ndim);
+    pd_tensor *(*view)(pd_ctx *ctx, pd_tensor *t, const int *shape, int ndim);
+    void *(*ctx_alloc)(pd_ctx *ctx, size_t bytes);
+    bool (*ctx_recording)(const pd_ctx *ctx);
+    bool (*ctx_training)(const pd_ctx *ctx);
+    pd_tensor *(*op_apply)(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, int n_in,
+                           const int *out_shape, int out_ndim, const void *attr, size_t attr_size);
+
+    /* parameters: names must start with the plugin's prefix (decoders:
+     * "decoder."); flags from params.h */
+    pd_tensor *(*param_add)(pd_params *p, const char *name, const int *shape, int ndim,
+                            unsigned flags);
+
+    /* config values of this plugin (the declared default when not set) */
+    long (*cfg_int)(const pd_plugin_config *cfg, const char *key);
+    double (*cfg_float)(const pd_plugin_config *cfg, const char *key);
+    bool (*cfg_bool)(const pd_plugin_config *cfg, const char *key);
+    const char *(*cfg_string)(const pd_plugin_config *cfg, const char *key);
+
+    /* random numbers */
+    void (*rng_normal)(pd_rng *r, float *out, size_t n, float mean, float std);
+    void (*rng_uniform)(pd_rng *r, float *out, size_t n, float lo, float hi);
+
+    /* ops (see ops.h for shapes and semantics) */
+    pd_tensor *(*linear)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b);
+    pd_tensor *(*matmul)(pd_ctx *, pd_tensor *a, pd_tensor *b, int trans);
+    pd_tensor *(*add)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+    pd_tensor *(*sub)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+    pd_tensor *(*mul)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+    pd_tensor *(*div)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+    pd_tensor *(*affine)(pd_ctx *, pd_tensor *x, float alpha, float beta);
+    pd_tensor *(*modulate)(pd_ctx *, pd_tensor *x, pd_tensor *shift, pd_tensor *scale);
+    pd_tensor *(*gated_residual)(pd_ctx *, pd_tensor *x, pd_tensor *gate, pd_tensor *h);
+    pd_tensor *(*silu)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*gelu)(pd_ctx *, pd_tensor *x, bool tanh_approx);
+    pd_tensor *(*swiglu)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*softmax)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*dropout)(pd_ctx *, pd_tensor *x, float p, pd_rng *rng);
+    pd_tensor *(*rmsnorm)(pd_ctx *, pd_tensor *x, pd_tensor *w, float eps);
+    pd_tensor *(*layernorm)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b, float eps);
+    pd_tensor *(*sdpa)(pd_ctx *, pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale);
+    pd_tensor *(*rope)(pd_ctx *, pd_tensor *x, const pd_rope_table *tab);
+    pd_tensor *(*embedding)(pd_ctx *, pd_tensor *table, const int *ids, int n);
+    pd_tensor *(*concat)(pd_ctx *, pd_tensor *const *xs, int n, int axis);
+    pd_tensor *(*slice)(pd_ctx *, pd_tensor *x, int axis, int start, int len);
+    pd_tensor *(*reshape)(pd_ctx *, pd_tensor *x, const int *shape, int ndim);
+    pd_tensor *(*permute)(pd_ctx *, pd_tensor *x, const int *perm);
+    pd_tensor *(*patchify)(pd_ctx *, pd_tensor *img, int p, pd_patch_layout layout);
+    pd_tensor *(*unpatchify)(pd_ctx *, pd_tensor *tok, int C, int H, int W, int p,
+                             pd_patch_layout layout);
+    pd_tensor *(*conv2d)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride, int pad);
+    pd_tensor *(*conv_transpose2x2)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b);
+    pd_tensor *(*maxpool2x2)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*upsample_bilinear)(pd_ctx *, pd_tensor *x, int out_h, int out_w, bool align_corners);
+    pd_tensor *(*sum)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*mean)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*sum_axis)(pd_ctx *, pd_tensor *x, int axis);
+    pd_tensor *(*mean_axis)(pd_ctx *, pd_tensor *x, int axis);
+    pd_tensor *(*mse)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+    /* new members are appended here; check struct_size before using them */
+} pd_host_api;
+
+/* ---- decoder ----------------------------------------------------------------- */
+
+typedef struct pd_decoder_inputs {
+    size_t struct_size;
+    pd_tensor *tokens;  /* (B, N, D) backbone output, in-context tokens removed */
+    pd_tensor *t_emb;   /* (B, D) timestep embedding */
+    pd_tensor *y_emb;   /* (B, D) class embedding (null class after a CFG drop) */
+    pd_tensor *c;       /* (B, D) t_emb + y_emb, JiT's adaLN conditioning */
+    pd_tensor *t;       /* (B,) flow time in [0, 1], no gradient */
+    pd_tensor *z;       /* (B, C, H, W) noisy input image, no gradient */
+} pd_decoder_inputs;
+
+typedef struct pd_decoder_vtable {
+    size_t struct_size;
+    /* Required. Reads its config, registers its parameters in `params`
+     * (names under "decoder.", except the built-in JiT final layer which
+     * keeps "final_layer.*"), and returns its state. */
+    pd_status (*create)(const pd_host_api *host, const pd_model_info *info,
+                        const pd_plugin_config *cfg, pd_params *params, void **state);
+    /* Required. Initialises the parameters of a fresh model. */
+    pd_status (*init_weights)(void *state, pd_rng *rng);
+    /* Required. Returns x_pred (B, C, H, W), or NULL with the error set in
+     * ctx. Runs in the host's grad mode (no-grad while sampling). */
+    pd_tensor *(*forward)(void *state, pd_ctx *ctx, const pd_decoder_inputs *in);
+    /* Optional (NULL): forward FLOPs per image, for info and benchmarks. */
+    double (*flops)(void *state);
+    /* Required. Frees the state (never the parameters: the host owns them). */
+    void (*destroy)(void *state);
+} pd_decoder_vtable;
+
+/* ---- loss ------------------------------------------------------------------------- */
+
+typedef struct pd_loss_inputs {
+    size_t struct_size;
+    pd_tensor *x_pred;  /* (B, C, H, W) model prediction of the clean image */
+    pd_tensor *x;       /* (B, C, H, W) clean image, no gradient */
+    pd_tensor *z;       /* (B, C, H, W) noisy input, no gradient */
+    pd_tensor *t;       /* (B,) flow time, no gradient */
+    pd_tensor *v;       /* (B, C, H, W) target velocity (x - z) / max(1 - t, t_eps) */
+    pd_tensor *v_pred;  /* (B, C, H, W) predicted velocity, same formula on x_pred */
+    const int *labels;  /* (B) class ids after label drop */
+    int batch;
+} pd_loss_inputs;
+
+#define PD_LOSS_MAX_PARTS 4
+typedef struct pd_loss_parts {
+    int n;
+    const char *name[PD_LOSS_MAX_PARTS]; /* static strings, e.g. "freq" */
+    float value[PD_LOSS_MAX_PARTS];      /* unweighted values, for logging */
+} pd_loss_parts;
+
+typedef struct pd_loss_vtable {
+    size_t struct_size;
+    /* Required. Loss plugins own no parameters. */
+    pd_status (*create)(const pd_host_api *host, const pd_model_info *info,
+                        const pd_plugin_config *cfg, void **state);
+    /* Required. Returns the scalar loss (unweighted: the host multiplies by
+     * the plugin's `weight`), or NULL with the error set in ctx. May add
+     * named parts for logging (parts may be NULL). */
+    pd_tensor *(*forward)(void *state, pd_ctx *ctx, const pd_loss_inputs *in,
+                          pd_loss_parts *parts);
+    /* Required. */
+    void (*destroy)(void *state);
+} pd_loss_vtable;
+
+/* ---- attention ------------------------------------------------------------------------- */
+
+typedef struct pd_attention_vtable {
+    size_t struct_size;
+    /* Required. */
+    pd_status (*create)(const pd_host_api *host, const pd_model_info *info,
+                        const pd_plugin_config *cfg, void **state);
+    /* Required. q (B, H, N, d), k and v (B, H, M, d), after qk-norm and
+     * RoPE -> (B, H, N, d). Must be differentiable: build it from host
+     * ops, or register a custom op with its own backward via op_apply. */
+    pd_tensor *(*forward)(void *state, pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v,
+                          float scale);
+    /* Optional (NULL): forward FLOPs for one call at these sizes. */
+    double (*flops)(void *state, int B, int H, int N, int M, int d);
+    /* Required. */
+    void (*destroy)(void *state);
+} pd_attention_vtable;
+
+/* ---- the descriptor ----------------------------------------------------------------- */
+
+typedef struct pd_plugin_desc {
+    uint32_t abi_major;          /* PD_PLUGIN_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;          /* PD_PLUGIN_ABI_MINOR */
+    size_t struct_size;          /* sizeof(pd_plugin_desc) */
+    pd_plugin_kind kind;
+    const char *name;            /* [a-z0-9_]+, unique among loaded plugins */
+    const char *version;         /* e.g. "1.0.0" */
+    const char *description;     /* one line */
+    const pd_plugin_key *keys;   /* n_keys entries (NULL when 0) */
+    int n_keys;
+    const void *vtable;          /* pd_decoder_vtable / pd_loss_vtable /
+                                    pd_attention_vtable, by kind */
+} pd_plugin_desc;
+
+typedef const pd_plugin_desc *(*pd_plugin_entry_fn)(void);
+
+/* Convenience for plugin authors: fills the ABI fields of a descriptor. */
+#define PD_PLUGIN_DESC_HEADER PD_PLUGIN_ABI_MAJOR, PD_PLUGIN_ABI_MINOR, sizeof(pd_plugin_desc)
+
+#ifdef __cplusplus
+}
+#endif
+#endif
