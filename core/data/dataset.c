@@ -1,0 +1,92 @@
+/* The in-memory data set: allocation, batches in [-1, 1], horizontal flips. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "data_internal.h"
+
+pd_dataset *pd_dataset_alloc(int n, int channels, int size, int num_classes) {
+    pd_dataset *ds = calloc(1, sizeof *ds);
+    size_t npix = (size_t)n * channels * size * size;
+    if (ds) {
+        ds->pixels = malloc(npix ? npix : 1);
+        ds->labels = calloc((size_t)(n ? n : 1), sizeof(int));
+        ds->class_names = calloc((size_t)(num_classes ? num_classes : 1), sizeof(char *));
+    }
+    if (!ds || !ds->pixels || !ds->labels || !ds->class_names) {
+        pd_dataset_free(ds);
+        pd_fail(PD_ERR_NOMEM, "dataset: cannot allocate %d images of %dx%dx%d (%zu bytes)", n,
+                channels, size, size, npix);
+        return NULL;
+    }
+    ds->n = n;
+    ds->channels = channels;
+    ds->size = size;
+    ds->num_classes = num_classes;
+    return ds;
+}
+
+int pd_dataset_set_class_name(pd_dataset *ds, int k, const char *name) {
+    char *copy = strdup(name);
+    if (!copy) return -1;
+    free(ds->class_names[k]);
+    ds->class_names[k] = copy;
+    return 0;
+}
+
+void pd_dataset_free(pd_dataset *ds) {
+    if (!ds) return;
+    if (ds->class_names)
+        for (int k = 0; k < ds->num_classes; k++) free(ds->class_names[k]);
+    free(ds->class_names);
+    free(ds->labels);
+    free(ds->pixels);
+    free(ds);
+}
+
+pd_status pd_dataset_check_opts(const pd_dataset_opts *opts, const char *source) {
+    if (!opts) return pd_fail(PD_ERR_ARG, "%s: options are NULL", source);
+    if (opts->channels != 1 && opts->channels != 3)
+        return pd_fail(PD_ERR_ARG, "%s: channels must be 1 or 3, got %d", source,
+                       opts->channels);
+    if (opts->image_size <= 0 || opts->image_size > 4096)
+        return pd_fail(PD_ERR_ARG, "%s: image_size must be in 1..4096, got %d", source,
+                       opts->image_size);
+    if (opts->fit != PD_FIT_PAD && opts->fit != PD_FIT_RESIZE)
+        return pd_fail(PD_ERR_ARG, "%s: unknown fit %d (expected pad or resize)", source,
+                       (int)opts->fit);
+    return PD_OK;
+}
+
+pd_status pd_dataset_batch(const pd_dataset *ds, const int *indices, int n,
+                           const uint8_t *hflip, float *out_x, int *out_y) {
+    if (!ds || !indices || !out_x) return pd_fail(PD_ERR_ARG, "dataset_batch: NULL argument");
+    if (n < 0) return pd_fail(PD_ERR_ARG, "dataset_batch: n must be >= 0, got %d", n);
+    /* Same float ops as torchvision's ToTensor then x*2-1, via a table. */
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f) * 2.0f - 1.0f;
+    int S = ds->size;
+    size_t plane = (size_t)S * S, img = plane * ds->channels;
+    for (int i = 0; i < n; i++) {
+        int idx = indices[i];
+        if (idx < 0 || idx >= ds->n)
+            return pd_fail(PD_ERR_ARG, "dataset_batch: indices[%d] = %d outside [0, %d)", i,
+                           idx, ds->n);
+        const uint8_t *src = ds->pixels + (size_t)idx * img; /* (C, S, S) */
+        float *dst = out_x + (size_t)i * img;                 /* (C, S, S) */
+        bool flip = hflip && hflip[i];
+        for (size_t row = 0; row < (size_t)ds->channels * S; row++) {
+            const uint8_t *sr = src + row * S;
+            float *dr = dst + row * S;
+            if (flip)
+                for (int x = 0; x < S; x++) dr[x] = lut[sr[S - 1 - x]];
+            else
+                for (int x = 0; x < S; x++) dr[x] = lut[sr[x]];
+        }
+        if (out_y) out_y[i] = ds->labels[idx];
+    }
+    return PD_OK;
+}
+
+void pd_draw_hflip_mask(pd_rng *rng, uint8_t *mask, int n) {
+    for (int i = 0; i < n; i++) mask[i] = pd_rng_uniform(rng) < 0.5 ? 1 : 0;
+}

@@ -1,0 +1,153 @@
+/* IDX files (MNIST / Fashion-MNIST): big-endian header, then raw u8 data.
+ * zlib's gzread reads .gz and plain files alike. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "pixeldit/data.h"
+
+#define IDX_MAGIC_IMAGES 0x00000803u /* u8, 3 dims */
+#define IDX_MAGIC_LABELS 0x00000801u /* u8, 1 dim */
+#define IDX_MAX_SIDE 65535u
+
+/* Reads exactly len bytes unless the file ends; returns how many it got, or
+ * -1 on a stream error (message set). */
+static long long read_all(gzFile gz, const char *path, uint8_t *buf, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+        size_t chunk = len - got;
+        if (chunk > (1u << 30)) chunk = 1u << 30;
+        int r = gzread(gz, buf + got, (unsigned)chunk);
+        if (r < 0) {
+            int zerr;
+            const char *msg = gzerror(gz, &zerr);
+            /* A cut-off .gz reports an error; it is still a truncation. */
+            if (zerr == Z_BUF_ERROR) break;
+            pd_fail(PD_ERR_FORMAT, "%s: read error after %zu bytes: %s", path, got, msg);
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (long long)got;
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Opens path and reads the magic plus ndims dimensions into dims. */
+static pd_status open_header(const char *path, uint32_t magic, int ndims, gzFile *gz_out,
+                             uint32_t *dims) {
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) return pd_fail(PD_ERR_IO, "%s: cannot open IDX file: %s", path, strerror(errno));
+    uint8_t hdr[4 + 4 * 3];
+    size_t want = 4 + 4 * (size_t)ndims;
+    long long got = read_all(gz, path, hdr, want);
+    if (got < 0) {
+        gzclose(gz);
+        return PD_ERR_FORMAT;
+    }
+    /* The magic first: a wrong file type is the likelier mistake. */
+    uint32_t found = got >= 4 ? be32(hdr) : 0;
+    if (got >= 4 && found != magic) {
+        gzclose(gz);
+        return pd_fail(PD_ERR_FORMAT, "%s: bad IDX magic: expected 0x%08x (%s), found 0x%08x",
+                       path, magic, ndims == 3 ? "u8 images, 3 dims" : "u8 labels, 1 dim",
+                       found);
+    }
+    if ((size_t)got < want) {
+        gzclose(gz);
+        return pd_fail(PD_ERR_FORMAT, "%s: truncated: IDX header needs %zu bytes, read %lld",
+                       path, want, got);
+    }
+    for (int i = 0; i < ndims; i++) dims[i] = be32(hdr + 4 + 4 * i);
+    *gz_out = gz;
+    return PD_OK;
+}
+
+/* Reads the payload and insists that nothing is missing or left over. */
+static pd_status read_payload(gzFile gz, const char *path, uint8_t *buf, size_t len,
+                              const char *what) {
+    long long got = read_all(gz, path, buf, len);
+    if (got < 0) return PD_ERR_FORMAT;
+    if ((size_t)got < len)
+        return pd_fail(PD_ERR_FORMAT, "%s: truncated: header promises %s (%zu bytes), read %lld",
+                       path, what, len, got);
+    uint8_t extra;
+    if (read_all(gz, path, &extra, 1) == 1)
+        return pd_fail(PD_ERR_FORMAT, "%s: trailing data after %s (%zu bytes)", path, what,
+                       len);
+    return PD_OK;
+}
+
+pd_status pd_idx_read_images(const char *path, uint8_t **pixels, int *n, int *rows,
+                             int *cols) {
+    if (!path || !pixels || !n || !rows || !cols)
+        return pd_fail(PD_ERR_ARG, "idx_read_images: NULL argument");
+    *pixels = NULL;
+    gzFile gz = NULL;
+    uint32_t d[3] = {0};
+    pd_status st = open_header(path, IDX_MAGIC_IMAGES, 3, &gz, d);
+    if (st != PD_OK) return st;
+    if (d[0] == 0 || d[0] > INT_MAX || d[1] == 0 || d[1] > IDX_MAX_SIDE || d[2] == 0 ||
+        d[2] > IDX_MAX_SIDE) {
+        gzclose(gz);
+        return pd_fail(PD_ERR_FORMAT,
+                       "%s: bad IDX image dims %u x %u x %u: expected 1..%d images of "
+                       "1..%u x 1..%u pixels",
+                       path, d[0], d[1], d[2], INT_MAX, IDX_MAX_SIDE, IDX_MAX_SIDE);
+    }
+    size_t len = (size_t)d[0] * d[1] * d[2];
+    uint8_t *buf = malloc(len);
+    if (!buf) {
+        gzclose(gz);
+        return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %zu bytes for images", path, len);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%u images of %ux%u", d[0], d[1], d[2]);
+    st = read_payload(gz, path, buf, len, what);
+    gzclose(gz);
+    if (st != PD_OK) {
+        free(buf);
+        return st;
+    }
+    *pixels = buf;
+    *n = (int)d[0];
+    *rows = (int)d[1];
+    *cols = (int)d[2];
+    return PD_OK;
+}
+
+pd_status pd_idx_read_labels(const char *path, uint8_t **labels, int *n) {
+    if (!path || !labels || !n) return pd_fail(PD_ERR_ARG, "idx_read_labels: NULL argument");
+    *labels = NULL;
+    gzFile gz = NULL;
+    uint32_t d[1] = {0};
+    pd_status st = open_header(path, IDX_MAGIC_LABELS, 1, &gz, d);
+    if (st != PD_OK) return st;
+    if (d[0] == 0 || d[0] > INT_MAX) {
+        gzclose(gz);
+        return pd_fail(PD_ERR_FORMAT, "%s: bad IDX label count %u: expected 1..%d", path, d[0],
+                       INT_MAX);
+    }
+    uint8_t *buf = malloc(d[0]);
+    if (!buf) {
+        gzclose(gz);
+        return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %u bytes for labels", path, d[0]);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%u labels", d[0]);
+    st = read_payload(gz, path, buf, d[0], what);
+    gzclose(gz);
+    if (st != PD_OK) {
+        free(buf);
+        return st;
+    }
+    *labels = buf;
+    *n = (int)d[0];
+    return PD_OK;
+}
