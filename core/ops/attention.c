@@ -1,0 +1,163 @@
+/* Exact scaled dot-product attention on sgemm (the reference "math"
+ * attention; plugins provide faster variants). The naive loop version used
+ * to test this one is in attention_naive.c.
+ *
+ * Threading: each (batch, head) is a few small sgemms plus a row softmax.
+ * When OpenBLAS itself is multi-threaded (the default: pd_set_num_threads
+ * sets both pools) the heads run one after another and OpenBLAS spreads
+ * each sgemm, so two thread pools never nest or compete. When OpenBLAS is
+ * pinned to one thread, OpenMP runs the heads in parallel instead, each
+ * thread with its own scratch. */
+#include <math.h>
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "op_util.h"
+
+typedef struct {
+    int bh, n, m, d;  /* batch*heads, queries, keys, head dim */
+    float scale;
+    float *p;         /* (B*H, N, M) softmax probabilities, arena; NULL if not recording */
+} sdpa_attr;
+
+/* Threads to run (b, h) on: >1 only when OpenBLAS runs single-threaded. */
+static int head_threads(int bh) {
+#ifdef _OPENMP
+    if (bh > 1 && openblas_get_num_threads() == 1) {
+        int t = omp_get_max_threads();
+        return t < bh ? t : bh;
+    }
+#endif
+    (void)bh;
+    return 1;
+}
+
+static inline int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Stable softmax of rows (rows, cols) in place; rows in parallel when the
+ * caller is not already parallel over heads. */
+static void softmax_rows(float *p, int rows, int cols, bool par) {
+#pragma omp parallel for if (par && (size_t)rows * cols > PD_PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        float *restrict pr = p + (size_t)r * cols;
+        float mx = pr[0];
+        for (int c = 1; c < cols; c++) mx = pr[c] > mx ? pr[c] : mx;
+        float sum = 0.0f;
+        for (int c = 0; c < cols; c++) {
+            pr[c] = expf(pr[c] - mx);
+            sum += pr[c];
+        }
+        float inv = 1.0f / sum;
+        for (int c = 0; c < cols; c++) pr[c] *= inv;
+    }
+}
+
+/* q (BH, N, d), k, v (BH, M, d) -> o (BH, N, d). */
+static pd_status sdpa_fwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n_in, void *attr) {
+    (void)n_in;
+    sdpa_attr *at = attr;
+    int N = at->n, M = at->m, d = at->d, BH = at->bh;
+    int nt = head_threads(BH);
+    size_t nm = (size_t)N * M;
+    /* Recording: P for every head, kept for backward. Otherwise: one
+     * (N, M) scratch per thread. */
+    bool keep = pd_ctx_recording(ctx);
+    float *pbuf = pd_ctx_alloc(ctx, (keep ? (size_t)BH : (size_t)nt) * nm * sizeof(float));
+    if (!pbuf) return pd_ctx_status(ctx);
+    if (keep) at->p = pbuf;
+    const float *q = in[0]->data, *k = in[1]->data, *v = in[2]->data;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int i = 0; i < BH; i++) {
+        float *p = pbuf + (keep ? (size_t)i : (size_t)thread_id()) * nm;
+        const float *qi = q + (size_t)i * N * d, *ki = k + (size_t)i * M * d,
+                    *vi = v + (size_t)i * M * d;
+        /* S (N, M) = scale * q (N, d) k^T (d, M) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, d, at->scale, qi, d, ki, d,
+                    0.0f, p, M);
+        softmax_rows(p, N, M, nt == 1);
+        /* o (N, d) = P (N, M) v (M, d) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, M, 1.0f, p, M, vi, d, 0.0f,
+                    o->data + (size_t)i * N * d, d);
+    }
+    return PD_OK;
+}
+
+/* dV = P^T dO;  dP = dO V^T;  dS = P * (dP - rowsum(dP * P));
+ * dQ = scale dS K;  dK = scale dS^T Q. All accumulate into the grads. */
+static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n_in, void *attr) {
+    (void)n_in;
+    const sdpa_attr *at = attr;
+    pd_tensor *qt = in[0], *kt = in[1], *vt = in[2];
+    int N = at->n, M = at->m, d = at->d, BH = at->bh;
+    int nt = head_threads(BH);
+    size_t nm = (size_t)N * M;
+    bool need_ds = qt->grad || kt->grad;
+    float *dsbuf = NULL;
+    if (need_ds) {
+        dsbuf = pd_ctx_alloc(ctx, (size_t)nt * nm * sizeof(float));
+        if (!dsbuf) return pd_ctx_status(ctx);
+    }
+    float scale = at->scale;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int i = 0; i < BH; i++) {
+        const float *p = at->p + (size_t)i * nm, *dout = o->grad + (size_t)i * N * d;
+        size_t qo = (size_t)i * N * d, ko = (size_t)i * M * d;
+        if (vt->grad) /* dV (M, d) += P^T (M, N) dO (N, d) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, 1.0f, p, M, dout, d,
+                        1.0f, vt->grad + ko, d);
+        if (!need_ds) continue;
+        float *ds = dsbuf + (size_t)thread_id() * nm;
+        /* dP (N, M) = dO (N, d) V^T (d, M) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, d, 1.0f, dout, d,
+                    vt->data + ko, d, 0.0f, ds, M);
+#pragma omp parallel for if (nt == 1 && nm > PD_PAR_MIN)
+        for (int r = 0; r < N; r++) {
+            const float *restrict pr = p + (size_t)r * M;
+            float *restrict dr = ds + (size_t)r * M;
+            float dot = 0.0f;
+            for (int c = 0; c < M; c++) dot += pr[c] * dr[c];
+            for (int c = 0; c < M; c++) dr[c] = pr[c] * (dr[c] - dot);
+        }
+        if (qt->grad) /* dQ (N, d) += scale dS (N, M) K (M, d) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, M, scale, ds, M,
+                        kt->data + ko, d, 1.0f, qt->grad + qo, d);
+        if (kt->grad) /* dK (M, d) += scale dS^T (M, N) Q (N, d) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, scale, ds, M,
+                        qt->data + qo, d, 1.0f, kt->grad + ko, d);
+    }
+    return PD_OK;
+}
+
+static const pd_op_def sdpa_op = {"sdpa", sdpa_fwd, sdpa_bwd};
+
+pd_tensor *pd_sdpa(pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale) {
+    PD_OP_GUARD(ctx, q, k, v);
+    bool ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4;
+    for (int i = 0; ok && i < 4; i++) {
+        if (i != 2 && (k->shape[i] != q->shape[i] || v->shape[i] != q->shape[i])) ok = false;
+        if (k->shape[i] != v->shape[i]) ok = false;
+    }
+    if (!ok) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE,
+                    "sdpa: q %s, k %s, v %s: expected q (B, H, N, d) and k, v (B, H, M, d)", SHP(q),
+                    SHP(k), SHP(v));
+        return NULL;
+    }
+    if (q->numel == 0 || k->numel == 0) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "sdpa: q %s, k %s: empty attention (no queries or keys)",
+                    SHP(q), SHP(k));
+        return NULL;
+    }
+    sdpa_attr at = {q->shape[0] * q->shape[1], q->shape[2], k->shape[2], q->shape[3], scale, NULL};
+    pd_tensor *ins[3] = {q, k, v};
+    return pd_op_apply(ctx, &sdpa_op, ins, 3, q->shape, 4, &at, sizeof at);
+}
