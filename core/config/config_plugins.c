@@ -1,0 +1,150 @@
+/* Plugin sections' raw keys, layer names, and messages that say where a
+ * value was set ("small.ini:7: [model] patch_size = 3: ..."). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+int pd_cfg_source_add(pd_config *cfg, const char *name) {
+    for (int i = 0; i < cfg->n_sources; i++)
+        if (strncmp(cfg->sources[i], name, sizeof cfg->sources[i] - 1) == 0) return i;
+    if (cfg->n_sources == PD_CONFIG_MAX_SOURCES) return -1;
+    snprintf(cfg->sources[cfg->n_sources], sizeof cfg->sources[0], "%s", name);
+    return cfg->n_sources++;
+}
+
+const char *pd_config_origin_name(const pd_config *cfg, pd_config_origin o) {
+    if (o.source == PD_CONFIG_FROM_DEFAULT) return "default";
+    if (o.source == PD_CONFIG_FROM_PRESET) return "preset";
+    if (!cfg || o.source < 0 || o.source >= cfg->n_sources) return "?";
+    return cfg->sources[o.source];
+}
+
+void pd_cfg_where(const pd_config *cfg, pd_config_origin o, const char *section, const char *key,
+                  const char *value, char *out, size_t cap) {
+    if (o.source == PD_CONFIG_FROM_DEFAULT)
+        snprintf(out, cap, "[%s] %s = %s (default): ", section, key, value);
+    else if (o.source == PD_CONFIG_FROM_PRESET)
+        snprintf(out, cap, "[%s] %s = %s (from preset %s): ", section, key, value,
+                 cfg->model.preset);
+    else if (o.line > 0)
+        snprintf(out, cap, "%s:%d: [%s] %s = %s: ", pd_config_origin_name(cfg, o), o.line, section,
+                 key, value);
+    else
+        snprintf(out, cap, "%s %s.%s=%s: ", pd_config_origin_name(cfg, o), section, key, value);
+}
+
+static pd_status vfail_where(const char *where, const char *fmt, va_list ap) {
+    char text[768];
+    vsnprintf(text, sizeof text, fmt, ap);
+    return pd_fail(PD_ERR_CONFIG, "%s%s", where, text);
+}
+
+pd_status pd_cfg_vfail_key_index(const pd_config *cfg, int key_index, const char *fmt, va_list ap) {
+    const cfg_key *k = &pd_cfg_keys[key_index];
+    char value[PD_CONFIG_VALUE_MAX * 2], where[512];
+    pd_cfg_value_format(k, cfg, false, value, sizeof value);
+    pd_cfg_where(cfg, cfg->origin[key_index], k->section, k->name, value, where, sizeof where);
+    return vfail_where(where, fmt, ap);
+}
+
+pd_status pd_cfg_fail_key_index(const pd_config *cfg, int key_index, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pd_status s = pd_cfg_vfail_key_index(cfg, key_index, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+pd_status pd_config_fail_key(const pd_config *cfg, const char *section, const char *key,
+                             const char *fmt, ...) {
+    int i = cfg && section && key ? pd_cfg_key_index(section, key) : -1;
+    if (i < 0)
+        return pd_fail(PD_ERR_ARG, "pd_config_fail_key: no typed key [%s] %s",
+                       section ? section : "(null)", key ? key : "(null)");
+    va_list ap;
+    va_start(ap, fmt);
+    pd_status s = pd_cfg_vfail_key_index(cfg, i, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+pd_status pd_config_fail_raw(const pd_config *cfg, const pd_config_plugins *sec,
+                             const pd_config_raw *entry, const char *fmt, ...) {
+    if (!cfg || !sec || !entry) return pd_fail(PD_ERR_ARG, "pd_config_fail_raw: NULL argument");
+    char where[512];
+    pd_cfg_where(cfg, entry->origin, sec->section, entry->key, entry->value, where, sizeof where);
+    va_list ap;
+    va_start(ap, fmt);
+    pd_status s = vfail_where(where, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const pd_config_plugins *pd_config_plugin_section(const pd_config *cfg, const char *section) {
+    if (!cfg || !section) return NULL;
+    if (strcmp(section, "decoder") == 0) return &cfg->decoder;
+    if (strcmp(section, "loss") == 0) return &cfg->loss;
+    if (strcmp(section, "attention") == 0) return &cfg->attention;
+    return NULL;
+}
+
+const pd_config_raw *pd_config_raw_find(const pd_config_plugins *sec, const char *key) {
+    if (!sec || !key) return NULL;
+    for (int i = 0; i < sec->n_raw; i++)
+        if (strcmp(sec->raw[i].key, key) == 0) return &sec->raw[i];
+    return NULL;
+}
+
+/* The location as a bare prefix ("cfg.ini:14: " or "--set decoder.w=3: "),
+ * for messages that describe the key rather than its value. */
+static void raw_location(const pd_config *cfg, const pd_config_plugins *sec,
+                         const pd_config_raw *e, char *out, size_t cap) {
+    if (e->origin.line > 0)
+        snprintf(out, cap, "%s:%d: ", pd_config_origin_name(cfg, e->origin), e->origin.line);
+    else if (e->origin.source >= 0)
+        snprintf(out, cap, "%s %s.%s=%s: ", pd_config_origin_name(cfg, e->origin), sec->section,
+                 e->key, e->value);
+    else
+        out[0] = '\0';
+}
+
+pd_status pd_config_raw_unknown_key(const pd_config *cfg, const pd_config_plugins *sec,
+                                    const pd_config_raw *entry, const char *plugin,
+                                    const char *const *keys, int n_keys) {
+    if (!cfg || !sec || !entry || (!keys && n_keys > 0))
+        return pd_fail(PD_ERR_ARG, "pd_config_raw_unknown_key: NULL argument");
+    char where[512], list[512], hint[128] = "";
+    raw_location(cfg, sec, entry, where, sizeof where);
+    size_t n = 0;
+    list[0] = '\0';
+    for (int i = 0; i < n_keys && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", keys[i]);
+    const char *near = pd_cfg_suggest(entry->key, keys, n_keys);
+    if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+    return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", where,
+                   sec->section, entry->key, plugin ? plugin : "?", hint,
+                   n_keys ? "its keys: " : "it takes no keys", list);
+}
+
+pd_status pd_config_raw_int(const pd_config *cfg, const pd_config_plugins *sec,
+                            const pd_config_raw *entry, int *out) {
+    if (!entry || !out) return pd_fail(PD_ERR_ARG, "pd_config_raw_int: NULL argument");
+    if (pd_cfg_parse_int(entry->value, out)) return PD_OK;
+    return pd_config_fail_raw(cfg, sec, entry, "expected an integer");
+}
+
+pd_status pd_config_raw_double(const pd_config *cfg, const pd_config_plugins *sec,
+                               const pd_config_raw *entry, double *out) {
+    if (!entry || !out) return pd_fail(PD_ERR_ARG, "pd_config_raw_double: NULL argument");
+    if (pd_cfg_parse_double(entry->value, out)) return PD_OK;
+    return pd_config_fail_raw(cfg, sec, entry, "expected a number");
+}
+
+pd_status pd_config_raw_bool(const pd_config *cfg, const pd_config_plugins *sec,
+                             const pd_config_raw *entry, bool *out) {
+    if (!entry || !out) return pd_fail(PD_ERR_ARG, "pd_config_raw_bool: NULL argument");
+    if (pd_cfg_parse_bool(entry->value, out)) return PD_OK;
+    return pd_config_fail_raw(cfg, sec, entry, "expected true or false");
+}

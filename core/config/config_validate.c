@@ -1,0 +1,88 @@
+/* Cross-field checks: the keys are each in range (the parser saw to that);
+ * here they must also fit together. Messages name every key involved. */
+#include <math.h>
+
+#include "config_internal.h"
+
+#define KEY(sec, name) pd_cfg_key_index(sec, name)
+
+static pd_status check_model(const pd_config *cfg) {
+    const pd_config_model *m = &cfg->model;
+    if (m->image_size % m->patch_size != 0)
+        return pd_cfg_fail_key_index(cfg, KEY("model", "image_size"),
+                                     "must be a multiple of [model] patch_size = %d",
+                                     m->patch_size);
+    if (m->hidden_size % m->num_heads != 0)
+        return pd_cfg_fail_key_index(cfg, KEY("model", "hidden_size"),
+                                     "must be a multiple of [model] num_heads = %d", m->num_heads);
+    /* 2D RoPE rotates half the head by the row and half by the column, each
+     * in pairs; the sin-cos embedding splits D in quarters the same way. */
+    int head_dim = m->hidden_size / m->num_heads;
+    if (head_dim % 4 != 0)
+        return pd_cfg_fail_key_index(cfg, KEY("model", "hidden_size"),
+                                     "head dimension hidden_size / num_heads = %d / %d = %d must be "
+                                     "a multiple of 4 for 2D RoPE",
+                                     m->hidden_size, m->num_heads, head_dim);
+    if (m->in_context_len > 0 && m->in_context_start > m->depth)
+        return pd_cfg_fail_key_index(cfg, KEY("model", "in_context_start"),
+                                     "must be <= [model] depth = %d", m->depth);
+    if ((int)((int)(m->hidden_size * m->mlp_ratio) * 2 / 3) < 1)
+        return pd_cfg_fail_key_index(cfg, KEY("model", "mlp_ratio"),
+                                     "gives an empty SwiGLU hidden layer for hidden_size = %d",
+                                     m->hidden_size);
+    return PD_OK;
+}
+
+static pd_status check_train_sample(const pd_config *cfg) {
+    if (cfg->train.lr == 0 && cfg->train.blr == 0)
+        return pd_cfg_fail_key_index(cfg, KEY("train", "blr"),
+                                     "must be > 0 when [train] lr = 0 (one of them sets the "
+                                     "learning rate)");
+    if (cfg->sample.cfg_interval_low > cfg->sample.cfg_interval_high)
+        return pd_cfg_fail_key_index(cfg, KEY("sample", "cfg_interval_low"),
+                                     "must be <= [sample] cfg_interval_high = %g",
+                                     cfg->sample.cfg_interval_high);
+    return PD_OK;
+}
+
+static pd_status check_plugins(const pd_config *cfg) {
+    const pd_config_plugins *secs[] = {&cfg->decoder, &cfg->loss, &cfg->attention};
+    for (int i = 0; i < 3; i++) {
+        if (secs[i]->n_plugins < 1)
+            return pd_cfg_fail_key_index(cfg, KEY(secs[i]->section, "plugin"),
+                                         "names no plugin");
+        if (secs[i] != &cfg->loss && secs[i]->n_plugins > 1)
+            return pd_cfg_fail_key_index(cfg, KEY(secs[i]->section, "plugin"),
+                                         "expected one plugin");
+    }
+    return PD_OK;
+}
+
+/* Code may fill a pd_config directly, so ranges are checked again here
+ * before anything divides by them. */
+static pd_status check_ranges(const pd_config *cfg) {
+    char why[384];
+    for (int i = 0; i < pd_cfg_n_keys; i++)
+        if (!pd_cfg_value_check(&pd_cfg_keys[i], cfg, why, sizeof why))
+            return pd_cfg_fail_key_index(cfg, i, "%s", why);
+    return PD_OK;
+}
+
+pd_status pd_config_validate(const pd_config *cfg) {
+    if (!cfg) return pd_fail(PD_ERR_ARG, "pd_config_validate: cfg is NULL");
+    pd_status s = check_ranges(cfg);
+    if (s == PD_OK) s = check_model(cfg);
+    if (s == PD_OK) s = check_train_sample(cfg);
+    if (s == PD_OK) s = check_plugins(cfg);
+    return s;
+}
+
+double pd_config_lr(const pd_config *cfg) {
+    if (cfg->train.lr > 0) return cfg->train.lr;
+    return cfg->train.blr * cfg->train.batch_size / 256.0;
+}
+
+long pd_config_warmup_steps(const pd_config *cfg, long steps_per_epoch) {
+    if (cfg->train.warmup_steps > 0) return cfg->train.warmup_steps;
+    return lround(cfg->train.warmup_epochs * (double)steps_per_epoch);
+}

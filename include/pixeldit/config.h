@@ -1,0 +1,249 @@
+/* pixeldit/config.h - typed settings for training and sampling, read from INI.
+ *
+ * A pd_config is filled in layers, each overriding the one before:
+ *   1. pd_config_defaults(): the official JiT-B/16 values;
+ *   2. INI text: pd_config_load_file() / pd_config_load_string();
+ *   3. command-line overrides "section.key=value": pd_config_set_all().
+ * Inside one layer, "[model] preset = NAME" is applied first (it fills every
+ * [model] key), then the other keys, wherever they sit in the file.
+ * pd_config_validate() then checks keys against each other.
+ *
+ * [decoder], [loss] and [attention] pick plugins. Their `plugin` key is
+ * typed; every other key is kept raw (text, file, line) in a
+ * pd_config_plugins, for the plugin host to check against the keys the
+ * chosen plugin declares (pd_config_raw_unknown_key() words the error).
+ *
+ * A pd_config owns no heap memory: copy it with '='. A failed load or set
+ * leaves it unchanged. Errors are PD_ERR_CONFIG, with a one-line message:
+ *   small.ini:7: [model] patch_size = abc: expected an integer
+ *   --set train.batch_size=x: expected an integer
+ * pd_config_to_ini() writes the resolved config back as INI text that loads
+ * into an equal config (checkpoints store it). docs/config.md is generated
+ * from the same schema by pd_config_schema_markdown().
+ */
+#ifndef PIXELDIT_CONFIG_H
+#define PIXELDIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pixeldit/data.h"
+#include "pixeldit/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* inih reads lines of at most 198 characters; keys and values are sized so
+ * that a line "key = value" written back by pd_config_to_ini() fits. */
+#define PD_CONFIG_LINE_MAX 198
+#define PD_CONFIG_KEY_MAX 48      /* raw plugin key, with the NUL */
+#define PD_CONFIG_VALUE_MAX 192   /* string value or raw value, with the NUL */
+#define PD_CONFIG_PRESET_MAX 16
+#define PD_CONFIG_MAX_PLUGINS 4   /* plugins combined in one section ([loss]) */
+#define PD_CONFIG_MAX_RAW 32      /* raw keys per plugin section */
+#define PD_CONFIG_MAX_SOURCES 8   /* distinct files / strings / --set layers */
+#define PD_CONFIG_MAX_KEYS 96     /* typed keys in the schema (upper bound) */
+
+#ifndef PD_SAMPLER_KIND_DEFINED /* also in config.h / train.h */
+#define PD_SAMPLER_KIND_DEFINED
+typedef enum pd_sampler_kind { PD_SAMPLER_HEUN = 0, PD_SAMPLER_EULER = 1 } pd_sampler_kind;
+#endif
+typedef enum pd_data_source { PD_DATA_IDX = 0, PD_DATA_FOLDER = 1 } pd_data_source;
+typedef enum pd_data_split { PD_SPLIT_TRAIN = 0, PD_SPLIT_TEST = 1 } pd_data_split;
+/* How 28x28 IDX images reach image_size: data.h's pd_fit (pad | resize). */
+typedef pd_fit pd_data_fit;
+
+/* Where a value came from, for error messages. */
+#define PD_CONFIG_FROM_DEFAULT (-1)
+#define PD_CONFIG_FROM_PRESET (-2)
+typedef struct pd_config_origin {
+    int source; /* index into pd_config.sources, or PD_CONFIG_FROM_* */
+    int line;   /* 1-based line in that source; 0 for a --set layer */
+} pd_config_origin;
+
+typedef struct pd_config_model {
+    char preset[PD_CONFIG_PRESET_MAX]; /* "" = none */
+    int image_size;
+    int channels;
+    int patch_size;
+    int hidden_size;
+    int depth;
+    int num_heads;
+    int bottleneck_dim;
+    double mlp_ratio;
+    int in_context_len;
+    int in_context_start;
+    int num_classes;
+    double proj_dropout;
+    double attn_dropout;
+} pd_config_model;
+
+typedef struct pd_config_diffusion {
+    double P_mean;
+    double P_std;
+    double noise_scale;
+    double t_eps;
+    double label_drop_prob;
+} pd_config_diffusion;
+
+typedef struct pd_config_train {
+    int batch_size;
+    double lr;  /* 0: derive from blr, see pd_config_lr() */
+    double blr;
+    double weight_decay;
+    double beta1;
+    double beta2;
+    double adam_eps;
+    int warmup_steps;     /* 0: use warmup_epochs */
+    double warmup_epochs;
+    double grad_clip;     /* 0: off */
+    double ema_decay1;
+    double ema_decay2;
+    int seed;
+    bool hflip;
+    int epochs;           /* 0: unbounded */
+    int log_every;
+    int ckpt_every;       /* 0: only at the end */
+    int sample_every;     /* 0: off */
+    int threads;          /* 0: all cores */
+} pd_config_train;
+
+typedef struct pd_config_sample {
+    pd_sampler_kind sampler;
+    int steps;
+    double cfg;
+    double cfg_interval_low;
+    double cfg_interval_high;
+    int seed;
+    int per_class;
+    int ema; /* 0 raw weights, 1 EMA 1, 2 EMA 2 */
+} pd_config_sample;
+
+typedef struct pd_config_data {
+    pd_data_source source;
+    char path[PD_CONFIG_VALUE_MAX];
+    pd_data_split split;
+    pd_data_fit fit;
+    int limit; /* 0: all images */
+} pd_config_data;
+
+/* One key of a plugin section other than `plugin`, kept as text. */
+typedef struct pd_config_raw {
+    char key[PD_CONFIG_KEY_MAX];
+    char value[PD_CONFIG_VALUE_MAX];
+    pd_config_origin origin;
+} pd_config_raw;
+
+/* [decoder], [loss] or [attention]. */
+typedef struct pd_config_plugins {
+    char section[16];  /* "decoder", "loss", "attention" */
+    int n_plugins;     /* 1, or more for [loss] */
+    char plugins[PD_CONFIG_MAX_PLUGINS][PD_CONFIG_VALUE_MAX]; /* name or .so path */
+    int n_raw;
+    pd_config_raw raw[PD_CONFIG_MAX_RAW]; /* in the order first set */
+} pd_config_plugins;
+
+typedef struct pd_config {
+    pd_config_model model;
+    pd_config_diffusion diffusion;
+    pd_config_train train;
+    pd_config_sample sample;
+    pd_config_data data;
+    pd_config_plugins decoder;
+    pd_config_plugins loss;
+    pd_config_plugins attention;
+    /* Bookkeeping for messages: names of the layers loaded ("small.ini",
+     * "--set") and where each typed key (schema order) was last set. */
+    int n_sources;
+    char sources[PD_CONFIG_MAX_SOURCES][PD_CONFIG_VALUE_MAX];
+    pd_config_origin origin[PD_CONFIG_MAX_KEYS];
+} pd_config;
+
+/* Layers ------------------------------------------------------------------ */
+
+/* Official JiT-B/16 values (preset ""), plugins jit_final_layer, v_loss, sdpa. */
+void pd_config_defaults(pd_config *cfg);
+
+/* Applies one INI file / string on top of cfg. `name` labels messages. */
+pd_status pd_config_load_file(pd_config *cfg, const char *path);
+pd_status pd_config_load_string(pd_config *cfg, const char *text, const char *name);
+
+/* Applies "section.key=value" overrides as one layer (a model preset among
+ * them first, then the rest in order; a repeated key: the last one wins). */
+pd_status pd_config_set_all(pd_config *cfg, const char *const *assignments, int n);
+pd_status pd_config_set(pd_config *cfg, const char *assignment);
+
+/* Fills every [model] key from a named preset (see docs/config.md). */
+pd_status pd_config_apply_preset(pd_config *cfg, const char *name);
+
+/* Cross-field checks (image_size % patch_size, head dimension for RoPE, ...). */
+pd_status pd_config_validate(const pd_config *cfg);
+
+/* Derived values ----------------------------------------------------------- */
+
+/* train.lr, or train.blr * batch_size / 256 when lr = 0. */
+double pd_config_lr(const pd_config *cfg);
+/* train.warmup_steps, or round(warmup_epochs * steps_per_epoch) when it is 0. */
+long pd_config_warmup_steps(const pd_config *cfg, long steps_per_epoch);
+
+/* Text --------------------------------------------------------------------- */
+
+/* Writes the fully resolved config as INI text (snprintf-style: returns the
+ * length it needs without the NUL; writes at most cap bytes, NUL-terminated
+ * when cap > 0; buf may be NULL when cap is 0). */
+size_t pd_config_to_ini(const pd_config *cfg, char *buf, size_t cap);
+
+/* True when every typed value, plugin list and raw key/value is equal
+ * (where the values came from is ignored). */
+bool pd_config_equal(const pd_config *a, const pd_config *b);
+
+/* The schema (sections, keys, types, defaults, allowed values, help) and the
+ * presets as Markdown: the text of docs/config.md. snprintf-style. */
+size_t pd_config_schema_markdown(char *buf, size_t cap);
+
+/* Plugin sections ------------------------------------------------------------ */
+
+/* "decoder", "loss" or "attention"; NULL for any other name. */
+const pd_config_plugins *pd_config_plugin_section(const pd_config *cfg, const char *section);
+/* The raw entry with this key, or NULL. */
+const pd_config_raw *pd_config_raw_find(const pd_config_plugins *sec, const char *key);
+/* Name of the layer an entry came from ("cfg.ini", "--set"). */
+const char *pd_config_origin_name(const pd_config *cfg, pd_config_origin origin);
+
+/* For the plugin host: sets PD_ERR_CONFIG with
+ *   cfg.ini:14: [decoder] unknown key 'widht' for plugin unet_decoder (its keys: base_width, mode)
+ * adding "did you mean" when a declared key is close. Returns PD_ERR_CONFIG. */
+pd_status pd_config_raw_unknown_key(const pd_config *cfg, const pd_config_plugins *sec,
+                                    const pd_config_raw *entry, const char *plugin,
+                                    const char *const *keys, int n_keys);
+
+/* Typed reads of a raw entry; on a bad value: "cfg.ini:14: [decoder] width =
+ * abc: expected an integer" (PD_ERR_CONFIG). Booleans: true/false/yes/no/on/off/1/0. */
+pd_status pd_config_raw_int(const pd_config *cfg, const pd_config_plugins *sec,
+                            const pd_config_raw *entry, int *out);
+pd_status pd_config_raw_double(const pd_config *cfg, const pd_config_plugins *sec,
+                               const pd_config_raw *entry, double *out);
+pd_status pd_config_raw_bool(const pd_config *cfg, const pd_config_plugins *sec,
+                             const pd_config_raw *entry, bool *out);
+
+/* Sets PD_ERR_CONFIG with the location of a raw entry / a typed key, then
+ * the printf text: "cfg.ini:14: [decoder] width = 0: <text>". Returns
+ * PD_ERR_CONFIG (PD_ERR_ARG for an unknown section.key). */
+pd_status pd_config_fail_raw(const pd_config *cfg, const pd_config_plugins *sec,
+                             const pd_config_raw *entry, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+pd_status pd_config_fail_key(const pd_config *cfg, const char *section, const char *key,
+                             const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
