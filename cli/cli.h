@@ -1,0 +1,36 @@
+/* Shared pieces of the pixeldit command-line tool. */
+#ifndef PD_CLI_H
+#define PD_CLI_H
+
+#include <stdbool.h>
+
+#include "pixeldit/checkpoint.h"
+#include "pixeldit/session.h"
+
+/* Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted. */
+enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
+
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Prints "pixeldit: <what>: <last error>" and returns CLI_ERR. */
+int cli_fail(const char *what);
+/* Prints a usage error and returns CLI_USAGE. */
+int cli_usage(const char *usage, const char *fmt, ...);
+/* True when arg is "-h" or "--help". */
+bool cli_is_help(const char *arg);
+/* Parses a whole int / double argument; false on junk. */
+bool cli_int(const char *s, long *out);
+bool cli_double(const char *s, double *out);
+
+/* Opens a checkpoint and builds its session (config and plugins from its
+ * metadata, extra --plugin files first), then loads the weights chosen by
+ * ema (0 raw, 1 ema1, 2 ema2). */
+int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, int n_plugins,
+                        pd_session *s, pd_st_file **f);
+
+#endif

@@ -1,0 +1,91 @@
+/* pixeldit train CONFIG [options] */
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pixeldit/trainer.h"
+
+static const char *usage =
+    "usage: pixeldit train CONFIG [--out DIR] [--steps N] [--minutes M] [--resume CKPT]\n"
+    "                      [--set section.key=value ...] [--plugin FILE.so ...] [--quiet]\n"
+    "\n"
+    "  --out DIR        where checkpoint-last.safetensors, log.csv and samples/ go (default: runs/NAME)\n"
+    "  --steps N        run N optimiser steps now (default: [train] epochs, or until stopped)\n"
+    "  --minutes M      stop after M minutes of wall time\n"
+    "  --resume CKPT    continue exactly from a checkpoint (weights, EMAs, AdamW, RNG, data order)\n"
+    "  --set s.k=v      override a config key (repeatable)\n"
+    "  --plugin F.so    put a plugin in the slot of its kind; a loss is added to [loss] (repeatable)\n"
+    "  --quiet          no progress output\n"
+    "\n"
+    "Ctrl-C saves a checkpoint and stops. See docs/config.md for every key.\n";
+
+static void on_sigint(int sig) {
+    (void)sig;
+    pd_train_request_stop();
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *config = NULL, *out = NULL, *resume = NULL;
+    const char *sets[64], *plugins[8];
+    int nsets = 0, nplugins = 0, verbose = 1;
+    long steps = 0;
+    double minutes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        } else if (!strcmp(a, "--out") && has) out = argv[++i];
+        else if (!strcmp(a, "--resume") && has) resume = argv[++i];
+        else if (!strcmp(a, "--steps") && has) {
+            if (!cli_int(argv[++i], &steps) || steps < 0) return cli_usage(usage, "--steps %s: expected a non-negative integer", argv[i]);
+        } else if (!strcmp(a, "--minutes") && has) {
+            if (!cli_double(argv[++i], &minutes) || minutes < 0) return cli_usage(usage, "--minutes %s: expected a non-negative number", argv[i]);
+        } else if (!strcmp(a, "--set") && has) {
+            if (nsets == 64) return cli_usage(usage, "too many --set options (64 at most)");
+            sets[nsets++] = argv[++i];
+        } else if (!strcmp(a, "--plugin") && has) {
+            if (nplugins == 8) return cli_usage(usage, "too many --plugin options (8 at most)");
+            plugins[nplugins++] = argv[++i];
+        } else if (!strcmp(a, "--quiet")) verbose = 0;
+        else if (a[0] == '-') return cli_usage(usage, "unknown or incomplete option '%s'", a);
+        else if (!config) config = a;
+        else return cli_usage(usage, "unexpected argument '%s'", a);
+    }
+    if (!config) return cli_usage(usage, "train needs a CONFIG file");
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    if (pd_config_load_file(&cfg, config)) return cli_fail("config");
+    if (pd_config_set_all(&cfg, sets, nsets)) return cli_fail("config");
+    for (int i = 0; i < nplugins; i++)
+        if (pd_session_add_plugin_arg(&cfg, plugins[i])) return cli_fail("--plugin");
+    if (pd_config_validate(&cfg)) return cli_fail("config");
+
+    char out_buf[1024];
+    if (!out) {
+        const char *base = strrchr(config, '/') ? strrchr(config, '/') + 1 : config;
+        snprintf(out_buf, sizeof out_buf, "runs/%.*s", (int)strcspn(base, "."), base);
+        out = out_buf;
+        if (mkdir("runs", 0755) && errno != EEXIST) {
+            fprintf(stderr, "pixeldit: cannot create runs/: %s\n", strerror(errno));
+            return CLI_ERR;
+        }
+    }
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    pd_train_opts o = {&cfg, out, steps, minutes, resume, verbose};
+    pd_train_result res;
+    pd_status s = pd_train_run(&o, &res);
+    if (s == PD_ERR_INTERRUPTED) {
+        fprintf(stderr, "pixeldit: %s\n", pd_last_error());
+        return CLI_INTERRUPTED;
+    }
+    if (s) return cli_fail("train");
+    if (verbose) printf("trained to step %lld, loss %.4f, %.1f images/s; checkpoint %s\n",
+                        (long long)res.step, (double)res.last_loss, res.images_per_s, res.checkpoint);
+    return CLI_OK;
+}

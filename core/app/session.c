@@ -1,0 +1,205 @@
+/* A session: plugins resolved from the config, the model built around
+ * them, and the combined loss. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pixeldit/ops.h"
+#include "pixeldit/session.h"
+#include "pixeldit/train.h"
+
+void pd_session_jit_config(const pd_config *cfg, pd_jit_config *o) {
+    const pd_config_model *m = &cfg->model;
+    *o = (pd_jit_config){m->image_size, m->channels, m->patch_size, m->hidden_size, m->depth,
+                         m->num_heads, m->bottleneck_dim, (float)m->mlp_ratio, m->in_context_len,
+                         m->in_context_start, m->num_classes, (float)m->proj_dropout,
+                         (float)m->attn_dropout, (float)cfg->diffusion.t_eps,
+                         (float)cfg->diffusion.noise_scale};
+}
+
+pd_status pd_session_add_plugin_arg(pd_config *cfg, const char *name_or_path) {
+    pd_plugin *pl;
+    pd_status s = pd_plugin_load(name_or_path, 0, &pl);
+    if (s) return s;
+    /* The loader finds an already loaded plugin by name, so the slot can
+     * hold the name while the file came from a path. */
+    const char *name = pd_plugin_name(pl);
+    pd_config_plugins *sec = NULL;
+    switch (pd_plugin_get_kind(pl)) {
+    case PD_PLUGIN_DECODER: sec = &cfg->decoder; break;
+    case PD_PLUGIN_ATTENTION: sec = &cfg->attention; break;
+    case PD_PLUGIN_LOSS:
+        for (int i = 0; i < cfg->loss.n_plugins; i++)
+            if (!strcmp(cfg->loss.plugins[i], name)) return PD_OK;
+        if (cfg->loss.n_plugins >= PD_CONFIG_MAX_PLUGINS)
+            return pd_fail(PD_ERR_CONFIG, "--plugin %s: at most %d loss plugins", name_or_path,
+                           PD_CONFIG_MAX_PLUGINS);
+        snprintf(cfg->loss.plugins[cfg->loss.n_plugins++], PD_CONFIG_VALUE_MAX, "%s", name);
+        return PD_OK;
+    }
+    if (!sec) return pd_fail(PD_ERR_PLUGIN, "--plugin %s: unknown plugin kind", name_or_path);
+    sec->n_plugins = 1;
+    snprintf(sec->plugins[0], PD_CONFIG_VALUE_MAX, "%s", name);
+    return PD_OK;
+}
+
+/* Settings of one plugin from a section's raw keys. With several plugins
+ * in a section (losses), "name.key" addresses one plugin and a plain key
+ * goes to the only listed plugin that declares it. */
+static pd_status collect_settings(const pd_config *cfg, const pd_config_plugins *sec,
+                                  pd_plugin *const *pls, int npl, int which,
+                                  pd_plugin_setting *out, int *n) {
+    *n = 0;
+    for (int r = 0; r < sec->n_raw; r++) {
+        const pd_config_raw *raw = &sec->raw[r];
+        const char *file = pd_config_origin_name(cfg, raw->origin);
+        const char *key = raw->key, *dot = strchr(key, '.');
+        int target = -1;
+        if (dot) {
+            for (int i = 0; i < npl; i++)
+                if (strlen(pd_plugin_name(pls[i])) == (size_t)(dot - key) &&
+                    !strncmp(pd_plugin_name(pls[i]), key, (size_t)(dot - key)))
+                    target = i;
+            if (target < 0)
+                return pd_fail(PD_ERR_CONFIG, "%s:%d: [%s] key '%s' names no listed plugin",
+                               file, raw->origin.line, sec->section, key);
+            key = dot + 1;
+        } else if (npl == 1) {
+            target = 0; /* unknown keys are reported by pd_plugin_config_build */
+        } else {
+            int hits = 0;
+            for (int i = 0; i < npl; i++)
+                if (pd_plugin_key_find(pls[i], key)) {
+                    target = i;
+                    hits++;
+                }
+            if (hits != 1)
+                return pd_fail(PD_ERR_CONFIG, "%s:%d: [%s] key '%s' is %s; write it as "
+                               "<plugin>.%s (plugins: %s%s%s%s%s)", file, raw->origin.line,
+                               sec->section, key, hits ? "declared by several listed plugins"
+                               : "declared by none of the listed plugins", key,
+                               pd_plugin_name(pls[0]), npl > 1 ? ", " : "",
+                               npl > 1 ? pd_plugin_name(pls[1]) : "", npl > 2 ? ", " : "",
+                               npl > 2 ? pd_plugin_name(pls[2]) : "");
+        }
+        if (target == which) out[(*n)++] = (pd_plugin_setting){key, raw->value, file, raw->origin.line};
+    }
+    return PD_OK;
+}
+
+static pd_status bind(const pd_config *cfg, const pd_config_plugins *sec, pd_plugin *const *pls,
+                      int npl, int which, pd_plugin_config **out) {
+    pd_plugin_setting st[PD_CONFIG_MAX_RAW];
+    int n;
+    pd_status s = collect_settings(cfg, sec, pls, npl, which, st, &n);
+    if (s) return s;
+    return pd_plugin_config_build(pls[which], sec->section, st, n, out);
+}
+
+static pd_status load_slot(const pd_config_plugins *sec, int i, pd_plugin_kind kind, pd_plugin **out) {
+    pd_status s = pd_plugin_load(sec->plugins[i], kind, out);
+    if (s) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pd_last_error());
+        return pd_fail(s, "[%s] plugin = %s: %s", sec->section, sec->plugins[i], msg);
+    }
+    return PD_OK;
+}
+
+pd_status pd_session_open(pd_session *s, const pd_config *cfg) {
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    pd_status st = pd_config_validate(cfg);
+    if (st) return st;
+    if (cfg->loss.n_plugins < 1 || cfg->loss.n_plugins > PD_SESSION_MAX_LOSSES)
+        return pd_fail(PD_ERR_CONFIG, "[loss] needs 1..%d plugins, got %d", PD_SESSION_MAX_LOSSES,
+                       cfg->loss.n_plugins);
+    if ((st = load_slot(&cfg->decoder, 0, PD_PLUGIN_DECODER, &s->decoder))) goto fail;
+    if ((st = load_slot(&cfg->attention, 0, PD_PLUGIN_ATTENTION, &s->attention))) goto fail;
+    s->n_losses = cfg->loss.n_plugins;
+    for (int i = 0; i < s->n_losses; i++)
+        if ((st = load_slot(&cfg->loss, i, PD_PLUGIN_LOSS, &s->loss[i]))) goto fail;
+    if ((st = bind(cfg, &cfg->decoder, &s->decoder, 1, 0, &s->decoder_cfg))) goto fail;
+    if ((st = bind(cfg, &cfg->attention, &s->attention, 1, 0, &s->attention_cfg))) goto fail;
+    for (int i = 0; i < s->n_losses; i++) {
+        if ((st = bind(cfg, &cfg->loss, s->loss, s->n_losses, i, &s->loss_cfg[i]))) goto fail;
+        s->loss_weight[i] = (float)pd_plugin_config_weight(s->loss_cfg[i]);
+    }
+
+    pd_jit_config jc;
+    pd_session_jit_config(cfg, &jc);
+    pd_jit_plugins plugins = {s->decoder, s->decoder_cfg, s->attention, s->attention_cfg};
+    if ((st = pd_jit_create(&jc, &plugins, &s->model))) goto fail;
+    for (int i = 0; i < s->n_losses; i++)
+        if ((st = pd_plugin_create_loss(s->loss[i], pd_jit_info(s->model), s->loss_cfg[i],
+                                        &s->loss_state[i]))) {
+            s->loss[i] = NULL; /* nothing to destroy */
+            goto fail;
+        }
+
+    size_t o = (size_t)snprintf(s->plugins_desc, sizeof s->plugins_desc, "decoder=%s@%s;attention=%s@%s",
+                                pd_plugin_name(s->decoder), pd_plugin_version(s->decoder),
+                                pd_plugin_name(s->attention), pd_plugin_version(s->attention));
+    for (int i = 0; i < s->n_losses && o < sizeof s->plugins_desc; i++)
+        o += (size_t)snprintf(s->plugins_desc + o, sizeof s->plugins_desc - o, ";loss=%s@%s",
+                              pd_plugin_name(s->loss[i]), pd_plugin_version(s->loss[i]));
+    return PD_OK;
+fail:
+    pd_session_close(s);
+    return st;
+}
+
+void pd_session_close(pd_session *s) {
+    for (int i = 0; i < s->n_losses; i++) {
+        if (s->loss[i] && s->loss_state[i]) pd_plugin_loss_vtable(s->loss[i])->destroy(s->loss_state[i]);
+        pd_plugin_config_free(s->loss_cfg[i]);
+    }
+    pd_jit_free(s->model);
+    pd_plugin_config_free(s->decoder_cfg);
+    pd_plugin_config_free(s->attention_cfg);
+    memset(s, 0, sizeof *s);
+}
+
+pd_tensor *pd_session_loss(pd_session *s, pd_ctx *ctx, pd_tensor *x_pred, pd_tensor *x,
+                           pd_tensor *z, const float *t, const int *labels, float *values) {
+    if (!x_pred || pd_ctx_status(ctx)) return NULL;
+    int B = x->shape[0];
+    float t_eps = (float)s->cfg.diffusion.t_eps;
+    /* 1 / max(1 - t, t_eps) per sample, broadcast over (C, H, W) */
+    pd_tensor *inv = pd_tensor_empty(ctx, (int[]){B, 1, 1, 1}, 4);
+    pd_tensor *tt = pd_tensor_from(ctx, t, (int[]){B}, 1);
+    if (!inv || !tt) return NULL;
+    for (int b = 0; b < B; b++) inv->data[b] = pd_diffusion_inv_denom(t[b], t_eps);
+    /* v is a constant; computed with the same kernels as v_pred. */
+    bool old = pd_ctx_set_grad_enabled(ctx, false);
+    pd_tensor *v = pd_mul(ctx, pd_sub(ctx, x, z), inv);
+    pd_ctx_set_grad_enabled(ctx, old);
+    pd_tensor *v_pred = pd_mul(ctx, pd_sub(ctx, x_pred, z), inv);
+    pd_loss_inputs in = {sizeof in, x_pred, x, z, tt, v, v_pred, labels, B};
+    pd_tensor *total = NULL;
+    for (int i = 0; i < s->n_losses; i++) {
+        pd_loss_parts parts = {0};
+        pd_tensor *l = pd_plugin_loss_vtable(s->loss[i])->forward(s->loss_state[i], ctx, &in, &parts);
+        if (!l) {
+            if (!pd_ctx_status(ctx))
+                pd_ctx_fail(ctx, PD_ERR_PLUGIN, "loss plugin %s returned no loss", pd_plugin_name(s->loss[i]));
+            return NULL;
+        }
+        if (l->numel != 1) {
+            pd_ctx_fail(ctx, PD_ERR_PLUGIN, "loss plugin %s returned %zu values, expected a scalar",
+                        pd_plugin_name(s->loss[i]), l->numel);
+            return NULL;
+        }
+        if (values) values[i] = l->data[0];
+        if (s->loss_weight[i] != 1.0f) l = pd_affine(ctx, l, s->loss_weight[i], 0.0f);
+        total = total ? pd_add(ctx, total, l) : l;
+    }
+    return total;
+}
+
+char *pd_session_config_text(const pd_session *s) {
+    size_t n = pd_config_to_ini(&s->cfg, NULL, 0);
+    char *buf = malloc(n + 1);
+    if (buf) pd_config_to_ini(&s->cfg, buf, n + 1);
+    return buf;
+}

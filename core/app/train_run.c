@@ -1,0 +1,314 @@
+/* The training loop: data, noising, forward, losses, backward, AdamW, two
+ * EMAs, logging, checkpoints, sample grids, clean stops. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pixeldit/checkpoint.h"
+#include "pixeldit/data.h"
+#include "pixeldit/runtime.h"
+#include "pixeldit/trainer.h"
+
+static volatile sig_atomic_t g_stop;
+void pd_train_request_stop(void) { g_stop = 1; }
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static pd_status make_dir(const char *path) {
+    if (mkdir(path, 0755) && errno != EEXIST)
+        return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+    return PD_OK;
+}
+
+static pd_status load_data(const pd_config *cfg, pd_dataset **ds) {
+    pd_dataset_opts opts = {cfg->model.image_size, cfg->model.channels,
+                            cfg->data.fit};
+    pd_status s;
+    if (cfg->data.source == PD_DATA_IDX)
+        s = pd_dataset_load_fashion_mnist(cfg->data.path, cfg->data.split == PD_SPLIT_TRAIN, &opts, ds);
+    else
+        s = pd_dataset_load_folder(cfg->data.path, &opts, ds);
+    if (s) return s;
+    if ((*ds)->num_classes > cfg->model.num_classes)
+        return pd_fail(PD_ERR_CONFIG, "[data] %s has %d classes but [model] num_classes = %d",
+                       cfg->data.path, (*ds)->num_classes, cfg->model.num_classes);
+    if (cfg->data.limit > 0 && cfg->data.limit < (*ds)->n) (*ds)->n = cfg->data.limit;
+    if ((*ds)->n < cfg->train.batch_size)
+        return pd_fail(PD_ERR_CONFIG, "[train] batch_size %d is larger than the data set (%d images)",
+                       cfg->train.batch_size, (*ds)->n);
+    return PD_OK;
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    int h = (int)(s / 3600), m = (int)(fmod(s, 3600) / 60), sec = (int)fmod(s, 60);
+    if (h) snprintf(buf, n, "%d:%02d:%02d", h, m, sec);
+    else snprintf(buf, n, "%02d:%02d", m, sec);
+}
+
+typedef struct {
+    pd_session s;
+    pd_dataset *ds;
+    pd_adamw *opt;
+    pd_ema *ema1, *ema2;
+    pd_shuffler shuf;
+    pd_ctx *ctx;
+    pd_train_state st;
+    char *config_text;
+    FILE *csv;
+} run;
+
+static pd_status save(run *r, const char *path) {
+    pd_checkpoint ck = {pd_jit_params(r->s.model), r->ema1, r->ema2, r->opt, r->config_text,
+                        r->s.plugins_desc, r->st};
+    pd_shuffler_save(&r->shuf, &ck.state.data);
+    return pd_checkpoint_save(path, &ck);
+}
+
+/* Samples a grid with the EMA the config selects, then restores the weights. */
+static pd_status write_samples(run *r, const char *path) {
+    const pd_config *cfg = &r->s.cfg;
+    pd_ema *e = cfg->sample.ema == 1 ? r->ema1 : cfg->sample.ema == 2 ? r->ema2 : NULL;
+    int classes[1024], nc = cfg->model.num_classes < 1024 ? cfg->model.num_classes : 1024;
+    for (int i = 0; i < nc; i++) classes[i] = i;
+    if (nc > 10) nc = 10; /* a grid of the first 10 classes during training */
+    pd_sample_config sc;
+    pd_sample_config_from(cfg, &sc);
+    if (e) pd_ema_swap(e);
+    pd_status s = pd_sample_grid(&r->s, &sc, classes, nc, cfg->sample.per_class,
+                                 (uint64_t)cfg->sample.seed, path, NULL, false);
+    if (e) pd_ema_swap(e);
+    return s;
+}
+
+static pd_status setup(run *r, const pd_train_opts *o) {
+    const pd_config *cfg = o->cfg;
+    pd_status s;
+    pd_set_num_threads(cfg->train.threads);
+    if ((s = pd_session_open(&r->s, cfg))) return s;
+    if ((s = load_data(cfg, &r->ds))) return s;
+    if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed))) return s;
+    pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
+                          (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
+    pd_params *p = pd_jit_params(r->s.model);
+    if (!(r->opt = pd_adamw_new(p, &ac))) return PD_ERR_NOMEM;
+    if ((s = pd_shuffler_init(&r->shuf, r->ds->n, (uint64_t)cfg->train.seed * 2 + 1))) return s;
+    pd_rng_seed(&r->st.rng, (uint64_t)cfg->train.seed * 2 + 2);
+    pd_rng_seed(&r->st.dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);
+    if (o->resume) {
+        pd_st_file *f;
+        if ((s = pd_st_open(o->resume, &f))) return s;
+        s = pd_checkpoint_load_params(f, p, "");
+        if (!s) {
+            /* EMA copies start from the loaded weights, then take theirs. */
+            r->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
+            r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
+            pd_checkpoint ck = {p, r->ema1, r->ema2, r->opt, NULL, NULL, {0}};
+            s = (r->ema1 && r->ema2) ? pd_checkpoint_load_training(f, &ck) : PD_ERR_NOMEM;
+            if (!s) {
+                r->st = ck.state;
+                s = pd_shuffler_restore(&r->shuf, &ck.state.data);
+            }
+        }
+        pd_st_close(f);
+        if (s) return s;
+    } else {
+        r->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
+        r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
+        if (!r->ema1 || !r->ema2) return PD_ERR_NOMEM;
+    }
+    if (!(r->ctx = pd_ctx_new(0))) return PD_ERR_NOMEM;
+    if (!(r->config_text = pd_session_config_text(&r->s))) return pd_fail(PD_ERR_NOMEM, "out of memory");
+    return PD_OK;
+}
+
+static void teardown(run *r) {
+    if (r->csv) fclose(r->csv);
+    free(r->config_text);
+    pd_ctx_free(r->ctx);
+    pd_ema_free(r->ema1);
+    pd_ema_free(r->ema2);
+    pd_adamw_free(r->opt);
+    pd_shuffler_free(&r->shuf);
+    pd_dataset_free(r->ds);
+    pd_session_close(&r->s);
+}
+
+/* One optimisation step; *loss_out gets the total loss, parts[] each loss. */
+static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, float *t, int *labels,
+                            int *labels_dropped, uint8_t *flip, float *loss_out, float *parts) {
+    const pd_config *cfg = &r->s.cfg;
+    int B = cfg->train.batch_size, C = cfg->model.channels, S = cfg->model.image_size;
+    size_t per = (size_t)C * S * S;
+    pd_status s = pd_shuffler_next(&r->shuf, idx, B, NULL);
+    if (s) return s;
+    if (cfg->train.hflip) pd_draw_hflip_mask(&r->st.rng, flip, B);
+    if ((s = pd_dataset_batch(r->ds, idx, B, cfg->train.hflip ? flip : NULL, x, labels))) return s;
+    pd_diffusion_config dc = {(float)cfg->diffusion.P_mean, (float)cfg->diffusion.P_std,
+                              (float)cfg->diffusion.noise_scale, (float)cfg->diffusion.t_eps,
+                              (float)cfg->diffusion.label_drop_prob, cfg->model.num_classes};
+    pd_diffusion_noise(&dc, &r->st.rng, x, B, per, labels, t, z, labels_dropped);
+
+    pd_ctx *ctx = r->ctx;
+    pd_ctx_reset(ctx);
+    pd_ctx_set_training(ctx, true);
+    int shape[4] = {B, C, S, S};
+    pd_tensor *xt = pd_tensor_from(ctx, x, shape, 4), *zt = pd_tensor_from(ctx, z, shape, 4);
+    pd_tensor *x_pred = pd_jit_forward(r->s.model, ctx, zt, t, labels_dropped, &r->st.dropout_rng);
+    pd_tensor *loss = pd_session_loss(&r->s, ctx, x_pred, xt, zt, t, labels_dropped, parts);
+    if (!loss) return pd_fail(pd_ctx_status(ctx) ? pd_ctx_status(ctx) : PD_ERR_ARG, "%s", pd_ctx_error(ctx));
+    *loss_out = loss->data[0];
+    if (!isfinite(*loss_out))
+        return pd_fail(PD_ERR_NUMERIC, "loss is %f at step %lld", (double)*loss_out, (long long)r->st.step + 1);
+    pd_params_zero_grad(pd_jit_params(r->s.model));
+    if ((s = pd_backward(ctx, loss))) return pd_fail(s, "%s", pd_ctx_error(ctx));
+    if ((s = pd_adamw_step(r->opt, lr, NULL))) return s;
+    pd_ema_update(r->ema1);
+    pd_ema_update(r->ema2);
+    r->st.step++;
+    return PD_OK;
+}
+
+pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
+    run r;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    g_stop = 0;
+    const pd_config *cfg = o->cfg;
+    char path[1024], ckpt[1024], tmp[1100];
+    pd_status s = make_dir(o->out_dir);
+    if (!s) {
+        snprintf(path, sizeof path, "%s/samples", o->out_dir);
+        s = make_dir(path);
+    }
+    if (!s) s = setup(&r, o);
+    int B = cfg->train.batch_size;
+    size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
+    int *idx = malloc((size_t)B * sizeof(int)), *labels = malloc((size_t)B * sizeof(int));
+    int *labels_dropped = malloc((size_t)B * sizeof(int));
+    float *x = malloc((size_t)B * per * sizeof(float)), *z = malloc((size_t)B * per * sizeof(float));
+    float *t = malloc((size_t)B * sizeof(float));
+    uint8_t *flip = malloc((size_t)B);
+    if (!s && (!idx || !labels || !labels_dropped || !x || !z || !t || !flip))
+        s = pd_fail(PD_ERR_NOMEM, "train: out of memory for a batch of %d", B);
+    if (s) goto done;
+
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint-last.safetensors", o->out_dir);
+    snprintf(path, sizeof path, "%s/log.csv", o->out_dir);
+    bool fresh_csv = access(path, F_OK) != 0 || !o->resume;
+    if (!(r.csv = fopen(path, fresh_csv ? "w" : "a"))) {
+        s = pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+        goto done;
+    }
+    if (fresh_csv) {
+        fprintf(r.csv, "step,epoch,loss,lr");
+        for (int i = 0; i < r.s.n_losses; i++) fprintf(r.csv, ",%s", pd_plugin_name(r.s.loss[i]));
+        fprintf(r.csv, ",images_per_s\n");
+    }
+
+    int64_t steps_per_epoch = r.ds->n / B;
+    int64_t warmup = pd_config_warmup_steps(cfg, steps_per_epoch);
+    float base_lr = (float)pd_config_lr(cfg);
+    int64_t start = r.st.step, end = INT64_MAX;
+    if (o->max_steps > 0) end = start + o->max_steps;
+    if (cfg->train.epochs > 0 && steps_per_epoch * cfg->train.epochs < end) end = steps_per_epoch * cfg->train.epochs;
+    bool tty = isatty(STDERR_FILENO);
+    if (o->verbose)
+        fprintf(stderr, "pixeldit: training %s on %d images (%d classes), %zu parameters, batch %d, "
+                "lr %.3g, warm-up %lld steps, %d threads, BLAS core %s\n"
+                "pixeldit: plugins %s; writing to %s\n",
+                cfg->model.preset[0] ? cfg->model.preset : "JiT", r.ds->n, r.ds->num_classes,
+                pd_params_numel(pd_jit_params(r.s.model), true), B, (double)base_lr,
+                (long long)warmup, pd_get_num_threads(), pd_blas_corename(), r.s.plugins_desc, o->out_dir);
+
+    double t0 = now_s(), t_window = t0, seconds_before = r.st.train_seconds;
+    int64_t window_start = start;
+    float loss = 0, parts[PD_SESSION_MAX_LOSSES] = {0}, img_s = 0;
+    while (r.st.step < end && !g_stop) {
+        if (o->max_minutes > 0 && now_s() - t0 > o->max_minutes * 60) break;
+        float lr = pd_lr_at(base_lr, r.st.step, warmup);
+        s = train_step(&r, lr, idx, x, z, t, labels, labels_dropped, flip, &loss, parts);
+        if (s) break;
+        int64_t step = r.st.step, epoch = (step - 1) / steps_per_epoch;
+        double now = now_s();
+        if (now > t_window) img_s = (float)((double)(step - window_start) * B / (now - t_window));
+        if (step - window_start >= 20) {
+            t_window = now;
+            window_start = step;
+        }
+        fprintf(r.csv, "%lld,%lld,%.6f,%.6g", (long long)step, (long long)epoch, (double)loss, (double)lr);
+        for (int i = 0; i < r.s.n_losses; i++) fprintf(r.csv, ",%.6f", (double)parts[i]);
+        fprintf(r.csv, ",%.2f\n", (double)img_s);
+        double eta = -1;
+        double rate = (double)(step - start) / (now - t0);
+        if (end != INT64_MAX) eta = (double)(end - step) / rate;
+        if (o->max_minutes > 0) {
+            double left = o->max_minutes * 60 - (now - t0);
+            if (eta < 0 || left < eta) eta = left;
+        }
+        char etas[32];
+        fmt_eta(etas, sizeof etas, eta);
+        if (o->verbose && tty)
+            fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f | lr %.2e | %.1f img/s | ETA %s   ",
+                    (long long)step, (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
+        else if (o->verbose && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
+            fprintf(stderr, "step %lld epoch %lld loss %.4f lr %.3g %.1f img/s ETA %s\n", (long long)step,
+                    (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
+        r.st.train_seconds = seconds_before + (now - t0);
+        if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
+            fflush(r.csv);
+            if ((s = save(&r, ckpt))) break;
+        }
+        if (cfg->train.sample_every > 0 && step % cfg->train.sample_every == 0) {
+            snprintf(tmp, sizeof tmp, "%s/samples/step_%06lld.png", o->out_dir, (long long)step);
+            if ((s = write_samples(&r, tmp))) break;
+        }
+    }
+    if (o->verbose && tty) fprintf(stderr, "\n");
+    fflush(r.csv);
+    res->step = r.st.step;
+    res->last_loss = loss;
+    res->images_per_s = img_s;
+    if (s == PD_ERR_NUMERIC) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pd_last_error());
+        s = pd_fail(s, "%s; stopped without saving (the last checkpoint, if any, is %s)", msg, ckpt);
+        goto done;
+    }
+    if (s) goto done;
+    r.st.train_seconds = seconds_before + (now_s() - t0);
+    if ((s = save(&r, ckpt))) goto done;
+    snprintf(res->checkpoint, sizeof res->checkpoint, "%s", ckpt);
+    if (g_stop) {
+        s = pd_fail(PD_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved to %s",
+                    (long long)r.st.step, ckpt);
+        goto done;
+    }
+    snprintf(tmp, sizeof tmp, "%s/samples/final.png", o->out_dir);
+    if (o->verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s; sampling %s\n",
+                            (long long)r.st.step, (double)loss, ckpt, tmp);
+    s = write_samples(&r, tmp);
+done:
+    free(idx);
+    free(labels);
+    free(labels_dropped);
+    free(x);
+    free(z);
+    free(t);
+    free(flip);
+    teardown(&r);
+    return s;
+}

@@ -1,0 +1,65 @@
+/* pixeldit/checkpoint.h - safetensors checkpoints.
+ *
+ * One file holds:
+ *   <name>             model parameters under the official JiT names
+ *                      (loadable by PyTorch JiT's load_state_dict)
+ *   ema1.<name>        EMA copy 1 (decay ema_decay1; used for sampling)
+ *   ema2.<name>        EMA copy 2
+ *   optim.m.<name>     AdamW first moments (trainable params only)
+ *   optim.v.<name>     AdamW second moments
+ * and metadata: format, config (the resolved INI text), step, RNG and data
+ * order state, plugins (kind=name@version list), optimiser step count.
+ * Writes are atomic (temp file + rename).
+ */
+#ifndef PIXELDIT_CHECKPOINT_H
+#define PIXELDIT_CHECKPOINT_H
+
+#include "pixeldit/data.h"
+#include "pixeldit/params.h"
+#include "pixeldit/rng.h"
+#include "pixeldit/safetensors.h"
+#include "pixeldit/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PD_CKPT_FORMAT "pixeldit-checkpoint-1"
+
+/* Training state beyond the tensors: restoring it makes a resumed run
+ * continue exactly as an uninterrupted one. */
+typedef struct pd_train_state {
+    int64_t step;             /* optimiser steps done */
+    pd_rng rng;               /* noise, t, label drop, flips */
+    pd_rng dropout_rng;
+    pd_shuffler_state data;   /* epoch order and position */
+    double train_seconds;     /* wall time spent training so far */
+} pd_train_state;
+
+typedef struct pd_checkpoint {
+    pd_params *params;
+    pd_ema *ema1, *ema2;      /* may be NULL */
+    pd_adamw *opt;            /* may be NULL */
+    const char *config_ini;   /* resolved config text */
+    const char *plugins;      /* "decoder=jit_final_layer@1.0.0;loss=v_loss@1.0.0;..." */
+    pd_train_state state;
+} pd_checkpoint;
+
+pd_status pd_checkpoint_save(const char *path, const pd_checkpoint *ck);
+
+/* Strict load of tensors "<prefix><name>" for every parameter into dst
+ * buffers (the parameters themselves when dst_of is NULL); a missing
+ * tensor or a shape mismatch is an error naming the tensor and both
+ * shapes. */
+pd_status pd_checkpoint_load_params(const pd_st_file *f, pd_params *p, const char *prefix);
+/* Loads EMA copies, optimiser moments and the training state saved by
+ * pd_checkpoint_save (whatever of ck is non-NULL). */
+pd_status pd_checkpoint_load_training(const pd_st_file *f, pd_checkpoint *ck);
+/* Reads the metadata needed before building the model. */
+pd_status pd_checkpoint_read_meta(const pd_st_file *f, const char **config_ini,
+                                  const char **plugins);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,110 @@
+/* pixeldit/train.h - optimiser, EMA, learning-rate schedule, JiT diffusion
+ * (noising, velocities) and the ODE samplers. */
+#ifndef PIXELDIT_TRAIN_H
+#define PIXELDIT_TRAIN_H
+
+#include "pixeldit/jit.h"
+#include "pixeldit/params.h"
+#include "pixeldit/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- AdamW (torch.optim.AdamW semantics) --------------------------------- */
+
+typedef struct pd_adamw_config {
+    float beta1, beta2, eps, weight_decay;
+    float grad_clip; /* max global grad norm; 0 = off */
+} pd_adamw_config;
+
+/* Owns the first and second moments of every trainable parameter. */
+typedef struct pd_adamw pd_adamw;
+
+pd_adamw *pd_adamw_new(pd_params *params, const pd_adamw_config *cfg);
+void pd_adamw_free(pd_adamw *opt);
+/* One update with learning rate lr; no weight decay on rank-1 tensors and
+ * biases (pd_params_decays). Returns the global grad norm before clipping in
+ * *grad_norm (may be NULL). Fails with PD_ERR_NUMERIC on a non-finite
+ * gradient, before touching any parameter. */
+pd_status pd_adamw_step(pd_adamw *opt, float lr, float *grad_norm);
+int64_t pd_adamw_steps(const pd_adamw *opt);
+void pd_adamw_set_steps(pd_adamw *opt, int64_t t);
+/* Moments of parameter i (NULL for frozen ones): for checkpoints. */
+float *pd_adamw_moment(pd_adamw *opt, int param_index, int which /* 1 = m, 2 = v */);
+
+/* ---- EMA of all parameters ----------------------------------------------------- */
+
+typedef struct pd_ema pd_ema;
+/* Starts as a copy of the current parameters (JiT: no warm-up). */
+pd_ema *pd_ema_new(pd_params *params, float decay);
+void pd_ema_free(pd_ema *e);
+/* ema = decay * ema + (1 - decay) * param. */
+void pd_ema_update(pd_ema *e);
+float *pd_ema_data(pd_ema *e, int param_index);
+float pd_ema_decay(const pd_ema *e);
+/* Swaps EMA and live values (call twice to undo): sample with EMA weights. */
+void pd_ema_swap(pd_ema *e);
+
+/* ---- learning rate ------------------------------------------------------------------- */
+
+/* Linear warm-up from 0 over warmup_steps (per iteration), then constant. */
+float pd_lr_at(float base_lr, int64_t step, int64_t warmup_steps);
+
+/* ---- JiT diffusion ----------------------------------------------------------------------- */
+
+typedef struct pd_diffusion_config {
+    float P_mean, P_std;     /* logit-normal t */
+    float noise_scale;       /* e ~ N(0, noise_scale^2) */
+    float t_eps;             /* clamp of 1 - t */
+    float label_drop_prob;   /* CFG label drop while training */
+    int num_classes;         /* null class id */
+} pd_diffusion_config;
+
+/* Draws t (B), noise and label drop for one batch and forms
+ * z = t x + (1 - t) e. x, z, e: (B, C, H, W) = B * per_sample floats. The
+ * random stream is consumed in a fixed order: B normals for t, then the
+ * noise, then B uniforms for the label drop. */
+void pd_diffusion_noise(const pd_diffusion_config *cfg, pd_rng *rng, const float *x, int B,
+                        size_t per_sample, const int *labels, float *t, float *z,
+                        int *labels_dropped);
+/* 1 / max(1 - t, t_eps), the velocity scale, in float32 as torch. */
+float pd_diffusion_inv_denom(float t, float t_eps);
+
+/* ---- sampling ------------------------------------------------------------------------------ */
+
+#ifndef PD_SAMPLER_KIND_DEFINED /* also in config.h / train.h */
+#define PD_SAMPLER_KIND_DEFINED
+typedef enum pd_sampler_kind { PD_SAMPLER_HEUN = 0, PD_SAMPLER_EULER = 1 } pd_sampler_kind;
+#endif
+
+typedef struct pd_sample_config {
+    pd_sampler_kind sampler;
+    int steps;                /* time grid linspace(0, 1, steps + 1) */
+    float cfg_scale;          /* 1 = no guidance */
+    float cfg_low, cfg_high;  /* guidance only where low < t < high (low 0: t >= 0) */
+    float t_eps;
+    float noise_scale;
+} pd_sample_config;
+
+/* Point i of torch.linspace(0, 1, n) in float32 (torch's symmetric formula). */
+float pd_linspace01(int i, int n);
+
+/* Progress callback: called after each step (may be NULL). */
+typedef void (*pd_sample_progress_fn)(int step, int total, void *user);
+
+/* Samples B images: z0 = noise_scale * N(0, 1) from rng, then steps-1 Heun
+ * (or Euler) steps and a final Euler step, with CFG (cond and uncond in one
+ * batch of 2B when guidance is on). out: (B, C, H, W), the final z. Runs
+ * with grad mode off in ctx (reset between network evaluations). */
+pd_status pd_sample(pd_jit *model, pd_ctx *ctx, const pd_sample_config *cfg, const int *labels,
+                    int B, pd_rng *rng, float *out, pd_sample_progress_fn progress, void *user);
+
+/* Starts from a given z0 instead of drawing it (for parity tests). */
+pd_status pd_sample_from(pd_jit *model, pd_ctx *ctx, const pd_sample_config *cfg, const int *labels,
+                         int B, float *z_inout, pd_sample_progress_fn progress, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+/* v_loss: JiT's loss, mean((v_pred - v)^2) with v = (x - z) / max(1 - t, t_eps)
+ * and v_pred the same on x_pred (the host computes both velocities, so
+ * every loss sees one definition). The built-in default loss. */
+#include "pixeldit/plugin.h"
+
+typedef struct {
+    const pd_host_api *host;
+} v_loss;
+
+static v_loss g_state; /* stateless apart from the host table */
+
+static pd_status vl_create(const pd_host_api *host, const pd_model_info *info,
+                           const pd_plugin_config *cfg, void **state) {
+    (void)info, (void)cfg;
+    g_state.host = host;
+    *state = &g_state;
+    return PD_OK;
+}
+
+static pd_tensor *vl_forward(void *state, pd_ctx *ctx, const pd_loss_inputs *in, pd_loss_parts *parts) {
+    (void)parts;
+    const pd_host_api *h = ((v_loss *)state)->host;
+    /* mean over (C, H, W) then over the batch = mean over everything, as
+     * the sizes are equal. */
+    return h->mse(ctx, in->v_pred, in->v);
+}
+
+static void vl_destroy(void *state) { (void)state; }
+
+static const pd_loss_vtable vtable = {sizeof(pd_loss_vtable), vl_create, vl_forward, vl_destroy};
+
+static const pd_plugin_desc desc = {
+    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_LOSS, "v_loss", "1.0.0",
+    "JiT v-loss: mean squared error of the velocities (the default loss)", NULL, 0, &vtable,
+};
+
+PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
