@@ -1,0 +1,44 @@
+/* Test attention: the host's exact SDPA with the scale multiplied by a key. */
+#include <stdlib.h>
+
+#include "pixeldit/plugin.h"
+
+typedef struct attention_state {
+    const pd_host_api *host;
+    float scale_mult;
+} attention_state;
+
+static const pd_plugin_key keys[] = {
+    {"scale_mult", PD_KEY_FLOAT, "1.0", "multiplies the softmax scale", "0.."},
+};
+
+static pd_status create(const pd_host_api *host, const pd_model_info *info,
+                        const pd_plugin_config *cfg, void **state) {
+    (void)info;
+    attention_state *s = calloc(1, sizeof *s);
+    if (!s) return host->fail(PD_ERR_NOMEM, "good_attention: out of memory");
+    s->host = host;
+    s->scale_mult = (float)host->cfg_float(cfg, "scale_mult");
+    *state = s;
+    return PD_OK;
+}
+
+/* q (B, H, N, d), k, v (B, H, M, d) -> (B, H, N, d) */
+static pd_tensor *forward(void *state, pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v,
+                          float scale) {
+    attention_state *s = state;
+    return s->host->sdpa(ctx, q, k, v, scale * s->scale_mult);
+}
+
+static void destroy(void *state) { free(state); }
+
+static const pd_attention_vtable vtable = {
+    sizeof(pd_attention_vtable), create, forward, NULL, destroy,
+};
+
+static const pd_plugin_desc desc = {
+    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, "good_attention", "1.0.0",
+    "test attention: host SDPA", keys, 1, &vtable,
+};
+
+PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
