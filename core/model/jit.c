@@ -15,7 +15,7 @@
 typedef struct jit_block {
     pd_tensor *norm1, *q_norm, *k_norm, *qkv_w, *qkv_b, *proj_w, *proj_b;
     pd_tensor *norm2, *w12_w, *w12_b, *w3_w, *w3_b, *ada_w, *ada_b;
-    bool dropout; /* JiT drops only in blocks depth/4 .. 3*depth/4 */
+    bool dropout; /* JiT drops only in blocks depth//4 <= i < depth//4*3 */
 } jit_block;
 
 struct pd_jit {
@@ -68,6 +68,11 @@ static pd_status validate(const pd_jit_config *c) {
                        c->in_context_start, c->depth);
     if (c->proj_dropout < 0 || c->proj_dropout >= 1 || c->attn_dropout < 0 || c->attn_dropout >= 1)
         return pd_fail(PD_ERR_CONFIG, "jit: dropout must be in [0, 1)");
+    /* The attention plugins get no dropout, so refuse rather than ignore it
+     * (every official JiT config trains with attn_dropout 0). */
+    if (c->attn_dropout != 0)
+        return pd_fail(PD_ERR_CONFIG, "jit: attn_dropout %g is not supported (only 0, as every "
+                       "JiT config; proj_dropout is)", (double)c->attn_dropout);
     return PD_OK;
 }
 
@@ -118,7 +123,9 @@ static pd_status register_params(pd_jit *m) {
         b->ada_w = add(p, pre, "adaLN_modulation.1.weight", 0, 2, 6 * D, D);
         b->ada_b = add(p, pre, "adaLN_modulation.1.bias", 0, 1, 6 * D);
         if (!b->ada_b) return PD_ERR_ARG;
-        b->dropout = i >= c->depth / 4 && i < 3 * c->depth / 4;
+        /* model_jit.py: depth // 4 * 3 > i >= depth // 4 (not 3 * depth // 4: they
+         * differ when depth is not a multiple of 4) */
+        b->dropout = i >= c->depth / 4 && i < c->depth / 4 * 3;
     }
     return m->proj2_b && m->y_table ? PD_OK : PD_ERR_ARG;
 }

@@ -30,8 +30,8 @@ typedef struct pd_jit_config {
     int in_context_len;   /* class tokens prepended (0 = none) */
     int in_context_start; /* block index where they are inserted */
     int num_classes;      /* labels 0..num_classes-1; num_classes = null */
-    float proj_dropout;   /* blocks depth/4 .. 3*depth/4 only, as JiT */
-    float attn_dropout;   /* on attention probabilities (same blocks) */
+    float proj_dropout;   /* blocks depth//4 <= i < depth//4*3 only, as JiT */
+    float attn_dropout;   /* must be 0: the attention plugins take no dropout */
     float t_eps;          /* passed to plugins in pd_model_info */
     float noise_scale;
 } pd_jit_config;
