@@ -55,7 +55,7 @@ static void scan_dir(file_list *l, const char *dir, int depth) {
         if ((names[n] = strdup(e->d_name))) n++;
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str); /* stable listing order */
+    if (n > 1) qsort(names, (size_t)n, sizeof *names, cmp_str); /* stable listing order */
     char path[PATH_MAX + 256];
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);

@@ -60,12 +60,18 @@ typedef enum pd_key_type {
     PD_KEY_ENUM = 5  /* one of the '|'-separated words in `allowed` */
 } pd_key_type;
 
+/* BOOL values are true/false/yes/no/on/off/1/0. Every loss plugin also has
+ * the host key `weight` (float >= 0, default 1), so a loss may not declare
+ * a key named weight. The host refuses a plugin whose keys break these rules
+ * or whose defaults do not parse. */
 typedef struct pd_plugin_key {
-    const char *name;          /* [a-z0-9_]+, unique within the plugin */
+    const char *name;          /* [a-z0-9_]+ (< 48 chars), unique within the plugin */
     pd_key_type type;
     const char *default_value; /* text, parsed like a config value; never NULL */
     const char *help;          /* one line */
-    const char *allowed;       /* ENUM: "a|b|c"; INT/FLOAT: "min..max" or NULL */
+    const char *allowed;       /* ENUM: "a|b|c"; INT/FLOAT: "min..max" (either
+                                  bound may be empty: "0..") or NULL; NULL
+                                  for BOOL/STRING */
 } pd_plugin_key;
 
 /* The plugin's resolved settings (defaults + config), opaque; read through
@@ -114,12 +120,21 @@ typedef struct pd_host_api {
     pd_tensor *(*op_apply)(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, int n_in,
                            const int *out_shape, int out_ndim, const void *attr, size_t attr_size);
 
-    /* parameters: names must start with the plugin's prefix (decoders:
-     * "decoder."); flags from params.h */
+    /* parameters (decoders only), flags from params.h. Only valid inside
+     * the decoder's create(), on the `params` it was given: the host runs
+     * create() inside a per-thread registration scope that knows the
+     * plugin, so this one shared table can check that names start with
+     * the plugin's prefix ("decoder.", or "final_layer." for the built-in
+     * jit_final_layer). A refused or failed call returns NULL with the
+     * message set, and makes create() fail even if it returns PD_OK. */
     pd_tensor *(*param_add)(pd_params *p, const char *name, const int *shape, int ndim,
                             unsigned flags);
 
-    /* config values of this plugin (the declared default when not set) */
+    /* config values of this plugin (the declared default when not set);
+     * read them in create(): cfg lives only as long as that call. cfg_float
+     * also reads INT keys, cfg_string reads any key as its text. Reading a
+     * key the plugin did not declare, or with the wrong type, returns 0 /
+     * false / NULL and makes create() fail. */
     long (*cfg_int)(const pd_plugin_config *cfg, const char *key);
     double (*cfg_float)(const pd_plugin_config *cfg, const char *key);
     bool (*cfg_bool)(const pd_plugin_config *cfg, const char *key);
@@ -258,7 +273,8 @@ typedef struct pd_plugin_desc {
     uint32_t abi_minor;          /* PD_PLUGIN_ABI_MINOR */
     size_t struct_size;          /* sizeof(pd_plugin_desc) */
     pd_plugin_kind kind;
-    const char *name;            /* [a-z0-9_]+, unique among loaded plugins */
+    const char *name;            /* [a-z0-9_]+ (< 64 chars), unique among loaded
+                                    plugins; the file is NAME.so */
     const char *version;         /* e.g. "1.0.0" */
     const char *description;     /* one line */
     const pd_plugin_key *keys;   /* n_keys entries (NULL when 0) */

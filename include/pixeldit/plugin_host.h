@@ -10,10 +10,11 @@
  *   pd_plugins_unload_all()                                  at exit
  *
  * Search order for a bare name NAME (a name_or_path with no '/' and not
- * ending in ".so" is a bare name):
- *   1. every directory of $PIXELDIT_PLUGIN_PATH (':'-separated): DIR/NAME.so
- *   2. the build tree: BUILD/plugins/NAME/NAME.so, then BUILD/plugins/NAME.so
- *   3. the install folder: PREFIX/LIBDIR/pixeldit/plugins/NAME.so
+ * ending in ".so" is a bare name), trying DIR/NAME.so then DIR/NAME/NAME.so
+ * in each DIR of:
+ *   1. $PIXELDIT_PLUGIN_PATH (':'-separated), in order;
+ *   2. the build tree's plugin folder, BUILD/plugins;
+ *   3. the install folder, PREFIX/LIBDIR/pixeldit/plugins.
  * A plugin found by name must call itself NAME. A plugin already loaded (by
  * path, e.g. from `--plugin path.so`) is found by its name first.
  *
