@@ -3,7 +3,8 @@
 # points pkg-config at the installed pixeldit-plugin.pc (relocated into
 # the DESTDIR), builds examples/plugin-template out of tree with meson and
 # with the README's one cc line, and loads every result with the host's
-# loader (load_plugin creates each and runs one forward).
+# loader (load_plugin creates each and runs one forward), then runs the
+# template's own gradcheck test against the installed libpixeldit.
 # usage: plugin_sdk_test.sh BUILD_DIR SOURCE_DIR LOAD_PLUGIN_EXE
 set -eu
 build=$1 src=$2 load=$3
@@ -56,4 +57,11 @@ fi
 "$load" "$tmp"/tpl/my_decoder.so "$tmp"/tpl/my_loss.so "$tmp"/tpl/my_attention.so \
     || fail "the loader refused a template plugin"
 "$load" "$tmp/my_loss.so" || fail "the loader refused the cc-built plugin"
+
+# the template's own plugin test (gradcheck), linked to the installed libpixeldit
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir pixeldit-plugin)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    "$meson" test -C "$tmp/tpl" --print-errorlogs >"$tmp/test.log" 2>&1 \
+    || { cat "$tmp/test.log"; fail "the template's test_my_loss failed"; }
+grep -q "^Ok: *1" "$tmp/test.log" || { cat "$tmp/test.log"; fail "test_my_loss did not run"; }
+grep -h "my_loss OK" "$tmp"/tpl/meson-logs/testlog.txt || true
 echo "plugin SDK: install, out-of-tree build and load OK"
