@@ -6,18 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_internal.h" /* pd_cfg_suggest */
 #include "plugin_internal.h"
 
-typedef struct cfg_item {
+typedef struct bound_key {
     const pd_plugin_key *key;
     char text[PD_PLUGIN_VALUE_MAX]; /* as written, or the default */
     pd_key_value value;
-} cfg_item;
+} bound_key;
 
 struct pd_plugin_config {
     const pd_plugin *plugin;
     int n;
-    cfg_item *items;   /* pd_plugin_key_at order */
+    bound_key *items;   /* pd_plugin_key_at order */
     char misuse[256];  /* first bad cfg_* read, "" if none */
 };
 
@@ -28,23 +29,28 @@ static void where(char *buf, size_t cap, const pd_plugin_setting *e) {
     else buf[0] = '\0';
 }
 
+/* Same wording as pd_config_raw_unknown_key, "did you mean" included. */
 static pd_status unknown_key(const pd_plugin *pl, const char *section, const pd_plugin_setting *e) {
-    char at[256], keys[1024];
+    char at[256], keys[1024], hint[128] = "";
+    const char *names[PD_PLUGIN_MAX_KEYS + 1];
     size_t used = 0;
     int n = pd_plugin_key_count(pl);
     keys[0] = '\0';
-    for (int i = 0; i < n && used < sizeof keys; i++)
-        used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", i ? ", " : "",
-                                 pd_plugin_key_at(pl, i)->name);
+    for (int i = 0; i < n; i++) {
+        names[i] = pd_plugin_key_at(pl, i)->name;
+        if (used < sizeof keys)
+            used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", i ? ", " : "",
+                                     names[i]);
+    }
+    const char *near = e->key ? pd_cfg_suggest(e->key, names, n) : NULL;
+    if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
     where(at, sizeof at, e);
-    if (n == 0)
-        return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (it has no keys)", at,
-                       section, e->key ? e->key : "(null)", pl->desc.name);
-    return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (its keys: %s)", at,
-                   section, e->key ? e->key : "(null)", pl->desc.name, keys);
+    return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", at, section,
+                   e->key ? e->key : "(null)", pl->desc.name, hint,
+                   n ? "its keys: " : "it takes no keys", keys);
 }
 
-static cfg_item *item_find(const pd_plugin_config *cfg, const char *key) {
+static bound_key *item_find(const pd_plugin_config *cfg, const char *key) {
     for (int i = 0; key && i < cfg->n; i++)
         if (strcmp(cfg->items[i].key->name, key) == 0) return &cfg->items[i];
     return NULL;
@@ -70,14 +76,14 @@ pd_status pd_plugin_config_build(const pd_plugin *pl, const char *section,
     cfg->n = nk;
     char why[256], at[256];
     for (int i = 0; i < nk; i++) { /* defaults were checked by the loader */
-        cfg_item *it = &cfg->items[i];
+        bound_key *it = &cfg->items[i];
         it->key = pd_plugin_key_at(pl, i);
         snprintf(it->text, sizeof it->text, "%s", it->key->default_value);
         pd_key_parse(it->key, it->text, &it->value, why, sizeof why);
     }
     for (int e = 0; e < n; e++) {
         const pd_plugin_setting *s = &entries[e];
-        cfg_item *it = item_find(cfg, s->key);
+        bound_key *it = item_find(cfg, s->key);
         pd_status st = PD_OK;
         if (!it) {
             st = unknown_key(pl, section, s);
@@ -107,12 +113,12 @@ const pd_plugin *pd_plugin_config_plugin(const pd_plugin_config *cfg) {
 }
 
 const char *pd_plugin_config_text(const pd_plugin_config *cfg, const char *key) {
-    const cfg_item *it = cfg ? item_find(cfg, key) : NULL;
+    const bound_key *it = cfg ? item_find(cfg, key) : NULL;
     return it ? it->text : NULL;
 }
 
 double pd_plugin_config_weight(const pd_plugin_config *cfg) {
-    const cfg_item *it = cfg ? item_find(cfg, pd_loss_weight_key.name) : NULL;
+    const bound_key *it = cfg ? item_find(cfg, pd_loss_weight_key.name) : NULL;
     return it && cfg->plugin->desc.kind == PD_PLUGIN_LOSS ? it->value.f : 1.0;
 }
 
@@ -153,13 +159,13 @@ static void misuse(const pd_plugin_config *cfg, const char *fmt, ...) {
 }
 
 /* The item for a read of `key` as `want`, or NULL after recording why. */
-static const cfg_item *typed(const pd_plugin_config *cfg, const char *key, const char *reader,
+static const bound_key *typed(const pd_plugin_config *cfg, const char *key, const char *reader,
                              pd_key_type want, pd_key_type also) {
     if (!cfg) {
         misuse(cfg, "%s('%s'): config is NULL", reader, key ? key : "(null)");
         return NULL;
     }
-    const cfg_item *it = item_find(cfg, key);
+    const bound_key *it = item_find(cfg, key);
     if (!it) {
         misuse(cfg, "plugin %s: %s('%s'): the plugin declares no such key", cfg->plugin->desc.name,
                reader, key ? key : "(null)");
@@ -174,22 +180,22 @@ static const cfg_item *typed(const pd_plugin_config *cfg, const char *key, const
 }
 
 long pd_plugin_cfg_int(const pd_plugin_config *cfg, const char *key) {
-    const cfg_item *it = typed(cfg, key, "cfg_int", PD_KEY_INT, PD_KEY_INT);
+    const bound_key *it = typed(cfg, key, "cfg_int", PD_KEY_INT, PD_KEY_INT);
     return it ? it->value.i : 0;
 }
 
 double pd_plugin_cfg_float(const pd_plugin_config *cfg, const char *key) {
-    const cfg_item *it = typed(cfg, key, "cfg_float", PD_KEY_FLOAT, PD_KEY_INT);
+    const bound_key *it = typed(cfg, key, "cfg_float", PD_KEY_FLOAT, PD_KEY_INT);
     return it ? it->value.f : 0.0;
 }
 
 bool pd_plugin_cfg_bool(const pd_plugin_config *cfg, const char *key) {
-    const cfg_item *it = typed(cfg, key, "cfg_bool", PD_KEY_BOOL, PD_KEY_BOOL);
+    const bound_key *it = typed(cfg, key, "cfg_bool", PD_KEY_BOOL, PD_KEY_BOOL);
     return it ? it->value.b : false;
 }
 
 /* Any type reads as its text (an enum's word, a number as written). */
 const char *pd_plugin_cfg_string(const pd_plugin_config *cfg, const char *key) {
-    const cfg_item *it = typed(cfg, key, "cfg_string", 0, 0);
+    const bound_key *it = typed(cfg, key, "cfg_string", 0, 0);
     return it ? it->text : NULL;
 }

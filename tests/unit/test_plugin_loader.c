@@ -366,6 +366,9 @@ static void test_config_binding(void **state) {
     expect_build_error(pl, (pd_plugin_setting){"widht", "3", "cfg.ini", 14},
                        "cfg.ini:14: [decoder] unknown key 'widht' for plugin good_decoder (its "
                        "keys: init_std, layout, bias, rank, param_stem, read_undeclared)");
+    expect_build_error(pl, (pd_plugin_setting){"inti_std", "3", "cfg.ini", 14},
+                       "cfg.ini:14: [decoder] unknown key 'inti_std' for plugin good_decoder (did "
+                       "you mean 'init_std'? its keys: init_std, layout,");
     expect_build_error(pl, (pd_plugin_setting){"rank", "abc", "cfg.ini", 15},
                        "cfg.ini:15: [decoder] rank = abc: expected an integer");
     expect_build_error(pl, (pd_plugin_setting){"rank", "9", "cfg.ini", 16},
