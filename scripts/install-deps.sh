@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything pixeldit needs to build, test and train on Debian 12.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds PyTorch for the
+# side-by-side benchmark and for regenerating goldens; tests never need it)
+set -euo pipefail
+
+pkgs=(build-essential meson ninja-build pkg-config
+      libopenblas-openmp-dev libinih-dev libcmocka-dev zlib1g-dev libpng-dev
+      dataset-fashion-mnist)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(python3-torch python3-numpy python3-matplotlib)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

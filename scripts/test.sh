@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs dependencies, builds, runs every meson
+# test (unit, golden, plugin, e2e), then the unit tests again in an
+# AddressSanitizer + UBSan build. Ends with one line "N passed, N failed".
+# Usage: scripts/test.sh [--no-sanitize]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh || exit 1
+sanitize=1
+[[ "${1:-}" == "--no-sanitize" ]] && sanitize=0
+
+passed=0
+failed=0
+# Adds the results of one meson test log to the totals.
+count() {
+  local log="$1"
+  [[ -f "$log" ]] || return
+  local p f
+  p=$(grep -c '"result": "OK"' "$log" || true)
+  f=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+echo "== build (release) =="
+if ! BUILD_DIR=build scripts/build.sh; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "== tests (release) =="
+meson test -C build --print-errorlogs --num-processes 2
+count build/meson-logs/testlog.json
+
+if ((sanitize)); then
+  echo "== build (address,undefined sanitizers) =="
+  if BUILD_DIR=build-asan scripts/build.sh -Db_sanitize=address,undefined -Dbuildtype=debugoptimized \
+      -Db_lundef=false; then
+    echo "== unit tests (sanitizers) =="
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
+      meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+    count build-asan/meson-logs/testlog.json
+  else
+    echo "sanitizer build failed"
+    failed=$((failed + 1))
+  fi
+fi
+echo "${passed} passed, ${failed} failed"
+((failed == 0))
