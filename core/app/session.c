@@ -43,59 +43,6 @@ pd_status pd_session_add_plugin_arg(pd_config *cfg, const char *name_or_path) {
     return PD_OK;
 }
 
-/* Settings of one plugin from a section's raw keys. With several plugins
- * in a section (losses), "name.key" addresses one plugin and a plain key
- * goes to the only listed plugin that declares it. */
-static pd_status collect_settings(const pd_config *cfg, const pd_config_plugins *sec,
-                                  pd_plugin *const *pls, int npl, int which,
-                                  pd_plugin_setting *out, int *n) {
-    *n = 0;
-    for (int r = 0; r < sec->n_raw; r++) {
-        const pd_config_raw *raw = &sec->raw[r];
-        const char *file = pd_config_origin_name(cfg, raw->origin);
-        const char *key = raw->key, *dot = strchr(key, '.');
-        int target = -1;
-        if (dot) {
-            for (int i = 0; i < npl; i++)
-                if (strlen(pd_plugin_name(pls[i])) == (size_t)(dot - key) &&
-                    !strncmp(pd_plugin_name(pls[i]), key, (size_t)(dot - key)))
-                    target = i;
-            if (target < 0)
-                return pd_fail(PD_ERR_CONFIG, "%s:%d: [%s] key '%s' names no listed plugin",
-                               file, raw->origin.line, sec->section, key);
-            key = dot + 1;
-        } else if (npl == 1) {
-            target = 0; /* unknown keys are reported by pd_plugin_config_build */
-        } else {
-            int hits = 0;
-            for (int i = 0; i < npl; i++)
-                if (pd_plugin_key_find(pls[i], key)) {
-                    target = i;
-                    hits++;
-                }
-            if (hits != 1)
-                return pd_fail(PD_ERR_CONFIG, "%s:%d: [%s] key '%s' is %s; write it as "
-                               "<plugin>.%s (plugins: %s%s%s%s%s)", file, raw->origin.line,
-                               sec->section, key, hits ? "declared by several listed plugins"
-                               : "declared by none of the listed plugins", key,
-                               pd_plugin_name(pls[0]), npl > 1 ? ", " : "",
-                               npl > 1 ? pd_plugin_name(pls[1]) : "", npl > 2 ? ", " : "",
-                               npl > 2 ? pd_plugin_name(pls[2]) : "");
-        }
-        if (target == which) out[(*n)++] = (pd_plugin_setting){key, raw->value, file, raw->origin.line};
-    }
-    return PD_OK;
-}
-
-static pd_status bind(const pd_config *cfg, const pd_config_plugins *sec, pd_plugin *const *pls,
-                      int npl, int which, pd_plugin_config **out) {
-    pd_plugin_setting st[PD_CONFIG_MAX_RAW];
-    int n;
-    pd_status s = collect_settings(cfg, sec, pls, npl, which, st, &n);
-    if (s) return s;
-    return pd_plugin_config_build(pls[which], sec->section, st, n, out);
-}
-
 static pd_status load_slot(const pd_config_plugins *sec, int i, pd_plugin_kind kind, pd_plugin **out) {
     pd_status s = pd_plugin_load(sec->plugins[i], kind, out);
     if (s) {
@@ -119,12 +66,16 @@ pd_status pd_session_open(pd_session *s, const pd_config *cfg) {
     s->n_losses = cfg->loss.n_plugins;
     for (int i = 0; i < s->n_losses; i++)
         if ((st = load_slot(&cfg->loss, i, PD_PLUGIN_LOSS, &s->loss[i]))) goto fail;
-    if ((st = bind(cfg, &cfg->decoder, &s->decoder, 1, 0, &s->decoder_cfg))) goto fail;
-    if ((st = bind(cfg, &cfg->attention, &s->attention, 1, 0, &s->attention_cfg))) goto fail;
-    for (int i = 0; i < s->n_losses; i++) {
-        if ((st = bind(cfg, &cfg->loss, s->loss, s->n_losses, i, &s->loss_cfg[i]))) goto fail;
-        s->loss_weight[i] = (float)pd_plugin_config_weight(s->loss_cfg[i]);
-    }
+    if ((st = pd_plugin_config_from_section(cfg, &cfg->decoder, &s->decoder,
+                                             1, &s->decoder_cfg)))
+        goto fail;
+    if ((st = pd_plugin_config_from_section(cfg, &cfg->attention,
+                                             &s->attention, 1, &s->attention_cfg)))
+        goto fail;
+    if ((st = pd_plugin_config_from_section(cfg, &cfg->loss, s->loss,
+                                             s->n_losses, s->loss_cfg)))
+        goto fail;
+    for (int i = 0; i < s->n_losses; i++) s->loss_weight[i] = (float)pd_plugin_config_weight(s->loss_cfg[i]);
 
     pd_jit_config jc;
     pd_session_jit_config(cfg, &jc);
