@@ -264,7 +264,8 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         if (o->verbose && tty)
             fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f | lr %.2e | %.1f img/s | ETA %s   ",
                     (long long)step, (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
-        else if (o->verbose && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
+        if (cfg->train.log_every > 0 && step % cfg->train.log_every == 0) fflush(r.csv);
+        if (o->verbose && !tty && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
             fprintf(stderr, "step %lld epoch %lld loss %.4f lr %.3g %.1f img/s ETA %s\n", (long long)step,
                     (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
         r.st.train_seconds = seconds_before + (now - t0);
