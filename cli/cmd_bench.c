@@ -1,10 +1,194 @@
-/* pixeldit bench CONFIG: see bench/ (filled in by the benchmark work). */
+/* pixeldit bench CONFIG: training-step, forward and sampling speed on
+ * synthetic data, with the machine's sgemm peak measured in the same run
+ * (the measuring is pd_bench_run; this file parses and prints). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "pixeldit/bench.h"
+
+static const char *usage =
+    "usage: pixeldit bench CONFIG [--set section.key=value ...] [--plugin FILE.so ...]\n"
+    "                      [--batch B] [--steps N] [--warmup W] [--threads T]\n"
+    "                      [--sample-steps S] [--sample-batch SB] [--sample-reps R]\n"
+    "                      [--no-peak] [--json FILE] [--quiet]\n"
+    "\n"
+    "  --batch B          images per step (default: [train] batch_size)\n"
+    "  --steps N          timed training steps and forward passes (default 10)\n"
+    "  --warmup W         untimed calls before each (default 2)\n"
+    "  --threads T        threads (default: [train] threads; 0 = all cores)\n"
+    "  --sample-steps S   sampler steps (default: [sample] steps; 0 = skip sampling)\n"
+    "  --sample-batch SB  images per sampling call (default: B)\n"
+    "  --sample-reps R    timed sampling calls (default 1)\n"
+    "  --no-peak          skip the sgemm peak (MFU is then not reported)\n"
+    "  --json FILE        also write the numbers as JSON ('-' = stdout)\n"
+    "\n"
+    "Data is synthetic (config shape, uniform pixels); a training step is exactly the\n"
+    "trainer's: noise, forward, loss, backward, AdamW, two EMA updates. Times are the\n"
+    "median and minimum over N calls. GFLOP/s are analytic (forward FLOPs per image;\n"
+    "a training step counts 3 forward passes); MFU = achieved / measured 2048^3 sgemm.\n";
+
+typedef struct {
+    const char *config;
+    const char *json;
+    int quiet;
+} bench_cli;
+
+static void show_progress(const char *phase, int done, int total, void *user) {
+    (void)user;
+    if (!isatty(STDERR_FILENO)) return;
+    fprintf(stderr, "\rbench: %-8s %d/%d   ", phase, done, total);
+    if (done == total) fprintf(stderr, "\r%40s\r", "");
+    fflush(stderr);
+}
+
+static double mfu(double gflops, const pd_bench_result *r) {
+    return r->peak_square.gflops > 0 ? gflops / r->peak_square.gflops : 0;
+}
+
+static void print_line(const char *name, const char *what, const pd_bench_time *t, double img_s,
+                       double img_s_best, double gflops, const pd_bench_result *r) {
+    printf("%-8s %-34s median %8.4f s  min %8.4f s  %9.2f img/s (best %.2f)  %7.2f GFLOP/s", name,
+           what, t->median_s, t->min_s, img_s, img_s_best, gflops);
+    if (r->peak_square.gflops > 0) printf("  MFU %5.1f%%", 100 * mfu(gflops, r));
+    printf("\n");
+}
+
+static void print_report(const bench_cli *c, const pd_config *cfg, const pd_bench_opts *o,
+                         const pd_bench_result *r) {
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    printf("pixeldit bench %s: %s, %zu trainable parameters, batch %d, %d threads, OpenBLAS core %s "
+           "(OPENBLAS_CORETYPE=%s)\n", c->config, cfg->model.preset[0] ? cfg->model.preset : "custom model",
+           r->params, r->batch, r->threads, r->blas_core, env ? env : "unset");
+    printf("forward FLOPs per image %.4f GFLOP (analytic; a training step counts as 3x forward)\n",
+           r->flops_per_image * 1e-9);
+    char what[64];
+    snprintf(what, sizeof what, "(%d steps, %d warm-up)", o->steps, o->warmup);
+    print_line("train", what, &r->train, pd_bench_train_images_per_s(r, false),
+               pd_bench_train_images_per_s(r, true), pd_bench_train_gflops(r), r);
+    print_line("forward", "(no grad)", &r->forward, pd_bench_forward_images_per_s(r, false),
+               pd_bench_forward_images_per_s(r, true), pd_bench_forward_gflops(r), r);
+    if (r->sample.n > 0) {
+        snprintf(what, sizeof what, "(%s %d steps, cfg %.2g, %d images)",
+                 cfg->sample.sampler == PD_SAMPLER_HEUN ? "heun" : "euler", r->sample_steps,
+                 cfg->sample.cfg, r->sample_batch);
+        print_line("sample", what, &r->sample, pd_bench_sample_images_per_s(r, false),
+                   pd_bench_sample_images_per_s(r, true), pd_bench_sample_gflops(r), r);
+        printf("sample: %.1f image forward passes per image (CFG evaluates the null class too)\n",
+               r->sample_evals / r->sample_batch);
+    }
+    printf("peak RSS %.1f MiB; last training loss %.4f\n", r->peak_rss_mib, (double)r->last_loss);
+    if (r->peak_square.gflops > 0)
+        printf("sgemm peak: %dx%dx%d %.2f GFLOP/s; model shape (w12) %dx%dx%d %.2f GFLOP/s; "
+               "MFU = achieved / 2048^3 peak\n", r->peak_square.m, r->peak_square.n, r->peak_square.k,
+               r->peak_square.gflops, r->peak_model.m, r->peak_model.n, r->peak_model.k,
+               r->peak_model.gflops);
+}
+
+static void json_time(FILE *f, const char *name, const pd_bench_time *t, double img_s, double img_s_best,
+                      double gflops, const pd_bench_result *r, const char *extra) {
+    fprintf(f, "  \"%s\": {\"n\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"images_per_s\": %.6g, "
+            "\"images_per_s_best\": %.6g, \"gflops\": %.6g, \"mfu\": %.6g%s},\n", name, t->n, t->median_s,
+            t->min_s, img_s, img_s_best, gflops, mfu(gflops, r), extra);
+}
+
+static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_result *r) {
+    FILE *f = strcmp(c->json, "-") ? fopen(c->json, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "pixeldit: --json %s: cannot open for writing\n", c->json);
+        return CLI_ERR;
+    }
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    fprintf(f, "{\n  \"side\": \"pixeldit\",\n  \"config\": \"%s\",\n  \"preset\": \"%s\",\n", c->config,
+            cfg->model.preset);
+    fprintf(f, "  \"params\": %zu,\n  \"batch\": %d,\n  \"threads\": %d,\n  \"blas_core\": \"%s\",\n",
+            r->params, r->batch, r->threads, r->blas_core);
+    fprintf(f, "  \"openblas_coretype\": %s%s%s,\n", env ? "\"" : "", env ? env : "null", env ? "\"" : "");
+    fprintf(f, "  \"flops_per_image\": %.6g,\n  \"train_flops_factor\": 3,\n", r->flops_per_image);
+    json_time(f, "train", &r->train, pd_bench_train_images_per_s(r, false), pd_bench_train_images_per_s(r, true),
+              pd_bench_train_gflops(r), r, "");
+    json_time(f, "forward", &r->forward, pd_bench_forward_images_per_s(r, false),
+              pd_bench_forward_images_per_s(r, true), pd_bench_forward_gflops(r), r, "");
+    char extra[160];
+    snprintf(extra, sizeof extra, ", \"steps\": %d, \"batch\": %d, \"evals_per_image\": %.6g", r->sample_steps,
+             r->sample_batch, r->sample_batch ? r->sample_evals / r->sample_batch : 0);
+    json_time(f, "sample", &r->sample, pd_bench_sample_images_per_s(r, false),
+              pd_bench_sample_images_per_s(r, true), pd_bench_sample_gflops(r), r, extra);
+    fprintf(f, "  \"peak\": {\"square\": {\"m\": %d, \"n\": %d, \"k\": %d, \"gflops\": %.6g}, "
+            "\"model\": {\"m\": %d, \"n\": %d, \"k\": %d, \"gflops\": %.6g}},\n", r->peak_square.m,
+            r->peak_square.n, r->peak_square.k, r->peak_square.gflops, r->peak_model.m, r->peak_model.n,
+            r->peak_model.k, r->peak_model.gflops);
+    fprintf(f, "  \"peak_rss_mib\": %.2f,\n  \"last_loss\": %.6g\n}\n", r->peak_rss_mib, (double)r->last_loss);
+    if (f != stdout && fclose(f)) {
+        fprintf(stderr, "pixeldit: --json %s: write failed\n", c->json);
+        return CLI_ERR;
+    }
+    return CLI_OK;
+}
+
+/* Parses a non-negative int option value into *out. */
+static bool opt_int(const char *s, int min, int *out) {
+    long v;
+    if (!cli_int(s, &v) || v < min || v > 1000000) return false;
+    *out = (int)v;
+    return true;
+}
 
 int cmd_bench(int argc, char **argv) {
-    (void)argc, (void)argv;
-    fprintf(stderr, "pixeldit: bench is not built yet in this version\n");
-    return CLI_ERR;
+    bench_cli c = {0};
+    const char *sets[64], *plugins[8];
+    int nsets = 0, nplugins = 0;
+    pd_bench_opts o = {.steps = 10, .warmup = 2, .progress = show_progress};
+    int sample_steps = -1; /* -1: the config's */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has = i + 1 < argc;
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        struct { const char *name; int min; int *dst; } ints[] = {
+            {"--batch", 1, &o.batch}, {"--steps", 1, &o.steps}, {"--warmup", 0, &o.warmup},
+            {"--threads", 0, &o.threads}, {"--sample-steps", 0, &sample_steps},
+            {"--sample-batch", 1, &o.sample_batch}, {"--sample-reps", 1, &o.sample_reps}};
+        bool done = false;
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !done; k++) {
+            if (strcmp(a, ints[k].name) || !has) continue;
+            if (!opt_int(argv[++i], ints[k].min, ints[k].dst))
+                return cli_usage(usage, "%s %s: expected an integer >= %d", a, argv[i], ints[k].min);
+            done = true;
+        }
+        if (done) continue;
+        if (!strcmp(a, "--set") && has) {
+            if (nsets == 64) return cli_usage(usage, "too many --set options (64 at most)");
+            sets[nsets++] = argv[++i];
+        } else if (!strcmp(a, "--plugin") && has) {
+            if (nplugins == 8) return cli_usage(usage, "too many --plugin options (8 at most)");
+            plugins[nplugins++] = argv[++i];
+        } else if (!strcmp(a, "--json") && has) c.json = argv[++i];
+        else if (!strcmp(a, "--no-peak")) o.skip_peak = true;
+        else if (!strcmp(a, "--quiet")) c.quiet = 1;
+        else if (a[0] == '-') return cli_usage(usage, "unknown or incomplete option '%s'", a);
+        else if (!c.config) c.config = a;
+        else return cli_usage(usage, "unexpected argument '%s'", a);
+    }
+    if (!c.config) return cli_usage(usage, "bench needs a CONFIG file");
+    o.sample_steps = sample_steps == 0 ? -1 : sample_steps < 0 ? 0 : sample_steps;
+    if (c.quiet) o.progress = NULL;
+
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    if (pd_config_load_file(&cfg, c.config)) return cli_fail("config");
+    if (pd_config_set_all(&cfg, sets, nsets)) return cli_fail("config");
+    for (int i = 0; i < nplugins; i++)
+        if (pd_session_add_plugin_arg(&cfg, plugins[i])) return cli_fail("--plugin");
+    if (pd_config_validate(&cfg)) return cli_fail("config");
+    o.cfg = &cfg;
+
+    pd_bench_result r;
+    if (pd_bench_run(&o, &r)) return cli_fail("bench");
+    if (!(c.json && !strcmp(c.json, "-"))) print_report(&c, &cfg, &o, &r);
+    return c.json ? write_json(&c, &cfg, &r) : CLI_OK;
 }

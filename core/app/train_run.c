@@ -14,6 +14,7 @@
 #include "pixeldit/data.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
+#include "train_step.h"
 
 static volatile sig_atomic_t g_stop;
 void pd_train_request_stop(void) { g_stop = 1; }
@@ -147,37 +148,21 @@ static void teardown(run *r) {
     pd_session_close(&r->s);
 }
 
-/* One optimisation step; *loss_out gets the total loss, parts[] each loss. */
+/* One optimisation step; *loss_out gets the total loss, parts[] each loss.
+ * Data order and the hflip draw are the loop's; the rest is
+ * pd_train_step_batch, the step `pixeldit bench` times. */
 static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, float *t, int *labels,
                             int *labels_dropped, uint8_t *flip, float *loss_out, float *parts) {
     const pd_config *cfg = &r->s.cfg;
-    int B = cfg->train.batch_size, C = cfg->model.channels, S = cfg->model.image_size;
-    size_t per = (size_t)C * S * S;
+    int B = cfg->train.batch_size;
     pd_status s = pd_shuffler_next(&r->shuf, idx, B, NULL);
     if (s) return s;
     if (cfg->train.hflip) pd_draw_hflip_mask(&r->st.rng, flip, B);
     if ((s = pd_dataset_batch(r->ds, idx, B, cfg->train.hflip ? flip : NULL, x, labels))) return s;
-    pd_diffusion_config dc = {(float)cfg->diffusion.P_mean, (float)cfg->diffusion.P_std,
-                              (float)cfg->diffusion.noise_scale, (float)cfg->diffusion.t_eps,
-                              (float)cfg->diffusion.label_drop_prob, cfg->model.num_classes};
-    pd_diffusion_noise(&dc, &r->st.rng, x, B, per, labels, t, z, labels_dropped);
-
-    pd_ctx *ctx = r->ctx;
-    pd_ctx_reset(ctx);
-    pd_ctx_set_training(ctx, true);
-    int shape[4] = {B, C, S, S};
-    pd_tensor *xt = pd_tensor_from(ctx, x, shape, 4), *zt = pd_tensor_from(ctx, z, shape, 4);
-    pd_tensor *x_pred = pd_jit_forward(r->s.model, ctx, zt, t, labels_dropped, &r->st.dropout_rng);
-    pd_tensor *loss = pd_session_loss(&r->s, ctx, x_pred, xt, zt, t, labels_dropped, parts);
-    if (!loss) return pd_fail(pd_ctx_status(ctx) ? pd_ctx_status(ctx) : PD_ERR_ARG, "%s", pd_ctx_error(ctx));
-    *loss_out = loss->data[0];
-    if (!isfinite(*loss_out))
-        return pd_fail(PD_ERR_NUMERIC, "loss is %f at step %lld", (double)*loss_out, (long long)r->st.step + 1);
-    pd_params_zero_grad(pd_jit_params(r->s.model));
-    if ((s = pd_backward(ctx, loss))) return pd_fail(s, "%s", pd_ctx_error(ctx));
-    if ((s = pd_adamw_step(r->opt, lr, NULL))) return s;
-    pd_ema_update(r->ema1);
-    pd_ema_update(r->ema2);
+    pd_step_parts p = {&r->s, r->ctx, r->opt, r->ema1, r->ema2, &r->st.rng, &r->st.dropout_rng};
+    pd_step_buffers buf = {t, z, labels_dropped};
+    s = pd_train_step_batch(&p, &buf, x, labels, B, lr, (long long)r->st.step + 1, loss_out, parts);
+    if (s) return s;
     r->st.step++;
     return PD_OK;
 }

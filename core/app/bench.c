@@ -1,0 +1,280 @@
+/* `pixeldit bench`: times the trainer's own step (train_step.c), a no-grad
+ * forward pass and the sampler on synthetic data, and the machine's sgemm
+ * peak in the same process. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "pixeldit/bench.h"
+#include "pixeldit/runtime.h"
+#include "pixeldit/trainer.h"
+#include "train_step.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double pd_bench_median(double *v, int n) {
+    if (n <= 0) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void summarise(double *times, int n, pd_bench_time *out) {
+    out->n = n;
+    out->median_s = pd_bench_median(times, n); /* sorted now: times[0] is the minimum */
+    out->min_s = n > 0 ? times[0] : 0;
+}
+
+static void progress(const pd_bench_opts *o, const char *phase, int done, int total) {
+    if (o->progress) o->progress(phase, done, total, o->user);
+}
+
+pd_status pd_bench_sgemm(int m, int n, int k, int reps, pd_bench_gemm *out) {
+    if (m < 1 || n < 1 || k < 1 || reps < 1)
+        return pd_fail(PD_ERR_ARG, "bench sgemm: m %d, n %d, k %d, reps %d must all be >= 1", m, n, k, reps);
+    /* a (m, k), b (n, k), c (m, n) */
+    float *a = malloc((size_t)m * k * sizeof(float)), *b = malloc((size_t)n * k * sizeof(float));
+    float *c = malloc((size_t)m * n * sizeof(float));
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return pd_fail(PD_ERR_NOMEM, "bench sgemm: out of memory for %d x %d x %d", m, n, k);
+    }
+    pd_rng rng;
+    pd_rng_seed(&rng, 1);
+    pd_rng_fill_uniform(&rng, a, (size_t)m * k, -1, 1);
+    pd_rng_fill_uniform(&rng, b, (size_t)n * k, -1, 1);
+    double best = 0;
+    for (int r = 0; r < reps + 1; r++) { /* the first call warms the BLAS buffers up */
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
+        double dt = now_s() - t0;
+        if (r > 0 && dt > 0 && 1 / dt > best) best = 1 / dt;
+    }
+    *out = (pd_bench_gemm){m, n, k, 2.0 * m * n * k * best * 1e-9};
+    free(a), free(b), free(c);
+    return PD_OK;
+}
+
+/* Image forward passes of one sampling call: the sampler's own rule
+ * (sampler.c velocity) evaluates 2B images where guidance is on, else B. */
+static double sample_evals(const pd_sample_config *sc, int B) {
+    double evals = 0;
+    int n = sc->steps + 1;
+    for (int i = 0; i < sc->steps; i++) {
+        bool second = sc->sampler == PD_SAMPLER_HEUN && i != sc->steps - 1;
+        for (int j = 0; j <= (second ? 1 : 0); j++) {
+            float t = pd_linspace01(i + j, n);
+            bool guided = t < sc->cfg_high && (sc->cfg_low == 0.0f || t > sc->cfg_low);
+            evals += (guided && sc->cfg_scale != 1.0f) ? 2 * B : B;
+        }
+    }
+    return evals;
+}
+
+/* Everything a run holds; freed by bench_close. */
+typedef struct {
+    pd_config cfg;
+    pd_session s;
+    bool session_open;
+    pd_adamw *opt;
+    pd_ema *ema1, *ema2;
+    pd_ctx *ctx;
+    pd_rng rng, dropout_rng;
+    float *x, *z, *t, *imgs;   /* x, z (B, C, H, W); t (B); imgs (sample_batch, C, H, W) */
+    int *labels, *labels_dropped, *sample_labels;
+    double *times;
+} bench_run;
+
+static void bench_close(bench_run *b) {
+    free(b->x), free(b->z), free(b->t), free(b->imgs);
+    free(b->labels), free(b->labels_dropped), free(b->sample_labels);
+    free(b->times);
+    pd_ctx_free(b->ctx);
+    pd_ema_free(b->ema1);
+    pd_ema_free(b->ema2);
+    pd_adamw_free(b->opt);
+    if (b->session_open) pd_session_close(&b->s);
+}
+
+static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB) {
+    const pd_config *cfg = &b->cfg;
+    pd_status s = pd_session_open(&b->s, cfg);
+    if (s) return s;
+    b->session_open = true;
+    if ((s = pd_jit_init_weights(b->s.model, (uint64_t)cfg->train.seed))) return s;
+    pd_params *p = pd_jit_params(b->s.model);
+    pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
+                          (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
+    b->opt = pd_adamw_new(p, &ac);
+    b->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
+    b->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
+    b->ctx = pd_ctx_new(0);
+    size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
+    b->x = malloc((size_t)B * per * sizeof(float));
+    b->z = malloc((size_t)B * per * sizeof(float));
+    b->t = malloc((size_t)B * sizeof(float));
+    b->imgs = malloc((size_t)SB * per * sizeof(float));
+    b->labels = malloc((size_t)B * sizeof(int));
+    b->labels_dropped = malloc((size_t)B * sizeof(int));
+    b->sample_labels = malloc((size_t)SB * sizeof(int));
+    int nt = o->steps + o->warmup + (o->sample_reps > 0 ? o->sample_reps : 1);
+    b->times = malloc((size_t)nt * sizeof(double));
+    if (!b->opt || !b->ema1 || !b->ema2 || !b->ctx || !b->x || !b->z || !b->t || !b->imgs ||
+        !b->labels || !b->labels_dropped || !b->sample_labels || !b->times)
+        return pd_fail(PD_ERR_NOMEM, "bench: out of memory for a batch of %d images of %zu floats", B, per);
+    /* Synthetic data: uniform pixels in [-1, 1], labels cycling over the classes. */
+    pd_rng_seed(&b->rng, (uint64_t)cfg->train.seed * 2 + 2);
+    pd_rng_seed(&b->dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);
+    pd_rng_fill_uniform(&b->rng, b->x, (size_t)B * per, -1, 1);
+    for (int i = 0; i < B; i++) b->labels[i] = i % cfg->model.num_classes;
+    for (int i = 0; i < SB; i++) b->sample_labels[i] = i % cfg->model.num_classes;
+    return PD_OK;
+}
+
+static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
+    pd_step_parts parts = {&b->s, b->ctx, b->opt, b->ema1, b->ema2, &b->rng, &b->dropout_rng};
+    pd_step_buffers buf = {b->t, b->z, b->labels_dropped};
+    float lr = (float)pd_config_lr(&b->cfg), loss = 0;
+    int total = o->warmup + o->steps;
+    progress(o, "train", 0, total);
+    for (int i = 0; i < total; i++) {
+        double t0 = now_s();
+        pd_status s = pd_train_step_batch(&parts, &buf, b->x, b->labels, B, lr, i + 1, &loss, NULL);
+        if (s) return s;
+        if (i >= o->warmup) b->times[i - o->warmup] = now_s() - t0;
+        progress(o, "train", i + 1, total);
+    }
+    r->last_loss = loss;
+    summarise(b->times, o->steps, &r->train);
+    return PD_OK;
+}
+
+static pd_status time_forward(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
+    const pd_config *cfg = &b->cfg;
+    int S = cfg->model.image_size, shape[4] = {B, cfg->model.channels, S, S};
+    for (int i = 0; i < B; i++) b->t[i] = (float)(i + 1) / (float)(B + 1);
+    pd_ctx_set_grad_enabled(b->ctx, false);
+    pd_ctx_set_training(b->ctx, false);
+    int total = o->warmup + o->steps;
+    pd_status s = PD_OK;
+    progress(o, "forward", 0, total);
+    for (int i = 0; i < total && !s; i++) {
+        double t0 = now_s();
+        pd_ctx_reset(b->ctx);
+        /* x (B, C, H, W) -> x_pred (B, C, H, W) */
+        pd_tensor *zt = pd_tensor_from(b->ctx, b->x, shape, 4);
+        if (!pd_jit_forward(b->s.model, b->ctx, zt, b->t, b->labels, NULL))
+            s = pd_fail(pd_ctx_status(b->ctx) ? pd_ctx_status(b->ctx) : PD_ERR_ARG, "%s", pd_ctx_error(b->ctx));
+        if (i >= o->warmup) b->times[i - o->warmup] = now_s() - t0;
+        progress(o, "forward", i + 1, total);
+    }
+    pd_ctx_set_grad_enabled(b->ctx, true);
+    pd_ctx_reset(b->ctx);
+    if (!s) summarise(b->times, o->steps, &r->forward);
+    return s;
+}
+
+static pd_status time_sample(bench_run *b, const pd_bench_opts *o, int SB, pd_bench_result *r) {
+    pd_sample_config sc;
+    pd_sample_config_from(&b->cfg, &sc);
+    if (o->sample_steps > 0) sc.steps = o->sample_steps;
+    int reps = o->sample_reps > 0 ? o->sample_reps : 1;
+    pd_rng rng;
+    pd_rng_seed(&rng, (uint64_t)b->cfg.sample.seed);
+    progress(o, "sample", 0, reps);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now_s();
+        pd_status s = pd_sample(b->s.model, b->ctx, &sc, b->sample_labels, SB, &rng, b->imgs, NULL, NULL);
+        if (s) return s;
+        b->times[i] = now_s() - t0;
+        progress(o, "sample", i + 1, reps);
+    }
+    summarise(b->times, reps, &r->sample);
+    r->sample_steps = sc.steps;
+    r->sample_evals = sample_evals(&sc, SB);
+    return PD_OK;
+}
+
+static pd_status time_peaks(const pd_config *cfg, int B, pd_bench_result *r) {
+    pd_status s = pd_bench_sgemm(2048, 2048, 2048, 3, &r->peak_square);
+    if (s) return s;
+    /* SwiGLU w12 of the blocks after the in-context tokens join:
+     * (B * (N + L), D) @ (2 * hidden, D)^T. */
+    pd_jit_config jc;
+    pd_session_jit_config(cfg, &jc);
+    int grid = jc.image_size / jc.patch_size;
+    int rows = B * (grid * grid + jc.in_context_len);
+    return pd_bench_sgemm(rows, 2 * pd_jit_mlp_hidden(&jc), jc.hidden_size, 3, &r->peak_model);
+}
+
+pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r) {
+    memset(r, 0, sizeof *r);
+    if (!o || !o->cfg) return pd_fail(PD_ERR_ARG, "bench: no config");
+    if (o->steps < 1 || o->warmup < 0 || o->batch < 0 || o->sample_batch < 0 || o->sample_reps < 0)
+        return pd_fail(PD_ERR_ARG, "bench: steps %d (>= 1), warmup %d, batch %d, sample_batch %d, "
+                       "sample_reps %d (>= 0) out of range", o->steps, o->warmup, o->batch,
+                       o->sample_batch, o->sample_reps);
+    bench_run b;
+    memset(&b, 0, sizeof b);
+    b.cfg = *o->cfg;
+    int B = o->batch > 0 ? o->batch : b.cfg.train.batch_size;
+    int SB = o->sample_batch > 0 ? o->sample_batch : B;
+    b.cfg.train.batch_size = B;
+    pd_set_num_threads(o->threads > 0 ? o->threads : b.cfg.train.threads);
+    r->batch = B;
+    r->sample_batch = SB;
+    r->threads = pd_get_num_threads();
+    r->blas_core = pd_blas_corename();
+
+    pd_status s = bench_open(&b, o, B, SB);
+    if (!s) {
+        r->params = pd_params_numel(pd_jit_params(b.s.model), true);
+        r->flops_per_image = pd_jit_flops_per_image(b.s.model);
+        s = time_train(&b, o, B, r);
+    }
+    if (!s) s = time_forward(&b, o, B, r);
+    if (!s && o->sample_steps >= 0) s = time_sample(&b, o, SB, r);
+    struct rusage ru;
+    if (!getrusage(RUSAGE_SELF, &ru)) r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+    bench_close(&b);
+    if (!s && !o->skip_peak) {
+        progress(o, "peak", 0, 1);
+        s = time_peaks(&b.cfg, B, r);
+        progress(o, "peak", 1, 1);
+    }
+    return s;
+}
+
+static double per_s(const pd_bench_time *t, double items, bool use_min) {
+    double dt = use_min ? t->min_s : t->median_s;
+    return t->n > 0 && dt > 0 ? items / dt : 0;
+}
+
+double pd_bench_train_images_per_s(const pd_bench_result *r, bool use_min) {
+    return per_s(&r->train, r->batch, use_min);
+}
+double pd_bench_forward_images_per_s(const pd_bench_result *r, bool use_min) {
+    return per_s(&r->forward, r->batch, use_min);
+}
+double pd_bench_sample_images_per_s(const pd_bench_result *r, bool use_min) {
+    return per_s(&r->sample, r->sample_batch, use_min);
+}
+double pd_bench_train_gflops(const pd_bench_result *r) {
+    return per_s(&r->train, 3.0 * r->flops_per_image * r->batch, false) * 1e-9;
+}
+double pd_bench_forward_gflops(const pd_bench_result *r) {
+    return per_s(&r->forward, r->flops_per_image * r->batch, false) * 1e-9;
+}
+double pd_bench_sample_gflops(const pd_bench_result *r) {
+    return per_s(&r->sample, r->flops_per_image * r->sample_evals, false) * 1e-9;
+}
