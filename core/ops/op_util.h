@@ -29,6 +29,12 @@ static inline pd_shp_buf pd_shp(const pd_tensor *t) {
             }                                                                     \
     } while (0)
 
+/* A tensor of `shape` over x's data starting at `offset` floats, with its
+ * gradient aliased into x's gradient, so it needs no tape node and no copy
+ * either way (reshape, contiguous slices). The whole range must lie in x. */
+pd_tensor *pd_op_alias(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim, size_t offset,
+                       const char *name);
+
 /* Work size above which element loops are split across OpenMP threads. */
 #define PD_PAR_MIN 32768
 

@@ -1,5 +1,6 @@
-/* Shape ops: concat, slice, reshape, permute. All copy their data (no
- * views), so every output is contiguous and owns its gradient. */
+/* Shape ops: concat, slice, reshape, permute. Reshape and contiguous
+ * slices alias their input (pd_op_alias: data and gradient shared, no
+ * copy); the rest copy, so every output is contiguous. */
 #include "op_util.h"
 
 /* Product of shape[from..to). */
@@ -152,31 +153,18 @@ pd_tensor *pd_slice(pd_ctx *ctx, pd_tensor *x, int axis, int start, int len) {
     int shape[PD_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[ax] = len;
+    size_t inner = dims_prod(x->shape, ax + 1, x->ndim);
+    /* A slice of the outermost non-unit dim is one contiguous block: alias
+     * it instead of copying. */
+    if (dims_prod(x->shape, 0, ax) == 1)
+        return pd_op_alias(ctx, x, shape, x->ndim, (size_t)start * inner, "slice");
     slice_attr at = {ax, start};
     return pd_op_apply(ctx, &slice_op, &x, 1, shape, x->ndim, &at, sizeof at);
 }
 
 /* ---- reshape ---------------------------------------------------------------- */
-/* Same numel, same row-major order: a copy forward, an add backward. */
-
-static pd_status reshape_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int n_in, void *attr) {
-    (void)ctx, (void)n_in, (void)attr;
-    memcpy(out->data, in[0]->data, out->numel * sizeof(float));
-    return PD_OK;
-}
-
-static pd_status reshape_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int n_in, void *attr) {
-    (void)ctx, (void)n_in, (void)attr;
-    float *dx = in[0]->grad;
-    const float *dy = out->grad;
-    if (!dx) return PD_OK;
-    size_t n = out->numel;
-#pragma omp parallel for if (n > PD_PAR_MIN)
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i];
-    return PD_OK;
-}
-
-static const pd_op_def reshape_op = {"reshape", reshape_fwd, reshape_bwd};
+/* Same numel, same row-major order: an alias of the input (no copy, and
+ * the gradient lands directly in the input's). */
 
 pd_tensor *pd_reshape(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim) {
     PD_OP_GUARD(ctx, x);
@@ -211,7 +199,7 @@ pd_tensor *pd_reshape(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim) {
                     x->numel, want);
         return NULL;
     }
-    return pd_op_apply(ctx, &reshape_op, &x, 1, s, ndim, NULL, 0);
+    return pd_op_alias(ctx, x, s, ndim, 0, "reshape");
 }
 
 /* ---- permute ----------------------------------------------------------------- */

@@ -110,3 +110,30 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss) {
     }
     return PD_OK;
 }
+
+pd_tensor *pd_op_alias(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim, size_t offset,
+                       const char *name) {
+    if (!ctx || ctx->status != PD_OK) return NULL;
+    if (pd_tensor_check(ctx, x, name)) return NULL;
+    size_t n = pd_shape_numel(shape, ndim);
+    if (offset + n > x->numel) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: alias of %zu elements at %zu exceeds %zu", name, n,
+                    offset, x->numel);
+        return NULL;
+    }
+    pd_tensor *v = pd_ctx_new_header(ctx);
+    if (!v) return NULL;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
+    v->numel = n;
+    v->data = x->data + offset;
+    v->name = name;
+    v->flags |= PD_TF_VIEW;
+    if (ctx->grad_enabled && (x->flags & PD_TF_REQUIRES_GRAD)) {
+        /* Consumers of v accumulate straight into x's gradient. */
+        if (ensure_grad(ctx, x)) return NULL;
+        v->grad = x->grad + offset;
+        v->flags |= PD_TF_REQUIRES_GRAD;
+    }
+    return v;
+}
