@@ -2,12 +2,13 @@
  * attention; plugins provide faster variants). The naive loop version used
  * to test this one is in attention_naive.c.
  *
- * Threading: each (batch, head) is a few small sgemms plus a row softmax.
- * When OpenBLAS itself is multi-threaded (the default: pd_set_num_threads
- * sets both pools) the heads run one after another and OpenBLAS spreads
- * each sgemm, so two thread pools never nest or compete. When OpenBLAS is
- * pinned to one thread, OpenMP runs the heads in parallel instead, each
- * thread with its own scratch. */
+ * Threading: each (batch, head) is a few small sgemms plus a row softmax,
+ * too small to split well inside one sgemm. With the OpenMP build of
+ * OpenBLAS (what meson links by default), or when OpenBLAS is pinned to one
+ * thread, OpenMP runs the heads in parallel, each thread with its own
+ * scratch: an sgemm called inside an OpenMP region runs single-threaded in
+ * that build, so the pools never nest. With the pthread build the heads run
+ * one after another and OpenBLAS spreads each sgemm. */
 #include <math.h>
 
 #include <cblas.h>
@@ -23,10 +24,12 @@ typedef struct {
     float *p;         /* (B*H, N, M) softmax probabilities, arena; NULL if not recording */
 } sdpa_attr;
 
-/* Threads to run (b, h) on: >1 only when OpenBLAS runs single-threaded. */
+/* Threads to run (b, h) on: >1 when an sgemm inside an OpenMP region is
+ * single-threaded (OpenMP build, openblas_get_parallel() == 2) or OpenBLAS
+ * is pinned to one thread. */
 static int head_threads(int bh) {
 #ifdef _OPENMP
-    if (bh > 1 && openblas_get_num_threads() == 1) {
+    if (bh > 1 && (openblas_get_parallel() == 2 || openblas_get_num_threads() == 1)) {
         int t = omp_get_max_threads();
         return t < bh ? t : bh;
     }

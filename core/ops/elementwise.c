@@ -13,7 +13,15 @@ typedef struct {
     size_t sa[PD_MAX_DIMS];   /* a's stride per output dim (0 = broadcast) */
     size_t sb[PD_MAX_DIMS];
     int same;                 /* a, b and out all have the same shape */
+    int b_mode;               /* a has out's shape and b repeats: B_TRAIL / B_LEAD */
+    size_t b_n;               /* b's numel in those modes */
 } bin_attr;
+
+/* Fast broadcast patterns (a shaped like out):
+ *   B_TRAIL: b is out's trailing dims (x + pos_embed): b index = i % b_n
+ *   B_LEAD:  b is out's leading dims, ones after (per-sample scale (B,1,1,1)):
+ *            b index = i / (n / b_n) */
+enum { B_GENERAL = 0, B_TRAIL = 1, B_LEAD = 2 };
 
 static inline float bin_apply(int kind, float a, float b) {
     switch (kind) {
@@ -54,6 +62,13 @@ static pd_status bin_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
         for (size_t i = 0; i < n; i++) y[i] = bin_apply(kind, a[i], b[i]);
         return PD_OK;
     }
+    if (at->b_mode) {
+        size_t bn = at->b_n, inner = n / bn;
+        bool trail = at->b_mode == B_TRAIL;
+#pragma omp parallel for if (n > PD_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = bin_apply(kind, a[i], b[trail ? i % bn : i / inner]);
+        return PD_OK;
+    }
     BCAST_LOOP(at, n, y[o] = bin_apply(kind, a[ia], b[ib]));
     return PD_OK;
 }
@@ -76,6 +91,34 @@ static pd_status bin_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
             default:
                 if (da) da[i] += g / b[i];
                 if (db) db[i] -= g * a[i] / (b[i] * b[i]);
+            }
+        }
+        return PD_OK;
+    }
+    if (at->b_mode) {
+        /* a's gradient is elementwise; b's is a reduction over repeats,
+         * done per b entry so threads never share one. */
+        size_t bn = at->b_n, inner = n / bn;
+        bool trail = at->b_mode == B_TRAIL;
+        if (da) {
+#pragma omp parallel for if (n > PD_PAR_MIN)
+            for (size_t i = 0; i < n; i++) {
+                float bv = b[trail ? i % bn : i / inner];
+                da[i] += kind == BIN_MUL ? dy[i] * bv : kind == BIN_DIV ? dy[i] / bv : dy[i];
+            }
+        }
+        if (db) {
+            size_t reps = n / bn;
+#pragma omp parallel for if (n > PD_PAR_MIN)
+            for (size_t j = 0; j < bn; j++) {
+                float acc = 0.0f, bv = b[j];
+                for (size_t r = 0; r < reps; r++) {
+                    size_t i = trail ? r * bn + j : j * inner + r;
+                    float g = dy[i];
+                    acc += kind == BIN_ADD ? g : kind == BIN_SUB ? -g : kind == BIN_MUL ? g * a[i]
+                                                                     : -g * a[i] / (bv * bv);
+                }
+                db[j] += acc;
             }
         }
         return PD_OK;
@@ -137,6 +180,23 @@ static pd_tensor *binary(pd_ctx *ctx, int kind, pd_tensor *a, pd_tensor *b) {
     bcast_strides(a, at.ndim, at.shape, at.sa);
     bcast_strides(b, at.ndim, at.shape, at.sb);
     at.same = pd_shape_equal(a, b);
+    if (!at.same && a->ndim == at.ndim && pd_shape_numel(at.shape, at.ndim) == a->numel) {
+        /* strip b's leading ones, then compare with out's trailing / leading dims */
+        int bd0 = 0;
+        while (bd0 < b->ndim && b->shape[bd0] == 1) bd0++;
+        int k = b->ndim - bd0;
+        bool trail = k > 0 && k <= at.ndim;
+        for (int i = 0; trail && i < k; i++)
+            if (b->shape[bd0 + i] != at.shape[at.ndim - k + i]) trail = false;
+        bool lead = b->ndim == at.ndim;
+        int last = b->ndim - 1;
+        while (last >= 0 && b->shape[last] == 1) last--;
+        for (int i = 0; lead && i < b->ndim; i++)
+            if (i <= last ? b->shape[i] != at.shape[i] : b->shape[i] != 1) lead = false;
+        if (trail) at.b_mode = B_TRAIL;
+        else if (lead && last >= 0) at.b_mode = B_LEAD;
+        at.b_n = b->numel;
+    }
     pd_tensor *ins[2] = {a, b};
     return pd_op_apply(ctx, &bin_ops[kind], ins, 2, at.shape, at.ndim, &at, sizeof at);
 }

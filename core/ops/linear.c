@@ -31,11 +31,15 @@ static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     if (w->grad) /* dw (out, in) += dy^T (out, rows) @ x (rows, in) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nout, nin, rows, 1.0f, dy, nout,
                     x->data, nin, 1.0f, w->grad, nin);
-    if (b && b->grad) { /* db (out) += column sums of dy */
+    if (b && b->grad) { /* db (out) += column sums of dy; threads own column blocks */
         float *db = b->grad;
-        for (int r = 0; r < rows; r++) {
-            const float *row = dy + (size_t)r * nout;
-            for (int o = 0; o < nout; o++) db[o] += row[o];
+#pragma omp parallel for if ((size_t)rows * nout > PD_PAR_MIN)
+        for (int o0 = 0; o0 < nout; o0 += 64) {
+            int o1 = o0 + 64 < nout ? o0 + 64 : nout;
+            for (int r = 0; r < rows; r++) {
+                const float *row = dy + (size_t)r * nout;
+                for (int o = o0; o < o1; o++) db[o] += row[o];
+            }
         }
     }
     return PD_OK;

@@ -87,9 +87,14 @@ static void test_binary_broadcast(void **state) {
         gc_case same = {.shapes = {SHAPE(3, 5), SHAPE(3, 5)}, .ndims = {2, 2}, .n = 2};
         gc_case bc = {.shapes = {SHAPE(2, 3, 5), SHAPE(3, 1)}, .ndims = {3, 2}, .n = 2};
         gc_case bc2 = {.shapes = {SHAPE(2, 1, 5), SHAPE(1, 3, 1)}, .ndims = {3, 3}, .n = 2};
-        gc_case *cs[3] = {&same, &bc, &bc2};
-        for (int j = 0; j < 3; j++) {
-            case_init(cs[j], 100 + (uint64_t)(k * 3 + j));
+        /* fast paths: b repeats over leading dims (x + pos_embed) or is a
+         * per-sample scalar (x * s[:, None, None]) */
+        gc_case trail = {.shapes = {SHAPE(2, 3, 5), SHAPE(1, 3, 5)}, .ndims = {3, 3}, .n = 2};
+        gc_case lead = {.shapes = {SHAPE(2, 3, 5), SHAPE(2, 1, 1)}, .ndims = {3, 3}, .n = 2};
+        gc_case big = {.shapes = {SHAPE(4, 90, 100), SHAPE(90, 100)}, .ndims = {3, 2}, .n = 2};
+        gc_case *cs[6] = {&same, &bc, &bc2, &trail, &lead, &big};
+        for (int j = 0; j < 6; j++) {
+            case_init(cs[j], 100 + (uint64_t)(k * 6 + j));
             if (k == 3) /* keep divisors away from 0 */
                 for (size_t i = 0; i < pd_shape_numel(cs[j]->shapes[1], cs[j]->ndims[1]); i++)
                     cs[j]->bufs[1][i] = 1.5f + cs[j]->bufs[1][i] * 0.5f;
