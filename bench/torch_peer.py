@@ -1,0 +1,353 @@
+#!/usr/bin/python3
+"""PyTorch peer of `pixeldit bench`: the same JiT, config, batch, threads,
+training step, timing protocol and sampler, in torch 1.13 eager fp32.
+
+    /usr/bin/python3 bench/torch_peer.py configs/bench-s.ini [--set k=v ...]
+        [--batch B] [--steps N] [--warmup W] [--threads T] [--sample-steps S]
+        [--sample-batch SB] [--sample-reps R] [--no-peak] [--json FILE] [--quiet]
+
+The model, v-loss and sampler are imported from tests/golden/jit_reference.py
+(the exact PyTorch JiT pixeldit's parity tests use). A training step is
+pixeldit's: logit-normal t, noise, label drop, v-loss, backward, AdamW
+(decay on rank >= 2 weights only, as pd_params_decays), two EMA updates.
+Timings: `warmup` untimed calls, then the median and minimum of `steps`.
+GFLOP/s use the same analytic count as pd_jit_flops_per_image (training =
+3x forward). Sampling uses jit_reference.sample, which (as upstream JiT)
+evaluates the null class at every step; pixeldit skips it where the guidance
+weight is 1, so evaluations per image are printed for both.
+"""
+import argparse
+import configparser
+import ctypes
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# ------------------------------------------------------------ config ------
+
+# pd_config_defaults() (core/config/config_schema.c) for the keys used here.
+DEFAULTS = {
+    'model': {'preset': '', 'image_size': 256, 'channels': 3, 'patch_size': 16, 'hidden_size': 768,
+              'depth': 12, 'num_heads': 12, 'bottleneck_dim': 128, 'mlp_ratio': 4.0,
+              'in_context_len': 32, 'in_context_start': 4, 'num_classes': 1000,
+              'proj_dropout': 0.0, 'attn_dropout': 0.0},
+    'diffusion': {'P_mean': -0.8, 'P_std': 0.8, 'noise_scale': 1.0, 't_eps': 0.05,
+                  'label_drop_prob': 0.1},
+    'train': {'batch_size': 64, 'lr': 0.0, 'blr': 5e-5, 'weight_decay': 0.0, 'beta1': 0.9,
+              'beta2': 0.95, 'adam_eps': 1e-8, 'grad_clip': 0.0, 'ema_decay1': 0.9999,
+              'ema_decay2': 0.9996, 'seed': 0, 'threads': 0},
+    'sample': {'sampler': 'heun', 'steps': 50, 'cfg': 3.0, 'cfg_interval_low': 0.1,
+               'cfg_interval_high': 1.0, 'seed': 0},
+}
+
+# core/config/config_presets.c: the small CPU models (JiT ones come from jit_reference).
+SMALL_CPU = {'image_size': 32, 'channels': 1, 'patch_size': 4, 'hidden_size': 192, 'depth': 6,
+             'num_heads': 3, 'bottleneck_dim': 32, 'mlp_ratio': 4.0, 'in_context_len': 8,
+             'in_context_start': 2, 'num_classes': 10, 'proj_dropout': 0.0, 'attn_dropout': 0.0}
+
+
+def preset_model(name):
+    from jit_reference import CONFIGS
+    if name in ('small', 'bench-s'):
+        return dict(SMALL_CPU)
+    if name in CONFIGS:
+        c = CONFIGS[name]
+        return {k: getattr(c, k) for k in SMALL_CPU}
+    sys.exit(f'torch_peer: unknown [model] preset {name!r}')
+
+
+def apply_layer(cfg, layer):
+    """One layer {(section, key): text}: the preset first, then the rest (as pd_config)."""
+    if ('model', 'preset') in layer:
+        cfg['model'].update(preset_model(layer[('model', 'preset')]))
+        cfg['model']['preset'] = layer[('model', 'preset')]
+    for (sec, key), text in layer.items():
+        if (sec, key) == ('model', 'preset') or sec not in cfg or key not in cfg[sec]:
+            continue  # keys this peer does not need ([data], plugins, bookkeeping)
+        old = cfg[sec][key]
+        if isinstance(old, bool):
+            cfg[sec][key] = text.lower() in ('1', 'true', 'yes', 'on')
+        elif isinstance(old, int):
+            cfg[sec][key] = int(text)
+        elif isinstance(old, float):
+            cfg[sec][key] = float(text)
+        else:
+            cfg[sec][key] = text
+
+
+def load_config(path, sets):
+    cfg = {s: dict(v) for s, v in DEFAULTS.items()}
+    ini = configparser.ConfigParser(inline_comment_prefixes=(';', '#'), strict=False)
+    ini.optionxform = str  # keys are case-sensitive (P_mean)
+    if not ini.read(path):
+        sys.exit(f'torch_peer: cannot read {path}')
+    apply_layer(cfg, {(s, k): v for s in ini.sections() for k, v in ini[s].items()})
+    layer = {}
+    for a in sets:
+        sk, _, v = a.partition('=')
+        sec, _, key = sk.partition('.')
+        if not _ or not key:
+            sys.exit(f'torch_peer: --set {a}: expected section.key=value')
+        layer[(sec.strip(), key.strip())] = v.strip()
+    apply_layer(cfg, layer)
+    if cfg['model']['attn_dropout'] != 0:
+        sys.exit('torch_peer: attn_dropout must be 0 (as in pixeldit)')
+    return cfg
+
+
+def jit_config(cfg):
+    from jit_reference import JiTConfig
+    return JiTConfig(**{k: cfg['model'][k] for k in SMALL_CPU})
+
+
+def flops_per_image(c):
+    """pd_jit_flops_per_image with the jit_final_layer decoder and sdpa."""
+    D, N, L, hid = c.hidden_size, c.grid ** 2, c.in_context_len, c.mlp_hidden
+    p2c = c.channels * c.patch_size ** 2
+    f = 2 * N * (p2c * c.bottleneck_dim + c.bottleneck_dim * D) + 2 * (256 * D + D * D)
+    for i in range(c.depth):
+        n = N + (L if L > 0 and i >= c.in_context_start else 0)
+        f += 2 * D * 6 * D + 2 * n * D * 4 * D + 4 * n * n * D + 2 * n * D * 2 * hid + 2 * n * hid * D
+    return f + 2 * D * 2 * D + 2 * N * D * p2c
+
+
+# ------------------------------------------------------------- torch ------
+
+def blas_info():
+    """The OpenBLAS torch loaded and its kernel name (from /proc/self/maps)."""
+    libs = sorted({ln.split()[-1] for ln in open('/proc/self/maps') if 'openblas' in ln and '.so' in ln})
+    for lib in libs:
+        try:
+            fn = ctypes.CDLL(lib).openblas_get_corename
+            fn.restype = ctypes.c_char_p
+            return fn().decode(), lib
+        except (OSError, AttributeError):
+            continue
+    return 'unknown', ','.join(libs) or 'no OpenBLAS loaded'
+
+
+def set_blas_threads(n):
+    for ln in open('/proc/self/maps'):
+        if 'openblas' in ln and '.so' in ln:
+            try:
+                ctypes.CDLL(ln.split()[-1]).openblas_set_num_threads(n)
+                return
+            except (OSError, AttributeError):
+                pass
+
+
+def timed(fn, warmup, steps, progress=None):
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        if i >= warmup:
+            times.append(dt)
+        if progress:
+            progress(i + 1, warmup + steps)
+    return {'n': len(times), 'median_s': statistics.median(times), 'min_s': min(times)}
+
+
+def sgemm_peak(torch, m, n, k, reps=3):
+    """Best GFLOP/s of C (m, n) = A (m, k) @ B (n, k)^T, the first call untimed."""
+    a, b = torch.rand(m, k) * 2 - 1, torch.rand(n, k) * 2 - 1
+    best = 0.0
+    for r in range(reps + 1):
+        t0 = time.perf_counter()
+        torch.nn.functional.linear(a, b)
+        dt = time.perf_counter() - t0
+        if r > 0:
+            best = max(best, 2.0 * m * n * k / dt * 1e-9)
+    return {'m': m, 'n': n, 'k': k, 'gflops': best}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('config')
+    ap.add_argument('--set', action='append', default=[], dest='sets')
+    ap.add_argument('--batch', type=int, default=0)
+    ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--threads', type=int, default=-1, help='default: [train] threads (0 = all cores)')
+    ap.add_argument('--sample-steps', type=int, default=-1, help='0 = skip sampling')
+    ap.add_argument('--sample-batch', type=int, default=0)
+    ap.add_argument('--sample-reps', type=int, default=1)
+    ap.add_argument('--no-peak', action='store_true')
+    ap.add_argument('--json')
+    ap.add_argument('--quiet', action='store_true')
+    args = ap.parse_args()
+    if args.steps < 1 or args.warmup < 0 or args.sample_reps < 1:
+        ap.error('--steps and --sample-reps must be >= 1, --warmup >= 0')
+
+    sys.path.insert(0, os.path.join(ROOT, 'tests', 'golden'))
+    cfg = load_config(args.config, args.sets)
+    threads = args.threads if args.threads >= 0 else cfg['train']['threads']
+    if threads <= 0:
+        threads = os.cpu_count() or 1
+    # OpenBLAS (pthread build, its own pool) reads this when it loads.
+    os.environ['OPENBLAS_NUM_THREADS'] = str(threads)
+    os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+    import torch
+    from jit_reference import JiT, sample, v_loss
+    torch.set_num_threads(threads)
+    set_blas_threads(threads)
+
+    jc = jit_config(cfg)
+    tr, df, sm = cfg['train'], cfg['diffusion'], cfg['sample']
+    B = args.batch or tr['batch_size']
+    SB = args.sample_batch or B
+    torch.manual_seed(tr['seed'])
+    model = JiT(jc)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2 and not n.endswith('.bias')]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.ndim >= 2 and not n.endswith('.bias'))]
+    lr = tr['lr'] if tr['lr'] > 0 else tr['blr'] * B / 256
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': tr['weight_decay']},
+                             {'params': no_decay, 'weight_decay': 0.0}],
+                            lr=lr, betas=(tr['beta1'], tr['beta2']), eps=tr['adam_eps'], foreach=True)
+    all_params = list(model.parameters())
+    emas = [([p.detach().clone() for p in all_params], tr['ema_decay1']),
+            ([p.detach().clone() for p in all_params], tr['ema_decay2'])]
+
+    S, C = jc.image_size, jc.channels
+    x = torch.rand(B, C, S, S) * 2 - 1          # synthetic images in [-1, 1]
+    labels = torch.arange(B) % jc.num_classes
+    interactive = not args.quiet and sys.stderr.isatty()
+
+    def show(phase):
+        if not interactive:
+            return None
+        return lambda d, n: print(f'\rbench: {phase:<8} {d}/{n}   ', end='', file=sys.stderr, flush=True)
+
+    last = {}
+
+    def train_step():
+        t = torch.sigmoid(torch.randn(B) * df['P_std'] + df['P_mean'])
+        e = torch.randn_like(x) * df['noise_scale']
+        drop = torch.rand(B) < df['label_drop_prob']
+        y = torch.where(drop, torch.full_like(labels, jc.num_classes), labels)
+        loss, _, _ = v_loss(model, x, t, e, y, df['t_eps'])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tr['grad_clip'] > 0:
+            torch.nn.utils.clip_grad_norm_(params, tr['grad_clip'])
+        opt.step()
+        with torch.no_grad():
+            for ema, d in emas:   # ema = d * ema + (1 - d) * param
+                torch._foreach_mul_(ema, d)
+                torch._foreach_add_(ema, all_params, alpha=1 - d)
+        last['loss'] = loss.item()
+
+    model.train()
+    res_train = timed(train_step, args.warmup, args.steps, show('train'))
+    model.eval()
+    tf = (torch.arange(B, dtype=torch.float32) + 1) / (B + 1)
+
+    def forward():
+        with torch.no_grad():
+            model(x, tf, labels)
+
+    res_fwd = timed(forward, args.warmup, args.steps, show('forward'))
+
+    steps = args.sample_steps if args.sample_steps >= 0 else sm['steps']
+    res_sample = {'n': 0, 'median_s': 0.0, 'min_s': 0.0}
+    evals = [0]
+    if steps > 0:
+        hook = model.register_forward_pre_hook(lambda m, inp: evals.__setitem__(0, evals[0] + inp[0].shape[0]))
+        g = torch.Generator().manual_seed(sm['seed'])
+        slabels = torch.arange(SB) % jc.num_classes
+
+        def run_sample():
+            z0 = torch.randn(SB, C, S, S, generator=g) * df['noise_scale']
+            sample(model, z0, slabels, sm['sampler'], steps, sm['cfg'],
+                   (sm['cfg_interval_low'], sm['cfg_interval_high']), df['t_eps'])
+
+        res_sample = timed(run_sample, 0, args.sample_reps, show('sample'))
+        hook.remove()
+        evals[0] /= args.sample_reps
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    if not args.no_peak:
+        grid = S // jc.patch_size
+        peak = {'square': sgemm_peak(torch, 2048, 2048, 2048),
+                'model': sgemm_peak(torch, B * (grid * grid + jc.in_context_len), 2 * jc.mlp_hidden,
+                                    jc.hidden_size)}
+    else:
+        peak = {'square': {'m': 0, 'n': 0, 'k': 0, 'gflops': 0}, 'model': {'m': 0, 'n': 0, 'k': 0, 'gflops': 0}}
+    if interactive:
+        print('\r' + ' ' * 40 + '\r', end='', file=sys.stderr)
+
+    fpi = flops_per_image(jc)
+    core, lib = blas_info()
+    pk = peak['square']['gflops']
+
+    def finish(r, images, flops):
+        if r['n']:
+            r['images_per_s'] = images / r['median_s']
+            r['images_per_s_best'] = images / r['min_s']
+            r['gflops'] = flops / r['median_s'] * 1e-9
+        else:
+            r.update(images_per_s=0.0, images_per_s_best=0.0, gflops=0.0)
+        r['mfu'] = r['gflops'] / pk if pk > 0 else 0.0
+        return r
+
+    out = {
+        'side': 'torch', 'config': args.config, 'preset': cfg['model']['preset'],
+        'params': sum(p.numel() for p in params), 'batch': B, 'threads': threads,
+        'blas_core': core, 'blas_lib': lib, 'openblas_coretype': os.environ.get('OPENBLAS_CORETYPE'),
+        'torch': torch.__version__, 'flops_per_image': fpi, 'train_flops_factor': 3,
+        'train': finish(res_train, B, 3 * fpi * B),
+        'forward': finish(res_fwd, B, fpi * B),
+        'sample': finish(res_sample, SB, fpi * evals[0]),
+        'peak': peak, 'peak_rss_mib': rss, 'last_loss': last.get('loss', 0.0),
+    }
+    out['sample'].update(steps=steps if steps > 0 else 0, batch=SB, evals_per_image=evals[0] / SB)
+    if args.json != '-':
+        report(out, cfg)
+    if args.json:
+        text = json.dumps(out, indent=2)
+        if args.json == '-':
+            print(text)
+        else:
+            with open(args.json, 'w') as f:
+                f.write(text + '\n')
+
+
+def report(o, cfg):
+    print(f"torch_peer {o['config']}: {o['preset'] or 'custom model'}, {o['params']} trainable parameters, "
+          f"batch {o['batch']}, {o['threads']} threads, torch {o['torch']}, OpenBLAS core {o['blas_core']} "
+          f"(OPENBLAS_CORETYPE={o['openblas_coretype'] or 'unset'})")
+    print(f"forward FLOPs per image {o['flops_per_image'] * 1e-9:.4f} GFLOP (analytic; a training step "
+          f"counts as 3x forward)")
+    pk = o['peak']['square']['gflops']
+
+    def line(name, what, r):
+        s = (f"{name:<8} {what:<34} median {r['median_s']:8.4f} s  min {r['min_s']:8.4f} s  "
+             f"{r['images_per_s']:9.2f} img/s (best {r['images_per_s_best']:.2f})  {r['gflops']:7.2f} GFLOP/s")
+        if pk > 0:
+            s += f"  MFU {100 * r['mfu']:5.1f}%"
+        print(s)
+
+    line('train', f"({o['train']['n']} steps)", o['train'])
+    line('forward', '(no grad)', o['forward'])
+    s = o['sample']
+    if s['n']:
+        line('sample', f"({cfg['sample']['sampler']} {s['steps']} steps, cfg {cfg['sample']['cfg']:g}, "
+                       f"{s['batch']} images)", s)
+        print(f"sample: {s['evals_per_image']:.1f} image forward passes per image (jit_reference.sample "
+              f"evaluates the null class at every step)")
+    print(f"peak RSS {o['peak_rss_mib']:.1f} MiB; last training loss {o['last_loss']:.4f}")
+    if pk > 0:
+        q, m = o['peak']['square'], o['peak']['model']
+        print(f"sgemm peak (torch F.linear): {q['m']}x{q['n']}x{q['k']} {q['gflops']:.2f} GFLOP/s; model shape "
+              f"(w12) {m['m']}x{m['n']}x{m['k']} {m['gflops']:.2f} GFLOP/s; MFU = achieved / 2048^3 peak")
+
+
+if __name__ == '__main__':
+    main()
