@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# End-to-end checks of the pixeldit command on a tiny model: train, resume,
+# sample (grid and folder), info, forward, plugins, --help, and that bad
+# input gives one clear line and the documented exit code.
+# Usage: cli.sh PIXELDIT_BINARY SOURCE_DIR MAKE_FORWARD_INPUT_BINARY
+set -u
+bin="$1"
+src="$2"
+mkinput="$3"
+tmp=$(mktemp -d /tmp/pixeldit-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() { # check NAME EXPECTED_RC COMMAND... ; output in $tmp/out
+  local name="$1" want="$2"
+  shift 2
+  "$@" >"$tmp/out" 2>&1
+  local rc=$?
+  if [[ $rc -ne $want ]]; then
+    echo "FAIL $name: exit $rc, expected $want"
+    sed 's/^/    /' "$tmp/out" | tail -5
+    fails=$((fails + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+expect_in_output() { # expect_in_output NAME TEXT
+  if grep -q -- "$2" "$tmp/out"; then echo "ok   $1"; else
+    echo "FAIL $1: output lacks '$2'"
+    sed 's/^/    /' "$tmp/out" | tail -5
+    fails=$((fails + 1))
+  fi
+}
+
+cat >"$tmp/tiny.ini" <<'INI'
+[model]
+preset = small
+image_size = 16
+hidden_size = 32
+depth = 2
+num_heads = 2
+bottleneck_dim = 8
+in_context_len = 2
+in_context_start = 1
+[train]
+batch_size = 8
+lr = 1e-3
+warmup_steps = 1
+threads = 2
+[sample]
+steps = 2
+per_class = 1
+[data]
+fit = resize
+limit = 64
+INI
+
+check "train" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/run" --steps 3 --quiet
+[[ -f "$tmp/run/checkpoint-last.safetensors" && -f "$tmp/run/samples/final.png" && -f "$tmp/run/log.csv" ]] \
+  || { echo "FAIL train outputs missing"; fails=$((fails + 1)); }
+check "resume" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/run" --steps 2 --quiet \
+  --resume "$tmp/run/checkpoint-last.safetensors"
+check "info" 0 "$bin" info "$tmp/run/checkpoint-last.safetensors"
+expect_in_output "info shows step 5" "step: 5"
+expect_in_output "info lists official names" "blocks.0.attn.qkv.weight"
+check "sample grid" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/g.png" \
+  --classes 0,3 --n 2 --steps 2 --sampler euler
+check "sample folder" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out-dir "$tmp/imgs" \
+  --classes 1 --n 2 --steps 1 --ema 2
+[[ -f "$tmp/g.png" && -f "$tmp/imgs/000001.png" ]] || { echo "FAIL sample outputs missing"; fails=$((fails + 1)); }
+
+# forward: an input file written with the library's own writer
+check "make forward input" 0 "$mkinput" "$tmp/in.safetensors" 2 1 16
+check "forward" 0 "$bin" forward --ckpt "$tmp/run/checkpoint-last.safetensors" --input "$tmp/in.safetensors" \
+  --output "$tmp/out.safetensors"
+expect_in_output "forward wrote x_pred" "x_pred (2, 1, 16, 16)"
+
+check "plugins" 0 "$bin" plugins
+expect_in_output "plugins lists the default decoder" "jit_final_layer"
+for c in train sample info forward plugins; do check "$c --help" 0 "$bin" "$c" --help; done
+check "no command" 2 "$bin"
+check "unknown command" 2 "$bin" frobnicate
+check "unknown option" 2 "$bin" train "$tmp/tiny.ini" --bogus
+
+printf '[model]\npatch_size = abc\n' >"$tmp/bad.ini"
+check "bad config value" 1 "$bin" train "$tmp/bad.ini" --out "$tmp/bad"
+expect_in_output "bad config names file and line" "bad.ini:2"
+check "bad --set" 1 "$bin" train "$tmp/tiny.ini" --set train.batch_size=x --out "$tmp/bad"
+expect_in_output "bad --set named" "train.batch_size"
+check "missing plugin" 1 "$bin" train "$tmp/tiny.ini" --set decoder.plugin=no_such_decoder --out "$tmp/bad"
+expect_in_output "missing plugin named" "no_such_decoder"
+head -c 100 "$tmp/run/checkpoint-last.safetensors" >"$tmp/trunc.safetensors"
+check "truncated checkpoint" 1 "$bin" sample --ckpt "$tmp/trunc.safetensors" --out "$tmp/x.png"
+expect_in_output "truncated checkpoint named" "trunc.safetensors"
+
+echo "cli: $fails failure(s)"
+[[ $fails -eq 0 ]]
