@@ -2,11 +2,10 @@
 # End-to-end checks of the pixeldit command on a tiny model: train, resume,
 # sample (grid and folder), info, forward, plugins, --help, and that bad
 # input gives one clear line and the documented exit code.
-# Usage: cli.sh PIXELDIT_BINARY SOURCE_DIR MAKE_FORWARD_INPUT_BINARY
+# Usage: cli.sh PIXELDIT_BINARY SOURCE_DIR MAKE_FORWARD_INPUT_BINARY (SOURCE_DIR unused, kept for scripts)
 set -u
 bin="$1"
-src="$2"
-mkinput="$3"
+mkinput="$3" # $2: source dir, unused
 tmp=$(mktemp -d /tmp/pixeldit-cli-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0

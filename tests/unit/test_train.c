@@ -146,11 +146,40 @@ static void test_checkpoint_round_trip_and_mismatch(void **state) {
     pd_st_close(f);
 }
 
+/* A diverging run stops with PD_ERR_NUMERIC and leaves the last good
+ * checkpoint untouched. */
+static void test_nan_loss_keeps_last_checkpoint(void **state) {
+    (void)state;
+    char dir[300], ck[400];
+    snprintf(dir, sizeof dir, "%s/nan", tmpdir);
+    train(dir, 2, NULL);
+    snprintf(ck, sizeof ck, "%s/checkpoint-last.safetensors", dir);
+    char *before = read_file(ck);
+    struct stat st0;
+    assert_int_equal(stat(ck, &st0), 0);
+    static pd_config cfg;
+    tiny_config(&cfg);
+    assert_int_equal(pd_config_set(&cfg, "train.lr=1e30"), PD_OK);
+    pd_train_opts o = {&cfg, dir, 20, 0, ck, 0};
+    pd_train_result r;
+    assert_int_equal(pd_train_run(&o, &r), PD_ERR_NUMERIC);
+    TU_ASSERT_CONTAINS(pd_last_error(), "loss is");
+    TU_ASSERT_CONTAINS(pd_last_error(), "checkpoint-last.safetensors");
+    char *after = read_file(ck);
+    struct stat st1;
+    assert_int_equal(stat(ck, &st1), 0);
+    assert_int_equal(st0.st_size, st1.st_size);
+    assert_memory_equal(before, after, (size_t)st0.st_size);
+    free(before);
+    free(after);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_same_seed_same_losses),
         cmocka_unit_test(test_checkpoint_round_trip_and_mismatch),
+        cmocka_unit_test(test_nan_loss_keeps_last_checkpoint),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
