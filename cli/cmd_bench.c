@@ -94,6 +94,17 @@ static void json_time(FILE *f, const char *name, const pd_bench_time *t, double 
             t->min_s, img_s, img_s_best, gflops, mfu(gflops, r), extra);
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", (unsigned char)*s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_result *r) {
     FILE *f = strcmp(c->json, "-") ? fopen(c->json, "w") : stdout;
     if (!f) {
@@ -101,12 +112,18 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_r
         return CLI_ERR;
     }
     const char *env = getenv("OPENBLAS_CORETYPE");
-    fprintf(f, "{\n  \"side\": \"pixeldit\",\n  \"config\": \"%s\",\n  \"preset\": \"%s\",\n", c->config,
-            cfg->model.preset);
+    fprintf(f, "{\n  \"side\": \"pixeldit\",\n  \"config\": ");
+    json_str(f, c->config);
+    fprintf(f, ",\n  \"preset\": ");
+    json_str(f, cfg->model.preset);
+    fprintf(f, ",\n");
     fprintf(f, "  \"params\": %zu,\n  \"batch\": %d,\n  \"threads\": %d,\n  \"blas_core\": \"%s\",\n",
             r->params, r->batch, r->threads, r->blas_core);
-    fprintf(f, "  \"openblas_coretype\": %s%s%s,\n", env ? "\"" : "", env ? env : "null", env ? "\"" : "");
-    fprintf(f, "  \"flops_per_image\": %.6g,\n  \"train_flops_factor\": 3,\n", r->flops_per_image);
+    fprintf(f, "  \"openblas_coretype\": ");
+    if (env) json_str(f, env);
+    else fprintf(f, "null");
+    fprintf(f, ",\n");
+    fprintf(f, "  \"flops_per_image\": %.0f,\n  \"train_flops_factor\": 3,\n", r->flops_per_image);
     json_time(f, "train", &r->train, pd_bench_train_images_per_s(r, false), pd_bench_train_images_per_s(r, true),
               pd_bench_train_gflops(r), r, "");
     json_time(f, "forward", &r->forward, pd_bench_forward_images_per_s(r, false),
