@@ -73,9 +73,11 @@ check "forward" 0 "$bin" forward --ckpt "$tmp/run/checkpoint-last.safetensors" -
   --output "$tmp/out.safetensors"
 expect_in_output "forward wrote x_pred" "x_pred (2, 1, 16, 16)"
 
+check "bench" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --steps 1 --warmup 0 --sample-steps 1 --no-peak
+expect_in_output "bench prints the BLAS core" "OpenBLAS"
 check "plugins" 0 "$bin" plugins
 expect_in_output "plugins lists the default decoder" "jit_final_layer"
-for c in train sample info forward plugins; do check "$c --help" 0 "$bin" "$c" --help; done
+for c in train sample info forward plugins bench; do check "$c --help" 0 "$bin" "$c" --help; done
 check "no command" 2 "$bin"
 check "unknown command" 2 "$bin" frobnicate
 check "unknown option" 2 "$bin" train "$tmp/tiny.ini" --bogus
