@@ -2,29 +2,6 @@
  * elementwise ops, affine, modulate, gated residual, reductions, MSE. */
 #include "test_util.h"
 
-/* A gradcheck case: up to 4 inputs with their shapes, filled at random. */
-typedef struct {
-    int shapes[4][PD_MAX_DIMS];
-    int ndims[4];
-    int n;
-    float *bufs[4];
-    pd_gradcheck_input in[4];
-} gc_case;
-
-static void case_init(gc_case *c, uint64_t seed) {
-    for (int i = 0; i < c->n; i++) {
-        size_t n = pd_shape_numel(c->shapes[i], c->ndims[i]);
-        c->bufs[i] = malloc(n * sizeof(float));
-        tu_fill(c->bufs[i], n, seed + (uint64_t)i);
-        c->in[i] = (pd_gradcheck_input){c->bufs[i], c->shapes[i], c->ndims[i], true};
-    }
-}
-
-static void case_free(gc_case *c) {
-    for (int i = 0; i < c->n; i++) free(c->bufs[i]);
-}
-
-#define SHAPE(...) {__VA_ARGS__}
 
 /* ---- linear / matmul ------------------------------------------------------- */
 

@@ -6,31 +6,6 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-/* Up to 10 random inputs with their shapes, described for pd_gradcheck. */
-#define GC_MAX 10
-typedef struct {
-    int shapes[GC_MAX][PD_MAX_DIMS];
-    int ndims[GC_MAX];
-    int n;
-    float *bufs[GC_MAX];
-    pd_gradcheck_input in[GC_MAX];
-} gc_case;
-
-static void case_init(gc_case *c, uint64_t seed) {
-    for (int i = 0; i < c->n; i++) {
-        size_t n = pd_shape_numel(c->shapes[i], c->ndims[i]);
-        c->bufs[i] = malloc(n * sizeof(float));
-        assert_non_null(c->bufs[i]);
-        tu_fill(c->bufs[i], n, seed + (uint64_t)i);
-        c->in[i] = (pd_gradcheck_input){c->bufs[i], c->shapes[i], c->ndims[i], true};
-    }
-}
-
-static void case_free(gc_case *c) {
-    for (int i = 0; i < c->n; i++) free(c->bufs[i]);
-}
-
-#define SHAPE(...) {__VA_ARGS__}
 
 /* Fills buf with a random permutation of 0, step, 2*step, ... shifted to
  * be centred: distinct values far apart, so max never flips under eps. */
