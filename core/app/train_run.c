@@ -174,12 +174,13 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     g_stop = 0;
     const pd_config *cfg = o->cfg;
     char path[1024], ckpt[1024], tmp[1100];
-    pd_status s = make_dir(o->out_dir);
+    /* Everything that can reject the config runs before anything is written. */
+    pd_status s = setup(&r, o);
+    if (!s) s = make_dir(o->out_dir);
     if (!s) {
         snprintf(path, sizeof path, "%s/samples", o->out_dir);
         s = make_dir(path);
     }
-    if (!s) s = setup(&r, o);
     int B = cfg->train.batch_size;
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
     int *idx = malloc((size_t)B * sizeof(int)), *labels = malloc((size_t)B * sizeof(int));
