@@ -1,7 +1,11 @@
-/* 2-D convolution (im2col + sgemm per image) and the 2x2 stride-2
- * transposed convolution (one sgemm per image plus a scatter), NCHW.
- * Column scratch is malloc'd per call and freed at once: it can be far
- * larger than the activations and must not pile up in the step arena. */
+/* 2-D convolution (im2col + sgemm) and the 2x2 stride-2 transposed
+ * convolution (sgemm plus a scatter), NCHW.
+ *
+ * Images are processed in groups whose columns sit side by side in one
+ * matrix, so each group is one large sgemm: a per-image sgemm is far too
+ * small for the many tiny images of a per-patch head (DiP: B*N patches of
+ * 4x4). Column scratch is malloc'd per call and freed at once: it can be
+ * far larger than the activations and must not pile up in the step arena. */
 #include <cblas.h>
 #include <stdlib.h>
 
@@ -14,69 +18,101 @@ typedef struct {
     int Ho, Wo;           /* output */
 } conv_attr;
 
-/* 1x1, stride 1, no padding: the image itself is the column matrix. */
-static bool conv_is_pointwise(const conv_attr *a) {
-    return a->kh == 1 && a->kw == 1 && a->stride == 1 && a->pad == 0;
+/* Images per group: enough columns (>= 1024) for an efficient sgemm, at
+ * most ~32 MiB of column scratch of `rows` floats per column. */
+static int group_size(int B, size_t L, size_t rows) {
+    size_t g = (1024 + L - 1) / L;
+    size_t cap = ((size_t)32 << 20) / (sizeof(float) * rows * L);
+    if (g > cap) g = cap;
+    if (g < 1) g = 1;
+    return g > (size_t)B ? B : (int)g;
 }
 
-/* img (Ci, H, W) -> cols (Ci*kh*kw, Ho*Wo), row (ci*kh + ky)*kw + kx matching
- * the flattened weight; taps that fall in the padding read 0. */
-static void im2col(const conv_attr *a, const float *img, float *cols) {
-    int K = a->Ci * a->kh * a->kw, L = a->Ho * a->Wo;
-#pragma omp parallel for if ((size_t)K * L > PD_PAR_MIN)
-    for (int k = 0; k < K; k++) {
-        int kx = k % a->kw, ky = (k / a->kw) % a->kh, ci = k / (a->kw * a->kh);
-        const float *plane = img + (size_t)ci * a->H * a->W;
-        float *row = cols + (size_t)k * L;
-        for (int oy = 0; oy < a->Ho; oy++) {
-            int iy = oy * a->stride - a->pad + ky;
-            float *dst = row + (size_t)oy * a->Wo;
-            if (iy < 0 || iy >= a->H) {
-                memset(dst, 0, (size_t)a->Wo * sizeof(float));
-                continue;
-            }
-            const float *src = plane + (size_t)iy * a->W;
-            for (int ox = 0; ox < a->Wo; ox++) {
-                int ix = ox * a->stride - a->pad + kx;
-                dst[ox] = (ix >= 0 && ix < a->W) ? src[ix] : 0.0f;
-            }
+/* Row k of the column matrix for one image: cols row (ci*kh + ky)*kw + kx,
+ * Ho*Wo entries starting at dst; taps in the padding read 0. */
+static void im2col_row(const conv_attr *a, const float *img, int k, float *dst) {
+    int kx = k % a->kw, ky = (k / a->kw) % a->kh, ci = k / (a->kw * a->kh);
+    const float *plane = img + (size_t)ci * a->H * a->W;
+    for (int oy = 0; oy < a->Ho; oy++, dst += a->Wo) {
+        int iy = oy * a->stride - a->pad + ky;
+        if (iy < 0 || iy >= a->H) {
+            memset(dst, 0, (size_t)a->Wo * sizeof(float));
+            continue;
+        }
+        const float *src = plane + (size_t)iy * a->W;
+        for (int ox = 0; ox < a->Wo; ox++) {
+            int ix = ox * a->stride - a->pad + kx;
+            dst[ox] = (ix >= 0 && ix < a->W) ? src[ix] : 0.0f;
         }
     }
 }
 
-/* Adjoint of im2col: img (Ci, H, W) += scatter of cols. Threads own whole
- * input channels, so overlapping windows never race. */
-static void col2im_add(const conv_attr *a, const float *cols, float *img) {
-    int L = a->Ho * a->Wo, taps = a->kh * a->kw;
-#pragma omp parallel for if ((size_t)a->Ci * taps * L > PD_PAR_MIN)
-    for (int ci = 0; ci < a->Ci; ci++) {
-        float *plane = img + (size_t)ci * a->H * a->W;
-        for (int t = 0; t < taps; t++) {
-            int ky = t / a->kw, kx = t % a->kw;
-            const float *row = cols + ((size_t)ci * taps + t) * L;
-            for (int oy = 0; oy < a->Ho; oy++) {
-                int iy = oy * a->stride - a->pad + ky;
-                if (iy < 0 || iy >= a->H) continue;
-                float *dst = plane + (size_t)iy * a->W;
-                const float *src = row + (size_t)oy * a->Wo;
-                for (int ox = 0; ox < a->Wo; ox++) {
-                    int ix = ox * a->stride - a->pad + kx;
-                    if (ix >= 0 && ix < a->W) dst[ix] += src[ox];
+/* cols (K, g*L) for images x[n0 .. n0+g), image gi in columns gi*L.. */
+static void im2col_group(const conv_attr *a, const float *x, int n0, int g, float *cols) {
+    int K = a->Ci * a->kh * a->kw;
+    size_t L = (size_t)a->Ho * a->Wo, ld = (size_t)g * L, img = (size_t)a->Ci * a->H * a->W;
+#pragma omp parallel for collapse(2) if ((size_t)K * ld > PD_PAR_MIN)
+    for (int gi = 0; gi < g; gi++)
+        for (int k = 0; k < K; k++)
+            im2col_row(a, x + (size_t)(n0 + gi) * img, k, cols + (size_t)k * ld + (size_t)gi * L);
+}
+
+/* Adjoint of im2col_group: dx[n0 .. n0+g) += scatter of cols. Threads own
+ * (image, input channel) planes, so overlapping windows never race. */
+static void col2im_group(const conv_attr *a, const float *cols, int n0, int g, float *dx) {
+    size_t L = (size_t)a->Ho * a->Wo, ld = (size_t)g * L, img = (size_t)a->Ci * a->H * a->W;
+    int taps = a->kh * a->kw;
+#pragma omp parallel for collapse(2) if ((size_t)a->Ci * taps * ld > PD_PAR_MIN)
+    for (int gi = 0; gi < g; gi++)
+        for (int ci = 0; ci < a->Ci; ci++) {
+            float *plane = dx + (size_t)(n0 + gi) * img + (size_t)ci * a->H * a->W;
+            for (int t = 0; t < taps; t++) {
+                int ky = t / a->kw, kx = t % a->kw;
+                const float *row = cols + ((size_t)ci * taps + t) * ld + (size_t)gi * L;
+                for (int oy = 0; oy < a->Ho; oy++) {
+                    int iy = oy * a->stride - a->pad + ky;
+                    if (iy < 0 || iy >= a->H) continue;
+                    float *dst = plane + (size_t)iy * a->W;
+                    const float *src = row + (size_t)oy * a->Wo;
+                    for (int ox = 0; ox < a->Wo; ox++) {
+                        int ix = ox * a->stride - a->pad + kx;
+                        if (ix >= 0 && ix < a->W) dst[ix] += src[ox];
+                    }
                 }
             }
         }
-    }
 }
 
-/* db (C) += sums of dy (B, C, L) over batch and space. */
-static void bias_grad_add(float *db, const float *dy, int B, int C, size_t L) {
-    for (int b = 0; b < B; b++)
+/* Moves between the group matrix m (C, g*L) and images t[n0 .. n0+g) of
+ * (C, L): to_images writes t = m (+ bias), else gathers m = t. */
+static void group_shuffle(float *m, float *t, int n0, int g, int C, size_t L, const float *bias,
+                          bool to_images) {
+    size_t ld = (size_t)g * L;
+#pragma omp parallel for collapse(2) if ((size_t)C * ld > PD_PAR_MIN)
+    for (int gi = 0; gi < g; gi++)
         for (int c = 0; c < C; c++) {
-            const float *p = dy + ((size_t)b * C + c) * L;
-            double s = 0;
-            for (size_t i = 0; i < L; i++) s += p[i];
-            db[c] += (float)s;
+            float *mp = m + (size_t)c * ld + (size_t)gi * L;
+            float *tp = t + ((size_t)(n0 + gi) * C + c) * L;
+            if (to_images) {
+                float bc = bias ? bias[c] : 0.0f;
+                for (size_t i = 0; i < L; i++) tp[i] = mp[i] + bc;
+            } else {
+                memcpy(mp, tp, L * sizeof(float));
+            }
         }
+}
+
+/* db (C) += sums of dy (B, C, L) over batch and space; threads own channels. */
+static void bias_grad_add(float *db, const float *dy, int B, int C, size_t L) {
+#pragma omp parallel for if ((size_t)B * C * L > PD_PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        double s = 0;
+        for (int b = 0; b < B; b++) {
+            const float *p = dy + ((size_t)b * C + c) * L;
+            for (size_t i = 0; i < L; i++) s += p[i];
+        }
+        db[c] += (float)s;
+    }
 }
 
 static float *conv_scratch(pd_ctx *ctx, const char *op, size_t n) {
@@ -88,58 +124,68 @@ static float *conv_scratch(pd_ctx *ctx, const char *op, size_t n) {
 
 /* ---- conv2d --------------------------------------------------------------- */
 /* x (B, Ci, H, W), w (Co, Ci, kh, kw) = (Co, K), b (Co) -> y (B, Co, Ho, Wo);
- * per image y_b (Co, L) = w (Co, K) @ cols (K, L). */
+ * per group Y (Co, g*L) = w (Co, K) @ cols (K, g*L). */
 
 static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const conv_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    int K = a->Ci * a->kh * a->kw, L = a->Ho * a->Wo;
-    bool direct = conv_is_pointwise(a);
-    float *cols = direct ? NULL : conv_scratch(ctx, "conv2d", (size_t)K * L);
-    if (!direct && !cols) return PD_ERR_NOMEM;
-    for (int n = 0; n < a->B; n++) {
-        const float *xn = x->data + (size_t)n * a->Ci * a->H * a->W;
-        float *yn = y->data + (size_t)n * a->Co * L;
-        if (!direct) im2col(a, xn, cols);
-        if (b)
-            for (int co = 0; co < a->Co; co++)
-                for (int i = 0; i < L; i++) yn[(size_t)co * L + i] = b->data[co];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Co, L, K, 1.0f, w->data, K,
-                    direct ? xn : cols, L, b ? 1.0f : 0.0f, yn, L);
+    int K = a->Ci * a->kh * a->kw;
+    size_t L = (size_t)a->Ho * a->Wo;
+    int G = group_size(a->B, L, (size_t)K + a->Co);
+    float *cols = conv_scratch(ctx, "conv2d", (size_t)K * G * L);
+    float *ym = conv_scratch(ctx, "conv2d", (size_t)a->Co * G * L);
+    if (!cols || !ym) {
+        free(cols);
+        free(ym);
+        return PD_ERR_NOMEM;
+    }
+    for (int n0 = 0; n0 < a->B; n0 += G) {
+        int g = a->B - n0 < G ? a->B - n0 : G;
+        im2col_group(a, x->data, n0, g, cols);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Co, g * (int)L, K, 1.0f, w->data,
+                    K, cols, g * (int)L, 0.0f, ym, g * (int)L);
+        group_shuffle(ym, y->data, n0, g, a->Co, L, b ? b->data : NULL, true);
     }
     free(cols);
+    free(ym);
     return PD_OK;
 }
 
-/* dw (Co, K) += dy_b (Co, L) @ cols^T; dcols (K, L) = w^T @ dy_b, then
- * col2im into dx; db += sums of dy. cols are rebuilt rather than kept. */
+/* Per group: dY (Co, g*L) gathered from dy; dw (Co, K) += dY @ cols^T;
+ * dcols (K, g*L) = w^T @ dY, then col2im into dx; db += sums of dy. The
+ * columns are rebuilt rather than kept. */
 static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const conv_attr *a = attr;
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    int K = a->Ci * a->kh * a->kw, L = a->Ho * a->Wo;
-    bool direct = conv_is_pointwise(a);
-    float *cols = NULL;
-    if (!direct && (x->grad || w->grad)) {
-        cols = conv_scratch(ctx, "conv2d backward", (size_t)K * L);
-        if (!cols) return PD_ERR_NOMEM;
-    }
-    for (int n = 0; n < a->B; n++) {
-        const float *xn = x->data + (size_t)n * a->Ci * a->H * a->W;
-        const float *dyn = y->grad + (size_t)n * a->Co * L;
-        if (w->grad) {
-            if (!direct) im2col(a, xn, cols);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Co, K, L, 1.0f, dyn, L,
-                        direct ? xn : cols, L, 1.0f, w->grad, K);
+    int K = a->Ci * a->kh * a->kw;
+    size_t L = (size_t)a->Ho * a->Wo;
+    if (x->grad || w->grad) {
+        int G = group_size(a->B, L, (size_t)K + a->Co);
+        float *cols = conv_scratch(ctx, "conv2d backward", (size_t)K * G * L);
+        float *dym = conv_scratch(ctx, "conv2d backward", (size_t)a->Co * G * L);
+        if (!cols || !dym) {
+            free(cols);
+            free(dym);
+            return PD_ERR_NOMEM;
         }
-        if (x->grad) {
-            float *dxn = x->grad + (size_t)n * a->Ci * a->H * a->W;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, a->Co, 1.0f, w->data, K, dyn,
-                        L, direct ? 1.0f : 0.0f, direct ? dxn : cols, L);
-            if (!direct) col2im_add(a, cols, dxn);
+        for (int n0 = 0; n0 < a->B; n0 += G) {
+            int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)L;
+            group_shuffle(dym, y->grad, n0, g, a->Co, L, NULL, false);
+            if (w->grad) {
+                im2col_group(a, x->data, n0, g, cols);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Co, K, gl, 1.0f, dym, gl,
+                            cols, gl, 1.0f, w->grad, K);
+            }
+            if (x->grad) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, gl, a->Co, 1.0f, w->data, K,
+                            dym, gl, 0.0f, cols, gl);
+                col2im_group(a, cols, n0, g, x->grad);
+            }
         }
+        free(cols);
+        free(dym);
     }
-    free(cols);
-    if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, (size_t)L);
+    if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, L);
     return PD_OK;
 }
 
@@ -179,69 +225,103 @@ pd_tensor *pd_conv2d(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int 
 
 /* ---- conv_transpose2x2 ------------------------------------------------------- */
 /* x (B, Ci, H, W), w (Ci, Co, 2, 2) = (Ci, Co*4), b (Co) -> y (B, Co, 2H, 2W).
- * Per image t (Co*4, HW) = w^T @ x_b (Ci, HW); row (co*4 + ky*2 + kx) of t
- * holds the (ky, kx) corner of every output 2x2 block. Blocks never overlap,
- * so forward scatters t into y and backward gathers dy back into t. */
+ * Per group t (Co*4, g*HW) = w^T @ X (Ci, g*HW); row (co*4 + ky*2 + kx) of t
+ * holds the (ky, kx) corner of every output 2x2 block. Blocks never
+ * overlap, so forward scatters t into y and backward gathers dy back. */
 
 typedef struct { int B, Ci, H, W, Co; } convt_attr;
 
-/* Moves between t (Co*4, HW) and y_b (Co, 2H, 2W); gather = y -> t. */
-static void convt_shuffle(const convt_attr *a, float *t, float *yb, const float *bias, bool gather) {
-    size_t HW = (size_t)a->H * a->W, W2 = 2 * (size_t)a->W;
-#pragma omp parallel for if ((size_t)a->Co * 4 * HW > PD_PAR_MIN)
-    for (int co = 0; co < a->Co; co++) {
-        float bc = bias ? bias[co] : 0.0f;
-        for (int k = 0; k < 4; k++) {
-            int ky = k / 2, kx = k % 2;
-            float *trow = t + ((size_t)co * 4 + k) * HW;
-            for (int i = 0; i < a->H; i++) {
-                float *yrow = yb + ((size_t)co * 2 * a->H + 2 * i + ky) * W2 + kx;
-                float *tp = trow + (size_t)i * a->W;
-                if (gather)
-                    for (int j = 0; j < a->W; j++) tp[j] = yrow[2 * j];
-                else
-                    for (int j = 0; j < a->W; j++) yrow[2 * j] = tp[j] + bc;
+/* Moves between t (Co*4, g*HW) and y[n0 .. n0+g) (Co, 2H, 2W); gather: y -> t. */
+static void convt_shuffle(const convt_attr *a, float *t, float *y, int n0, int g, const float *bias,
+                          bool gather) {
+    size_t HW = (size_t)a->H * a->W, ld = (size_t)g * HW, W2 = 2 * (size_t)a->W;
+    size_t img = (size_t)a->Co * 4 * HW;
+#pragma omp parallel for collapse(2) if ((size_t)a->Co * 4 * ld > PD_PAR_MIN)
+    for (int gi = 0; gi < g; gi++)
+        for (int co = 0; co < a->Co; co++) {
+            float bc = bias ? bias[co] : 0.0f;
+            float *yb = y + (size_t)(n0 + gi) * img;
+            for (int k = 0; k < 4; k++) {
+                int ky = k / 2, kx = k % 2;
+                float *trow = t + ((size_t)co * 4 + k) * ld + (size_t)gi * HW;
+                for (int i = 0; i < a->H; i++) {
+                    float *yrow = yb + ((size_t)co * 2 * a->H + 2 * i + ky) * W2 + kx;
+                    float *tp = trow + (size_t)i * a->W;
+                    if (gather)
+                        for (int j = 0; j < a->W; j++) tp[j] = yrow[2 * j];
+                    else
+                        for (int j = 0; j < a->W; j++) yrow[2 * j] = tp[j] + bc;
+                }
             }
         }
-    }
 }
 
 static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const convt_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    int HW = a->H * a->W, M = a->Co * 4;
-    float *t = conv_scratch(ctx, "conv_transpose2x2", (size_t)M * HW);
-    if (!t) return PD_ERR_NOMEM;
-    for (int n = 0; n < a->B; n++) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, HW, a->Ci, 1.0f, w->data, M,
-                    x->data + (size_t)n * a->Ci * HW, HW, 0.0f, t, HW);
-        convt_shuffle(a, t, y->data + (size_t)n * M * HW, b ? b->data : NULL, false);
+    size_t HW = (size_t)a->H * a->W;
+    int M = a->Co * 4, G = group_size(a->B, HW, (size_t)M + a->Ci);
+    float *t = conv_scratch(ctx, "conv_transpose2x2", (size_t)M * G * HW);
+    float *xm = conv_scratch(ctx, "conv_transpose2x2", (size_t)a->Ci * G * HW);
+    if (!t || !xm) {
+        free(t);
+        free(xm);
+        return PD_ERR_NOMEM;
+    }
+    for (int n0 = 0; n0 < a->B; n0 += G) {
+        int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
+        group_shuffle(xm, x->data, n0, g, a->Ci, HW, NULL, false);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, gl, a->Ci, 1.0f, w->data, M, xm, gl,
+                    0.0f, t, gl);
+        convt_shuffle(a, t, y->data, n0, g, b ? b->data : NULL, false);
     }
     free(t);
+    free(xm);
     return PD_OK;
 }
 
-/* dt = gather(dy_b); dx_b (Ci, HW) += w (Ci, Co*4) @ dt; dw += x_b @ dt^T. */
+/* Per group: dt = gather(dy); dX (Ci, g*HW) = w (Ci, Co*4) @ dt, added into
+ * dx; dw += X @ dt^T. */
 static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const convt_attr *a = attr;
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    int HW = a->H * a->W, M = a->Co * 4;
+    size_t HW = (size_t)a->H * a->W;
+    int M = a->Co * 4;
     if (x->grad || w->grad) {
-        float *dt = conv_scratch(ctx, "conv_transpose2x2 backward", (size_t)M * HW);
-        if (!dt) return PD_ERR_NOMEM;
-        for (int n = 0; n < a->B; n++) {
-            convt_shuffle(a, dt, y->grad + (size_t)n * M * HW, NULL, true);
-            size_t xo = (size_t)n * a->Ci * HW;
-            if (x->grad)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Ci, HW, M, 1.0f, w->data,
-                            M, dt, HW, 1.0f, x->grad + xo, HW);
-            if (w->grad)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Ci, M, HW, 1.0f,
-                            x->data + xo, HW, dt, HW, 1.0f, w->grad, M);
+        int G = group_size(a->B, HW, (size_t)M + a->Ci);
+        float *dt = conv_scratch(ctx, "conv_transpose2x2 backward", (size_t)M * G * HW);
+        float *xm = conv_scratch(ctx, "conv_transpose2x2 backward", (size_t)a->Ci * G * HW);
+        if (!dt || !xm) {
+            free(dt);
+            free(xm);
+            return PD_ERR_NOMEM;
+        }
+        for (int n0 = 0; n0 < a->B; n0 += G) {
+            int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
+            convt_shuffle(a, dt, y->grad, n0, g, NULL, true);
+            if (w->grad) {
+                group_shuffle(xm, x->data, n0, g, a->Ci, HW, NULL, false);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Ci, M, gl, 1.0f, xm, gl, dt,
+                            gl, 1.0f, w->grad, M);
+            }
+            if (x->grad) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Ci, gl, M, 1.0f, w->data, M,
+                            dt, gl, 0.0f, xm, gl);
+                /* dx[n] (Ci, HW) += the group's columns */
+                size_t ld = (size_t)gl;
+#pragma omp parallel for collapse(2) if ((size_t)a->Ci * ld > PD_PAR_MIN)
+                for (int gi = 0; gi < g; gi++)
+                    for (int ci = 0; ci < a->Ci; ci++) {
+                        float *dst = x->grad + ((size_t)(n0 + gi) * a->Ci + ci) * HW;
+                        const float *src = xm + (size_t)ci * ld + (size_t)gi * HW;
+                        for (size_t i = 0; i < HW; i++) dst[i] += src[i];
+                    }
+            }
         }
         free(dt);
+        free(xm);
     }
-    if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, (size_t)4 * HW);
+    if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, 4 * HW);
     return PD_OK;
 }
 

@@ -344,6 +344,7 @@ static void test_conv2d(void **state) {
     conv_case(1, 2, 6, 5, 3, 3, 2, 1, 0, false, 710); /* non-square kernel, no bias */
     conv_case(2, 4, 3, 5, 3, 1, 1, 1, 0, true, 720);  /* pointwise: no im2col */
     conv_case(1, 2, 8, 8, 3, 4, 4, 4, 0, true, 730);  /* patch-embed style k = stride */
+    conv_case(70, 2, 4, 4, 3, 3, 3, 1, 1, true, 740); /* many 4x4 images: several sgemm groups */
 
     pd_ctx *ctx = pd_ctx_new(0);
     float z[128] = {0}; /* covers the largest tensor below, w (2, 4, 3, 3) */
@@ -370,11 +371,9 @@ static pd_tensor *f_convt(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
     return pd_conv_transpose2x2(ctx, x[0], x[1], n > 2 ? x[2] : NULL);
 }
 
-static void test_conv_transpose2x2(void **state) {
-    (void)state;
-    int B = 2, Ci = 3, H = 3, W = 5, Co = 4;
-    gc_case c = {.shapes = {SHAPE(2, 3, 3, 5), SHAPE(3, 4, 2, 2), SHAPE(4)}, .ndims = {4, 4, 1}, .n = 3};
-    case_init(&c, 800);
+static void convt_case(int B, int Ci, int H, int W, int Co, uint64_t seed) {
+    gc_case c = {.shapes = {SHAPE(B, Ci, H, W), SHAPE(Ci, Co, 2, 2), SHAPE(Co)}, .ndims = {4, 4, 1}, .n = 3};
+    case_init(&c, seed);
     TU_GRADCHECK(f_convt, NULL, c.in, 3, NULL);
     TU_GRADCHECK(f_convt, NULL, c.in, 2, NULL);
 
@@ -398,13 +397,22 @@ static void test_conv_transpose2x2(void **state) {
                     float got = y->data[((n * Co + co) * 2 * H + oy) * 2 * W + ox];
                     if (fabs(got - acc) > 1e-5) fail_msg("convt (%d,%d,%d,%d): %g vs %g", n, co, oy, ox, got, acc);
                 }
+    pd_ctx_free(ctx);
+    case_free(&c);
+}
+
+static void test_conv_transpose2x2(void **state) {
+    (void)state;
+    convt_case(2, 3, 3, 5, 4, 800);
+    convt_case(300, 2, 2, 2, 3, 810); /* many 2x2 images: several sgemm groups */
+    pd_ctx *ctx = pd_ctx_new(0);
     static const float zeros[108];
     pd_tensor *w3 = leaf(ctx, zeros, (int[]){3, 4, 3, 3}, 4, false);
-    assert_null(pd_conv_transpose2x2(ctx, leaf(ctx, c.bufs[0], c.shapes[0], 4, false), w3, NULL));
+    pd_tensor *x3 = leaf(ctx, zeros, (int[]){2, 3, 3, 5}, 4, false);
+    assert_null(pd_conv_transpose2x2(ctx, x3, w3, NULL));
     assert_int_equal(pd_ctx_status(ctx), PD_ERR_SHAPE);
     TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(3, 4, 3, 3)");
     pd_ctx_free(ctx);
-    case_free(&c);
 }
 
 /* ---- maxpool2x2 ------------------------------------------------------------------ */
