@@ -13,7 +13,7 @@ static const char *usage =
     "usage: pixeldit bench CONFIG [--set section.key=value ...] [--plugin FILE.so ...]\n"
     "                      [--batch B] [--steps N] [--warmup W] [--threads T]\n"
     "                      [--sample-steps S] [--sample-batch SB] [--sample-reps R]\n"
-    "                      [--no-peak] [--json FILE] [--quiet]\n"
+    "                      [--no-peak] [--profile] [--json FILE] [--quiet]\n"
     "\n"
     "  --batch B          images per step (default: [train] batch_size)\n"
     "  --steps N          timed training steps and forward passes (default 10)\n"
@@ -23,6 +23,7 @@ static const char *usage =
     "  --sample-batch SB  images per sampling call (default: B)\n"
     "  --sample-reps R    timed sampling calls (default 1)\n"
     "  --no-peak          skip the sgemm peak (MFU is then not reported)\n"
+    "  --profile          print per-op forward/backward times of the timed training steps\n"
     "  --json FILE        also write the numbers as JSON ('-' = stdout)\n"
     "\n"
     "Data is synthetic (config shape, uniform pixels); a training step is exactly the\n"
@@ -186,6 +187,7 @@ int cmd_bench(int argc, char **argv) {
             plugins[nplugins++] = argv[++i];
         } else if (!strcmp(a, "--json") && has) c.json = argv[++i];
         else if (!strcmp(a, "--no-peak")) o.skip_peak = true;
+        else if (!strcmp(a, "--profile")) o.profile = true;
         else if (!strcmp(a, "--quiet")) c.quiet = 1;
         else if (a[0] == '-') return cli_usage(usage, "unknown or incomplete option '%s'", a);
         else if (!c.config) c.config = a;

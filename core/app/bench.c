@@ -148,6 +148,7 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
     int total = o->warmup + o->steps;
     progress(o, "train", 0, total);
     for (int i = 0; i < total; i++) {
+        pd_ctx_set_profile(b->ctx, o->profile && i >= o->warmup);
         double t0 = now_s();
         pd_status s = pd_train_step_batch(&parts, &buf, b->x, b->labels, B, lr, i + 1, &loss, NULL);
         if (s) return s;
@@ -155,6 +156,11 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
         progress(o, "train", i + 1, total);
     }
     r->last_loss = loss;
+    if (o->profile) {
+        pd_ctx_set_profile(b->ctx, false);
+        fprintf(stderr, "per-op time over %d training steps:\n", o->steps);
+        pd_ctx_profile_print(b->ctx, stderr);
+    }
     summarise(b->times, o->steps, &r->train);
     return PD_OK;
 }

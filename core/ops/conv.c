@@ -4,8 +4,9 @@
  * Images are processed in groups whose columns sit side by side in one
  * matrix, so each group is one large sgemm: a per-image sgemm is far too
  * small for the many tiny images of a per-patch head (DiP: B*N patches of
- * 4x4). Column scratch is malloc'd per call and freed at once: it can be
- * far larger than the activations and must not pile up in the step arena. */
+ * 4x4). Column scratch comes from the context's reusable scratch buffer
+ * (pd_ctx_scratch): it is needed only within one call and must not pile
+ * up in the step arena. */
 #include <cblas.h>
 #include <stdlib.h>
 
@@ -115,11 +116,15 @@ static void bias_grad_add(float *db, const float *dy, int B, int C, size_t L) {
     }
 }
 
-static float *conv_scratch(pd_ctx *ctx, const char *op, size_t n) {
-    float *p = malloc(n * sizeof(float));
-    if (!p) pd_ctx_fail(ctx, PD_ERR_NOMEM, "%s: cannot allocate %zu bytes of column scratch", op,
-                        n * sizeof(float));
-    return p;
+/* Two scratch matrices of n1 and n2 floats from the context's reusable
+ * buffer; false (error recorded) when it cannot grow. */
+static bool conv_scratch(pd_ctx *ctx, size_t n1, size_t n2, float **a, float **b) {
+    size_t n1a = (n1 + 15) & ~(size_t)15; /* keep the second 64-byte aligned */
+    float *p = pd_ctx_scratch(ctx, (n1a + n2) * sizeof(float));
+    if (!p) return false;
+    *a = p;
+    *b = p + n1a;
+    return true;
 }
 
 /* ---- conv2d --------------------------------------------------------------- */
@@ -132,13 +137,8 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     int K = a->Ci * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo;
     int G = group_size(a->B, L, (size_t)K + a->Co);
-    float *cols = conv_scratch(ctx, "conv2d", (size_t)K * G * L);
-    float *ym = conv_scratch(ctx, "conv2d", (size_t)a->Co * G * L);
-    if (!cols || !ym) {
-        free(cols);
-        free(ym);
-        return PD_ERR_NOMEM;
-    }
+    float *cols, *ym;
+    if (!conv_scratch(ctx, (size_t)K * G * L, (size_t)a->Co * G * L, &cols, &ym)) return PD_ERR_NOMEM;
     for (int n0 = 0; n0 < a->B; n0 += G) {
         int g = a->B - n0 < G ? a->B - n0 : G;
         im2col_group(a, x->data, n0, g, cols);
@@ -146,8 +146,6 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
                     K, cols, g * (int)L, 0.0f, ym, g * (int)L);
         group_shuffle(ym, y->data, n0, g, a->Co, L, b ? b->data : NULL, true);
     }
-    free(cols);
-    free(ym);
     return PD_OK;
 }
 
@@ -161,13 +159,9 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     size_t L = (size_t)a->Ho * a->Wo;
     if (x->grad || w->grad) {
         int G = group_size(a->B, L, (size_t)K + a->Co);
-        float *cols = conv_scratch(ctx, "conv2d backward", (size_t)K * G * L);
-        float *dym = conv_scratch(ctx, "conv2d backward", (size_t)a->Co * G * L);
-        if (!cols || !dym) {
-            free(cols);
-            free(dym);
+        float *cols, *dym;
+        if (!conv_scratch(ctx, (size_t)K * G * L, (size_t)a->Co * G * L, &cols, &dym))
             return PD_ERR_NOMEM;
-        }
         for (int n0 = 0; n0 < a->B; n0 += G) {
             int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)L;
             group_shuffle(dym, y->grad, n0, g, a->Co, L, NULL, false);
@@ -182,8 +176,6 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
                 col2im_group(a, cols, n0, g, x->grad);
             }
         }
-        free(cols);
-        free(dym);
     }
     if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, L);
     return PD_OK;
@@ -261,13 +253,8 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     size_t HW = (size_t)a->H * a->W;
     int M = a->Co * 4, G = group_size(a->B, HW, (size_t)M + a->Ci);
-    float *t = conv_scratch(ctx, "conv_transpose2x2", (size_t)M * G * HW);
-    float *xm = conv_scratch(ctx, "conv_transpose2x2", (size_t)a->Ci * G * HW);
-    if (!t || !xm) {
-        free(t);
-        free(xm);
-        return PD_ERR_NOMEM;
-    }
+    float *t, *xm;
+    if (!conv_scratch(ctx, (size_t)M * G * HW, (size_t)a->Ci * G * HW, &t, &xm)) return PD_ERR_NOMEM;
     for (int n0 = 0; n0 < a->B; n0 += G) {
         int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
         group_shuffle(xm, x->data, n0, g, a->Ci, HW, NULL, false);
@@ -275,8 +262,6 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
                     0.0f, t, gl);
         convt_shuffle(a, t, y->data, n0, g, b ? b->data : NULL, false);
     }
-    free(t);
-    free(xm);
     return PD_OK;
 }
 
@@ -289,13 +274,9 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     int M = a->Co * 4;
     if (x->grad || w->grad) {
         int G = group_size(a->B, HW, (size_t)M + a->Ci);
-        float *dt = conv_scratch(ctx, "conv_transpose2x2 backward", (size_t)M * G * HW);
-        float *xm = conv_scratch(ctx, "conv_transpose2x2 backward", (size_t)a->Ci * G * HW);
-        if (!dt || !xm) {
-            free(dt);
-            free(xm);
+        float *dt, *xm;
+        if (!conv_scratch(ctx, (size_t)M * G * HW, (size_t)a->Ci * G * HW, &dt, &xm))
             return PD_ERR_NOMEM;
-        }
         for (int n0 = 0; n0 < a->B; n0 += G) {
             int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
             convt_shuffle(a, dt, y->grad, n0, g, NULL, true);
@@ -318,8 +299,6 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
                     }
             }
         }
-        free(dt);
-        free(xm);
     }
     if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, 4 * HW);
     return PD_OK;

@@ -40,7 +40,9 @@ pd_tensor *pd_op_apply(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, 
     }
 
     ctx->recording_now = needs_grad;
+    double t0 = ctx->profile ? pd_now_seconds() : 0;
     pd_status s = def->forward(ctx, out, in, n_in, attr_copy);
+    if (ctx->profile) pd_ctx_profile_add(ctx, def->name, pd_now_seconds() - t0, false);
     ctx->recording_now = false;
     if (s != PD_OK) {
         if (ctx->status == PD_OK) pd_ctx_fail(ctx, s, "%s: forward failed", def->name);
@@ -101,7 +103,9 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss) {
         if (!n->def->backward) continue;
         for (int i = 0; i < n->n_in; i++)
             if ((s = ensure_grad(ctx, n->in[i]))) return s;
+        double t0 = ctx->profile ? pd_now_seconds() : 0;
         s = n->def->backward(ctx, n->out, n->in, n->n_in, n->attr);
+        if (ctx->profile) pd_ctx_profile_add(ctx, n->def->name, pd_now_seconds() - t0, true);
         if (s != PD_OK) {
             if (ctx->status == PD_OK)
                 pd_ctx_fail(ctx, s, "%s: backward failed", n->def->name);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctx_internal.h"
 
@@ -67,6 +68,7 @@ void pd_ctx_free(pd_ctx *ctx) {
     chunks_free(ctx->chunks);
     pool_free(&ctx->pools[0]);
     pool_free(&ctx->pools[1]);
+    free(ctx->scratch);
     free(ctx);
 }
 
@@ -163,6 +165,20 @@ void *pd_ctx_alloc(pd_ctx *ctx, size_t bytes) {
     return p;
 }
 
+void *pd_ctx_scratch(pd_ctx *ctx, size_t bytes) {
+    if (bytes > ctx->scratch_cap) {
+        free(ctx->scratch);
+        ctx->scratch_cap = 0;
+        ctx->scratch = aligned_alloc(PD_ALIGN, align_up(bytes));
+        if (!ctx->scratch) {
+            pd_ctx_fail(ctx, PD_ERR_NOMEM, "scratch: cannot allocate %zu bytes", bytes);
+            return NULL;
+        }
+        ctx->scratch_cap = align_up(bytes);
+    }
+    return ctx->scratch;
+}
+
 size_t pd_ctx_used(const pd_ctx *ctx) { return ctx->total_used; }
 size_t pd_ctx_peak(const pd_ctx *ctx) { return ctx->peak; }
 
@@ -188,4 +204,51 @@ pd_tensor *pd_ctx_new_header(pd_ctx *ctx) {
     t->flags = PD_TF_ARENA;
     t->step = ctx->step;
     return t;
+}
+
+double pd_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void pd_ctx_set_profile(pd_ctx *ctx, bool on) { ctx->profile = on; }
+
+void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd) {
+    int i = 0;
+    while (i < ctx->n_prof && ctx->prof[i].name != name && strcmp(ctx->prof[i].name, name)) i++;
+    if (i == ctx->n_prof) {
+        if (i == 64) return;
+        ctx->prof[i].name = name;
+        ctx->prof[i].fwd_s = ctx->prof[i].bwd_s = 0;
+        ctx->prof[i].fwd_n = ctx->prof[i].bwd_n = 0;
+        ctx->n_prof++;
+    }
+    if (bwd) {
+        ctx->prof[i].bwd_s += seconds;
+        ctx->prof[i].bwd_n++;
+    } else {
+        ctx->prof[i].fwd_s += seconds;
+        ctx->prof[i].fwd_n++;
+    }
+}
+
+void pd_ctx_profile_print(pd_ctx *ctx, FILE *out) {
+    double total = 0;
+    for (int i = 0; i < ctx->n_prof; i++) total += ctx->prof[i].fwd_s + ctx->prof[i].bwd_s;
+    /* selection sort by total time: the table is small */
+    for (int i = 0; i < ctx->n_prof; i++)
+        for (int j = i + 1; j < ctx->n_prof; j++)
+            if (ctx->prof[j].fwd_s + ctx->prof[j].bwd_s > ctx->prof[i].fwd_s + ctx->prof[i].bwd_s) {
+                __typeof__(ctx->prof[0]) t = ctx->prof[i];
+                ctx->prof[i] = ctx->prof[j];
+                ctx->prof[j] = t;
+            }
+    fprintf(out, "%-20s %10s %7s %10s %7s %6s\n", "op", "fwd ms", "calls", "bwd ms", "calls", "share");
+    for (int i = 0; i < ctx->n_prof; i++)
+        fprintf(out, "%-20s %10.2f %7ld %10.2f %7ld %5.1f%%\n", ctx->prof[i].name,
+                1e3 * ctx->prof[i].fwd_s, ctx->prof[i].fwd_n, 1e3 * ctx->prof[i].bwd_s,
+                ctx->prof[i].bwd_n,
+                total > 0 ? 100 * (ctx->prof[i].fwd_s + ctx->prof[i].bwd_s) / total : 0.0);
+    ctx->n_prof = 0;
 }

@@ -44,7 +44,16 @@ struct pd_ctx {
     bool grad_enabled, training, recording_now, backward_done;
     pd_status status;
     char err[1024];
+    bool profile;        /* pd_ctx_set_profile */
+    int n_prof;
+    struct { const char *name; double fwd_s, bwd_s; long fwd_n, bwd_n; } prof[64];
+    void *scratch;       /* pd_ctx_scratch buffer */
+    size_t scratch_cap;
 };
+
+/* Adds one timed call of op `name` to the profile (backward: bwd). */
+void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd);
+double pd_now_seconds(void);
 
 /* Allocates a tensor header in the current step's pool (no data). */
 pd_tensor *pd_ctx_new_header(pd_ctx *ctx);

@@ -33,6 +33,7 @@ typedef struct pd_bench_opts {
     int sample_batch;          /* images per sampling call; 0: batch */
     int sample_reps;           /* timed sampling calls (no warm-up: the forward one is); 0: 1 */
     bool skip_peak;            /* do not measure the sgemm peak */
+    bool profile;              /* print per-op forward/backward times of the timed training steps */
     pd_bench_progress_fn progress;
     void *user;
 } pd_bench_opts;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pixeldit/status.h"
 
@@ -91,9 +92,21 @@ bool pd_ctx_training(const pd_ctx *ctx);
 /* Raw aligned scratch memory from the arena (64-byte aligned), valid until
  * the next reset. Returns NULL and records PD_ERR_NOMEM on failure. */
 void *pd_ctx_alloc(pd_ctx *ctx, size_t bytes);
+/* A scratch buffer owned by the context and reused by every caller: valid
+ * until the next pd_ctx_scratch call, so only for memory an op needs
+ * within one forward or backward call (e.g. im2col columns). Grows as
+ * needed and is kept, so steady steps do not allocate. NULL + PD_ERR_NOMEM
+ * on failure. */
+void *pd_ctx_scratch(pd_ctx *ctx, size_t bytes);
 /* Bytes in use now, and the high-water mark since creation. */
 size_t pd_ctx_used(const pd_ctx *ctx);
 size_t pd_ctx_peak(const pd_ctx *ctx);
+
+/* Op profiling: when on, every op's forward and backward wall time is
+ * added up per op name; pd_ctx_profile_print writes the table (time, calls,
+ * share) sorted by total time, and resets it. */
+void pd_ctx_set_profile(pd_ctx *ctx, bool on);
+void pd_ctx_profile_print(pd_ctx *ctx, FILE *out);
 
 /* ---- tensors ---------------------------------------------------------- */
 
