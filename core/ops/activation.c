@@ -3,10 +3,11 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "fast_exp.h"
 #include "op_util.h"
 #include "pixeldit/rng.h"
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float sigmoidf(float x) { return pd_sigmoidf(x); }
 
 /* d silu / dx = s + x s (1 - s), s = sigmoid(x). */
 static inline float silu_grad(float x) {
@@ -123,6 +124,7 @@ static pd_status swiglu_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     for (size_t r = 0; r < rows; r++) {
         const float *restrict g = x + r * 2 * (size_t)H, *restrict u = g + H;
         float *restrict o = out + r * (size_t)H;
+#pragma omp simd
         for (int h = 0; h < H; h++) o[h] = g[h] * sigmoidf(g[h]) * u[h];
     }
     return PD_OK;
@@ -139,6 +141,7 @@ static pd_status swiglu_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         const float *restrict g = x + r * 2 * (size_t)H, *restrict u = g + H;
         const float *restrict d = dy + r * (size_t)H;
         float *restrict dg = dx + r * 2 * (size_t)H, *restrict du = dg + H;
+#pragma omp simd
         for (int h = 0; h < H; h++) {
             dg[h] += d[h] * u[h] * silu_grad(g[h]);
             du[h] += d[h] * g[h] * sigmoidf(g[h]);
@@ -178,8 +181,9 @@ static pd_status softmax_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
         float mx = xr[0];
         for (int c = 1; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
         float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
         for (int c = 0; c < C; c++) {
-            yr[c] = expf(xr[c] - mx);
+            yr[c] = pd_expf(xr[c] - mx);
             sum += yr[c];
         }
         float inv = 1.0f / sum;

@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 
+#include "fast_exp.h"
 #include "op_util.h"
 
 typedef struct {
@@ -55,8 +56,9 @@ static void softmax_rows(float *p, int rows, int cols, bool par) {
         float mx = pr[0];
         for (int c = 1; c < cols; c++) mx = pr[c] > mx ? pr[c] : mx;
         float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
         for (int c = 0; c < cols; c++) {
-            pr[c] = expf(pr[c] - mx);
+            pr[c] = pd_expf(pr[c] - mx);
             sum += pr[c];
         }
         float inv = 1.0f / sum;

@@ -1,5 +1,5 @@
-/* The step context: a bump arena that grows during warm-up and is coalesced
- * into one block on reset, two alternating tensor-header pools, the tape,
+/* The step context: a bump arena of chunks that grows during warm-up and
+ * is then reused as it is, two alternating tensor-header pools, the tape,
  * and the sticky error. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,17 +96,8 @@ void pd_ctx_reset(pd_ctx *ctx) {
     ctx->backward_done = false;
     ctx->status = PD_OK;
     ctx->err[0] = '\0';
-    if (ctx->chunks->next) {
-        /* Warm-up grew the arena: replace the chain by one block big
-         * enough for the whole step, so later steps never allocate. */
-        size_t total = 0;
-        for (pd_chunk *c = ctx->chunks; c; c = c->next) total += c->cap;
-        pd_chunk *one = chunk_new(total);
-        if (one) {
-            chunks_free(ctx->chunks);
-            ctx->chunks = one;
-        }
-    }
+    /* The chunks grown during warm-up are kept and refilled in order: no
+     * allocation, and no fresh pages to fault in, in later steps. */
     for (pd_chunk *c = ctx->chunks; c; c = c->next) c->used = 0;
     ctx->cur = ctx->chunks;
     ctx->total_used = 0;

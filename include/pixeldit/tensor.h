@@ -59,8 +59,8 @@ typedef struct pd_tensor {
 typedef struct pd_ctx pd_ctx;
 
 /* arena_bytes is the initial capacity (0: 64 MiB); the arena grows by
- * chunks during the first steps and is coalesced by pd_ctx_reset(), so a
- * steady training loop allocates nothing. */
+ * chunks (each twice the last) during the first step and is then reused
+ * as it is, so a steady training loop allocates nothing. */
 pd_ctx *pd_ctx_new(size_t arena_bytes);
 void pd_ctx_free(pd_ctx *ctx);
 
