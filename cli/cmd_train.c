@@ -1,7 +1,5 @@
 /* pixeldit train CONFIG [options] */
-#include <errno.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,10 +68,6 @@ int cmd_train(int argc, char **argv) {
         const char *base = strrchr(config, '/') ? strrchr(config, '/') + 1 : config;
         snprintf(out_buf, sizeof out_buf, "runs/%.*s", (int)strcspn(base, "."), base);
         out = out_buf;
-        if (mkdir("runs", 0755) && errno != EEXIST) {
-            fprintf(stderr, "pixeldit: cannot create runs/: %s\n", strerror(errno));
-            return CLI_ERR;
-        }
     }
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);

@@ -25,8 +25,18 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* mkdir -p: creates path and any missing parents. */
 static pd_status make_dir(const char *path) {
-    if (mkdir(path, 0755) && errno != EEXIST)
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST)
         return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
     return PD_OK;
 }
