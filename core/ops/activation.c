@@ -176,18 +176,7 @@ static pd_status softmax_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
     float *out = y->data;
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
-        const float *restrict xr = x + r * (size_t)C;
-        float *restrict yr = out + r * (size_t)C;
-        float mx = xr[0];
-        for (int c = 1; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int c = 0; c < C; c++) {
-            yr[c] = pd_expf(xr[c] - mx);
-            sum += yr[c];
-        }
-        float inv = 1.0f / sum;
-        for (int c = 0; c < C; c++) yr[c] *= inv;
+        pd_softmax_row(x + r * (size_t)C, out + r * (size_t)C, C);
     }
     return PD_OK;
 }

@@ -52,17 +52,7 @@ static inline int thread_id(void) {
 static void softmax_rows(float *p, int rows, int cols, bool par) {
 #pragma omp parallel for if (par && (size_t)rows * cols > PD_PAR_MIN)
     for (int r = 0; r < rows; r++) {
-        float *restrict pr = p + (size_t)r * cols;
-        float mx = pr[0];
-        for (int c = 1; c < cols; c++) mx = pr[c] > mx ? pr[c] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int c = 0; c < cols; c++) {
-            pr[c] = pd_expf(pr[c] - mx);
-            sum += pr[c];
-        }
-        float inv = 1.0f / sum;
-        for (int c = 0; c < cols; c++) pr[c] *= inv;
+        pd_softmax_row(p + (size_t)r * cols, p + (size_t)r * cols, cols);
     }
 }
 

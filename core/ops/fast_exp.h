@@ -1,4 +1,4 @@
-/* A vectorisable expf (internal). libm's expf is a call the compiler
+/* A vectorisable expf and the softmax row built on it (internal). libm's expf is a call the compiler
  * cannot vectorise without -ffast-math; this one is plain arithmetic, so
  * loops over it compile to AVX2/AVX-512 code. Cody-Waite reduction
  * x = n ln2 + r and the Cephes degree-6 polynomial for e^r: within 2 ulp of
@@ -30,5 +30,19 @@ static inline float pd_expf(float x) {
 
 /* 1 / (1 + e^-x), the SiLU gate. */
 static inline float pd_sigmoidf(float x) { return 1.0f / (1.0f + pd_expf(-x)); }
+
+/* Stable softmax of one row: y = exp(x - max) / sum; y may alias x. */
+static inline void pd_softmax_row(const float *x, float *y, int n) {
+    float mx = x[0];
+    for (int c = 1; c < n; c++) mx = x[c] > mx ? x[c] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int c = 0; c < n; c++) {
+        y[c] = pd_expf(x[c] - mx);
+        sum += y[c];
+    }
+    float inv = 1.0f / sum;
+    for (int c = 0; c < n; c++) y[c] *= inv;
+}
 
 #endif
