@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job in one command: install dependencies, build, train the small
 # JiT on Fashion-MNIST for a few minutes, and write a class-conditional
-# sample grid (rows = classes) to runs/small/samples/final.png.
+# sample grid (rows = classes) to runs/small/samples/final.png (the trainer
+# samples from EMA 1 when it stops).
 # Usage: scripts/quickstart.sh [MINUTES]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,5 +10,5 @@ minutes="${1:-10}"
 scripts/install-deps.sh
 scripts/build.sh
 ./build/cli/pixeldit train configs/small.ini --minutes "$minutes" --out runs/small
-./build/cli/pixeldit sample --ckpt runs/small/checkpoint-last.safetensors --out runs/small/grid.png
-echo "quickstart: sample grid in runs/small/grid.png (and runs/small/samples/final.png)"
+echo "quickstart: sample grid in runs/small/samples/final.png"
+echo "more samples: ./build/cli/pixeldit sample --ckpt runs/small/checkpoint-last.safetensors --out grid.png"
