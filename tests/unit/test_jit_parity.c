@@ -74,22 +74,6 @@ static void read_labels(const pd_st_file *f, const char *name, int *out, int n) 
     for (int i = 0; i < n; i++) out[i] = (int)v[i];
 }
 
-/* max |got - want| / max |want| over n values (1 when want is all zero);
- * fails when above tol. Returns the error for the report. */
-static double expect_close(const char *what, const float *got, const float *want, size_t n, double tol) {
-    double err = 0, scale = 0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= err)) err = d, worst = i; /* also catches NaN */
-        if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
-    }
-    double rel = err / (scale > 0 ? scale : 1.0);
-    if (!(rel <= tol))
-        fail_msg("%s: max |c - t| / max |t| = %.3g > %.1g (element %zu: c %.9g, t %.9g, max |t| %.4g)",
-                 what, rel, tol, worst, (double)got[worst], (double)want[worst], scale);
-    return rel;
-}
 
 /* ---- the model, built as the trainer builds it ---------------------------------- */
 

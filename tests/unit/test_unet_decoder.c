@@ -109,21 +109,6 @@ static pd_tensor *golden_tensor(pd_ctx *ctx, const pd_st_file *f, const char *na
     return t;
 }
 
-/* max |got - want| / max |want| over n values; fails above tol. */
-static double expect_close(const char *what, const float *got, const float *want, size_t n, double tol) {
-    double err = 0, scale = 0;
-    size_t worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= err)) err = d, worst = i; /* also catches NaN */
-        if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
-    }
-    double rel = err / (scale > 0 ? scale : 1.0);
-    if (!(rel <= tol))
-        fail_msg("%s: max |c - t| / max |t| = %.3g > %.1g (element %zu: c %.9g, t %.9g, max |t| %.4g)",
-                 what, rel, tol, worst, (double)got[worst], (double)want[worst], scale);
-    return rel;
-}
 
 /* The gradient golden of tensor t (its shape), compared with got. */
 static double expect_grad(const pd_st_file *f, const char *name, const pd_tensor *t, const float *got) {

@@ -61,4 +61,22 @@ static inline void case_free(gc_case *c) {
 
 #define SHAPE(...) {__VA_ARGS__}
 
+/* max |got - want| / max |want| over n values (1 when want is all zero);
+ * fails the test above tol (NaN fails too). Returns the error for reports. */
+static inline double expect_close(const char *what, const float *got, const float *want, size_t n,
+                                  double tol) {
+    double err = 0, scale = 0;
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= err)) err = d, worst = i;
+        if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
+    }
+    double rel = err / (scale > 0 ? scale : 1.0);
+    if (!(rel <= tol))
+        fail_msg("%s: max |c - t| / max |t| = %.3g > %.1g (element %zu: c %.9g, t %.9g, max |t| %.4g)",
+                 what, rel, tol, worst, (double)got[worst], (double)want[worst], scale);
+    return rel;
+}
+
 #endif
