@@ -125,4 +125,16 @@ pd_status pd_cfg_apply_items(pd_config *cfg, const cfg_items *items, const char 
 /* Section list for messages: "model, diffusion, ..., attention". */
 void pd_cfg_section_list(char *out, size_t cap);
 
+/* snprintf-style text appender shared by the INI writer and the doc
+ * generator: counts everything, writes what fits. */
+typedef struct cfg_text {
+    char *buf;
+    size_t cap, len;
+} cfg_text;
+void cfg_text_put(cfg_text *o, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 #endif

@@ -6,13 +6,7 @@
 
 #include "config_internal.h"
 
-/* snprintf-style appender: counts everything, writes what fits. */
-typedef struct text_out {
-    char *buf;
-    size_t cap, len;
-} text_out;
-
-static void put(text_out *o, const char *fmt, ...) {
+void cfg_text_put(cfg_text *o, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     size_t room = o->len < o->cap ? o->cap - o->len : 0;
@@ -21,9 +15,11 @@ static void put(text_out *o, const char *fmt, ...) {
     if (n > 0) o->len += (size_t)n;
 }
 
+#define put cfg_text_put
+
 /* "key = value", or "key=value" when that is what it takes to stay within
  * inih's line limit (values read from a file always fit that way). */
-static void put_line(text_out *o, const char *key, const char *value, const char *compact_value) {
+static void put_line(cfg_text *o, const char *key, const char *value, const char *compact_value) {
     if (strlen(key) + 3 + strlen(value) <= PD_CONFIG_LINE_MAX)
         put(o, "%s = %s\n", key, value);
     else
@@ -31,7 +27,7 @@ static void put_line(text_out *o, const char *key, const char *value, const char
 }
 
 size_t pd_config_to_ini(const pd_config *cfg, char *buf, size_t cap) {
-    text_out o = {buf, cap, 0};
+    cfg_text o = {buf, cap, 0};
     if (cap) buf[0] = '\0';
     put(&o, "; pixeldit config, fully resolved\n");
     char value[PD_CONFIG_VALUE_MAX * PD_CONFIG_MAX_PLUGINS + 16];
