@@ -136,6 +136,7 @@ static pd_status swiglu_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     size_t rows = y->numel / (size_t)H;
     const float *x = in[0]->data, *dy = y->grad;
     float *dx = in[0]->grad;
+    bool unset = pd_grad_unset(in[0]);
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         const float *restrict g = x + r * 2 * (size_t)H, *restrict u = g + H;
@@ -143,8 +144,8 @@ static pd_status swiglu_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         float *restrict dg = dx + r * 2 * (size_t)H, *restrict du = dg + H;
 #pragma omp simd
         for (int h = 0; h < H; h++) {
-            dg[h] += d[h] * u[h] * silu_grad(g[h]);
-            du[h] += d[h] * g[h] * sigmoidf(g[h]);
+            dg[h] = pd_grad_acc(unset, dg[h], d[h] * u[h] * silu_grad(g[h]));
+            du[h] = pd_grad_acc(unset, du[h], d[h] * g[h] * sigmoidf(g[h]));
         }
     }
     return PD_OK;
@@ -162,7 +163,7 @@ pd_tensor *pd_swiglu(pd_ctx *ctx, pd_tensor *x) {
     int shape[PD_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] /= 2;
-    return pd_op_apply(ctx, &swiglu_op, &x, 1, shape, x->ndim, NULL, 0);
+    return pd_op_apply_flags(ctx, &swiglu_op, PD_OPF_GRAD_OVERWRITE, &x, 1, shape, x->ndim, NULL, 0);
 }
 
 /* ---- softmax over the last dim ------------------------------------------- */

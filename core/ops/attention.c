@@ -87,7 +87,8 @@ static pd_status sdpa_fwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
 }
 
 /* dV = P^T dO;  dP = dO V^T;  dS = P * (dP - rowsum(dP * P));
- * dQ = scale dS K;  dK = scale dS^T Q. All accumulate into the grads. */
+ * dQ = scale dS K;  dK = scale dS^T Q. Each accumulates into its gradient,
+ * or stores where that is still unset (PD_OPF_GRAD_OVERWRITE). */
 static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n_in, void *attr) {
     (void)n_in;
     const sdpa_attr *at = attr;
@@ -102,13 +103,16 @@ static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
         if (!dsbuf) return pd_ctx_status(ctx);
     }
     float scale = at->scale;
+    /* sgemm betas: 0 stores into a gradient not written yet this step */
+    float bq = qt->grad ? pd_grad_beta(qt) : 1.0f, bk = kt->grad ? pd_grad_beta(kt) : 1.0f;
+    float bv = vt->grad ? pd_grad_beta(vt) : 1.0f;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int i = 0; i < BH; i++) {
         const float *p = at->p + (size_t)i * nm, *dout = o->grad + (size_t)i * N * d;
         size_t qo = (size_t)i * N * d, ko = (size_t)i * M * d;
         if (vt->grad) /* dV (M, d) += P^T (M, N) dO (N, d) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, 1.0f, p, M, dout, d,
-                        1.0f, vt->grad + ko, d);
+                        bv, vt->grad + ko, d);
         if (!need_ds) continue;
         float *ds = dsbuf + (size_t)thread_id() * nm;
         /* dP (N, M) = dO (N, d) V^T (d, M) */
@@ -124,10 +128,10 @@ static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
         }
         if (qt->grad) /* dQ (N, d) += scale dS (N, M) K (M, d) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, M, scale, ds, M,
-                        kt->data + ko, d, 1.0f, qt->grad + qo, d);
+                        kt->data + ko, d, bq, qt->grad + qo, d);
         if (kt->grad) /* dK (M, d) += scale dS^T (M, N) Q (N, d) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, scale, ds, M,
-                        qt->data + qo, d, 1.0f, kt->grad + ko, d);
+                        qt->data + qo, d, bk, kt->grad + ko, d);
     }
     return PD_OK;
 }
@@ -154,5 +158,6 @@ pd_tensor *pd_sdpa(pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v, float 
     }
     sdpa_attr at = {q->shape[0] * q->shape[1], q->shape[2], k->shape[2], q->shape[3], scale, NULL};
     pd_tensor *ins[3] = {q, k, v};
-    return pd_op_apply(ctx, &sdpa_op, ins, 3, q->shape, 4, &at, sizeof at);
+    return pd_op_apply_flags(ctx, &sdpa_op, PD_OPF_GRAD_OVERWRITE, ins, 3, q->shape, 4, &at,
+                             sizeof at);
 }

@@ -295,21 +295,34 @@ static pd_status modulate_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, i
     return PD_OK;
 }
 
+/* dx (+)= dy (1 + scale);  dscale (+)= sum_m dy x;  dshift (+)= sum_m dy. */
 static pd_status modulate_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     (void)ctx;
     const ada_attr *at = attr;
     const float *x = in[0]->data, *sc = in[1]->data, *dy = y->grad;
     float *dx = in[0]->grad, *dsc = in[1]->grad, *dsh = n_in > 2 ? in[2]->grad : NULL;
+    bool ux = dx && pd_grad_unset(in[0]);
+    /* the conditioning gradients are sums: start them from zero if unset */
+    if (dsc && pd_grad_unset(in[1])) memset(dsc, 0, in[1]->numel * sizeof(float));
+    if (dsh && pd_grad_unset(in[2])) memset(dsh, 0, in[2]->numel * sizeof(float));
+    int D = at->D;
     /* Parallel over samples: per-sample conditioning rows are private to b. */
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (int b = 0; b < at->B; b++)
         for (int m = 0; m < at->M; m++) {
-            size_t row = ((size_t)b * at->M + m) * at->D, c = ada_idx(at, b, m, 0);
-            for (int d = 0; d < at->D; d++) {
-                float g = dy[row + d];
-                if (dx) dx[row + d] += g * (1.0f + sc[c + d]);
-                if (dsc) dsc[c + d] += g * x[row + d];
-                if (dsh) dsh[c + d] += g;
+            size_t row = ((size_t)b * at->M + m) * D, c = ada_idx(at, b, m, 0);
+            const float *restrict g = dy + row, *restrict xr = x + row, *restrict s = sc + c;
+            if (dx) {
+                float *restrict o = dx + row;
+                for (int d = 0; d < D; d++) o[d] = pd_grad_acc(ux, o[d], g[d] * (1.0f + s[d]));
+            }
+            if (dsc) {
+                float *restrict o = dsc + c;
+                for (int d = 0; d < D; d++) o[d] += g[d] * xr[d];
+            }
+            if (dsh) {
+                float *restrict o = dsh + c;
+                for (int d = 0; d < D; d++) o[d] += g[d];
             }
         }
     return PD_OK;
@@ -331,7 +344,8 @@ pd_tensor *pd_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *shift, pd_tensor *s
         }
     }
     pd_tensor *ins[3] = {x, scale, shift};
-    return pd_op_apply(ctx, &modulate_op, ins, shift ? 3 : 2, x->shape, x->ndim, &at, sizeof at);
+    return pd_op_apply_flags(ctx, &modulate_op, PD_OPF_GRAD_OVERWRITE, ins, shift ? 3 : 2, x->shape,
+                             x->ndim, &at, sizeof at);
 }
 
 /* gated residual: y = x + gate * h; inputs x, gate, h. */
@@ -349,20 +363,31 @@ static pd_status gated_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     return PD_OK;
 }
 
+/* dx (+)= dy;  dgate (+)= sum_m dy h;  dh (+)= dy gate. */
 static pd_status gated_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     (void)ctx, (void)n_in;
     const ada_attr *at = attr;
     const float *g = in[1]->data, *h = in[2]->data, *dy = y->grad;
     float *dx = in[0]->grad, *dg = in[1]->grad, *dh = in[2]->grad;
+    bool ux = dx && pd_grad_unset(in[0]), uh = dh && pd_grad_unset(in[2]);
+    if (dg && pd_grad_unset(in[1])) memset(dg, 0, in[1]->numel * sizeof(float));
+    int D = at->D;
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (int b = 0; b < at->B; b++)
         for (int m = 0; m < at->M; m++) {
-            size_t row = ((size_t)b * at->M + m) * at->D, c = ada_idx(at, b, m, 0);
-            for (int d = 0; d < at->D; d++) {
-                float gy = dy[row + d];
-                if (dx) dx[row + d] += gy;
-                if (dg) dg[c + d] += gy * h[row + d];
-                if (dh) dh[row + d] += gy * g[c + d];
+            size_t row = ((size_t)b * at->M + m) * D, c = ada_idx(at, b, m, 0);
+            const float *restrict gy = dy + row, *restrict hr = h + row, *restrict gr = g + c;
+            if (dx) {
+                float *restrict o = dx + row;
+                for (int d = 0; d < D; d++) o[d] = pd_grad_acc(ux, o[d], gy[d]);
+            }
+            if (dg) {
+                float *restrict o = dg + c;
+                for (int d = 0; d < D; d++) o[d] += gy[d] * hr[d];
+            }
+            if (dh) {
+                float *restrict o = dh + row;
+                for (int d = 0; d < D; d++) o[d] = pd_grad_acc(uh, o[d], gy[d] * gr[d]);
             }
         }
     return PD_OK;
@@ -380,5 +405,6 @@ pd_tensor *pd_gated_residual(pd_ctx *ctx, pd_tensor *x, pd_tensor *gate, pd_tens
     ada_attr at;
     if (!ada_view(ctx, "gated_residual", x, gate, &at)) return NULL;
     pd_tensor *ins[3] = {x, gate, h};
-    return pd_op_apply(ctx, &gated_op, ins, 3, x->shape, x->ndim, &at, sizeof at);
+    return pd_op_apply_flags(ctx, &gated_op, PD_OPF_GRAD_OVERWRITE, ins, 3, x->shape, x->ndim, &at,
+                             sizeof at);
 }

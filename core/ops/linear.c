@@ -25,14 +25,15 @@ static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     int nout = w->shape[0], nin = w->shape[1];
     int rows = (int)(x->numel / (size_t)nin);
     const float *dy = y->grad;
-    if (x->grad) /* dx (rows, in) += dy (rows, out) @ w (out, in) */
+    if (x->grad) /* dx (rows, in) (+)= dy (rows, out) @ w (out, in) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nin, nout, 1.0f, dy, nout,
-                    w->data, nin, 1.0f, x->grad, nin);
-    if (w->grad) /* dw (out, in) += dy^T (out, rows) @ x (rows, in) */
+                    w->data, nin, pd_grad_beta(x), x->grad, nin);
+    if (w->grad) /* dw (out, in) (+)= dy^T (out, rows) @ x (rows, in) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nout, nin, rows, 1.0f, dy, nout,
-                    x->data, nin, 1.0f, w->grad, nin);
-    if (b && b->grad) { /* db (out) += column sums of dy; threads own column blocks */
+                    x->data, nin, pd_grad_beta(w), w->grad, nin);
+    if (b && b->grad) { /* db (out) (+)= column sums of dy; threads own column blocks */
         float *db = b->grad;
+        if (pd_grad_unset(b)) memset(db, 0, (size_t)nout * sizeof(float));
 #pragma omp parallel for if ((size_t)rows * nout > PD_PAR_MIN)
         for (int o0 = 0; o0 < nout; o0 += 64) {
             int o1 = o0 + 64 < nout ? o0 + 64 : nout;
@@ -63,7 +64,8 @@ pd_tensor *pd_linear(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b) {
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = w->shape[0];
     pd_tensor *ins[3] = {x, w, b};
-    return pd_op_apply(ctx, &linear_op, ins, b ? 3 : 2, shape, x->ndim, NULL, 0);
+    return pd_op_apply_flags(ctx, &linear_op, PD_OPF_GRAD_OVERWRITE, ins, b ? 3 : 2, shape,
+                             x->ndim, NULL, 0);
 }
 
 /* ---- batched matmul ------------------------------------------------------ */

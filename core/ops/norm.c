@@ -82,6 +82,7 @@ static pd_status rms_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_
     size_t rows = D ? x->numel / (size_t)D : 0;
     if (x->grad) {
         float *dx = x->grad;
+        bool unset = pd_grad_unset(x);
 #pragma omp parallel for if (x->numel > PD_PAR_MIN)
         for (size_t r = 0; r < rows; r++) {
             const float *restrict xr = x->data + r * (size_t)D, *restrict dr = dy + r * (size_t)D;
@@ -91,14 +92,15 @@ static pd_status rms_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_
             float rs = rstd[r];
             float c = (float)(dot / D) * rs * rs * rs;
             if (w)
-                for (int i = 0; i < D; i++) gr[i] += rs * dr[i] * w[i] - xr[i] * c;
+                for (int i = 0; i < D; i++) gr[i] = pd_grad_acc(unset, gr[i], rs * dr[i] * w[i] - xr[i] * c);
             else
-                for (int i = 0; i < D; i++) gr[i] += rs * dr[i] - xr[i] * c;
+                for (int i = 0; i < D; i++) gr[i] = pd_grad_acc(unset, gr[i], rs * dr[i] - xr[i] * c);
         }
     }
     if (wt && wt->grad) {
         /* Serial over rows: every row adds into the same D entries. */
         float *restrict dw = wt->grad;
+        if (pd_grad_unset(wt)) memset(dw, 0, (size_t)D * sizeof(float));
         for (size_t r = 0; r < rows; r++) {
             const float *restrict xr = x->data + r * (size_t)D, *restrict dr = dy + r * (size_t)D;
             float rs = rstd[r];
@@ -128,7 +130,8 @@ pd_tensor *pd_rmsnorm(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, float eps) {
     }
     rms_attr at = {eps, NULL};
     pd_tensor *ins[2] = {x, w};
-    return pd_op_apply(ctx, &rms_op, ins, w ? 2 : 1, x->shape, x->ndim, &at, sizeof at);
+    return pd_op_apply_flags(ctx, &rms_op, PD_OPF_GRAD_OVERWRITE, ins, w ? 2 : 1, x->shape, x->ndim,
+                             &at, sizeof at);
 }
 
 /* ---- LayerNorm ---------------------------------------------------------------- */

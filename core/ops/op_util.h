@@ -35,6 +35,26 @@ static inline pd_shp_buf pd_shp(const pd_tensor *t) {
 pd_tensor *pd_op_alias(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim, size_t offset,
                        const char *name);
 
+/* ---- gradient overwrite ----------------------------------------------------
+ * An op applied with PD_OPF_GRAD_OVERWRITE promises that its backward
+ * writes every element of each input gradient it is given, storing (not
+ * adding) where pd_grad_unset() says the buffer was not written yet this
+ * step. Backward then skips zeroing those buffers. Ops without the flag
+ * get zeroed buffers and simply accumulate. */
+#define PD_OPF_GRAD_OVERWRITE 1u
+
+pd_tensor *pd_op_apply_flags(pd_ctx *ctx, const pd_op_def *def, unsigned op_flags,
+                             pd_tensor *const *in, int n_in, const int *out_shape, int out_ndim,
+                             const void *attr, size_t attr_size);
+
+/* True when t's gradient holds no value yet: store into it, do not add. */
+static inline bool pd_grad_unset(const pd_tensor *t) { return t->flags & PD_TF_GRAD_UNSET; }
+/* sgemm beta for accumulating into t's gradient. */
+static inline float pd_grad_beta(const pd_tensor *t) { return pd_grad_unset(t) ? 0.0f : 1.0f; }
+/* old + v, or v alone when the destination is unset (the branch is loop
+ * invariant, so compilers unswitch the loop). */
+static inline float pd_grad_acc(bool unset, float old, float v) { return unset ? v : old + v; }
+
 /* Work size above which element loops are split across OpenMP threads. */
 #define PD_PAR_MIN 32768
 

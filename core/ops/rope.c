@@ -105,6 +105,7 @@ static pd_status rope_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n
     int P = at->pairs, N = at->n;
     size_t rows = y->numel / (size_t)(2 * P);
     float *dx = in[0]->grad;
+    bool unset = pd_grad_unset(in[0]);
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
         const float *restrict c = at->cos + (r % (size_t)N) * P, *restrict s = at->sin + (r % (size_t)N) * P;
@@ -112,8 +113,8 @@ static pd_status rope_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n
         float *restrict gr = dx + r * 2 * (size_t)P;
         for (int m = 0; m < P; m++) {
             float a = dr[2 * m], b = dr[2 * m + 1];
-            gr[2 * m] += a * c[m] + b * s[m];
-            gr[2 * m + 1] += b * c[m] - a * s[m];
+            gr[2 * m] = pd_grad_acc(unset, gr[2 * m], a * c[m] + b * s[m]);
+            gr[2 * m + 1] = pd_grad_acc(unset, gr[2 * m + 1], b * c[m] - a * s[m]);
         }
     }
     return PD_OK;
@@ -135,5 +136,6 @@ pd_tensor *pd_rope(pd_ctx *ctx, pd_tensor *x, const pd_rope_table *tab) {
         return NULL;
     }
     rope_attr at = {x->shape[2], tab->dim / 2, tab->cos, tab->sin};
-    return pd_op_apply(ctx, &rope_op, &x, 1, x->shape, 4, &at, sizeof at);
+    return pd_op_apply_flags(ctx, &rope_op, PD_OPF_GRAD_OVERWRITE, &x, 1, x->shape, 4, &at,
+                             sizeof at);
 }

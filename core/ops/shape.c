@@ -247,8 +247,9 @@ static pd_status permute_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, 
     const permute_attr *at = attr;
     float *dx = in[0]->grad;
     if (!dx) return PD_OK;
+    bool unset = pd_grad_unset(in[0]); /* a bijection: every dx written once */
     if (at->ndim == 0) {
-        dx[0] += out->grad[0];
+        dx[0] = pd_grad_acc(unset, dx[0], out->grad[0]);
         return PD_OK;
     }
     size_t last = (size_t)out->shape[at->ndim - 1], rows = out->numel / last;
@@ -257,7 +258,7 @@ static pd_status permute_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, 
     for (size_t r = 0; r < rows; r++) {
         float *d = dx + permute_row_src(at, out->shape, r);
         const float *dy = out->grad + r * last;
-        for (size_t k = 0; k < last; k++) d[k * step] += dy[k];
+        for (size_t k = 0; k < last; k++) d[k * step] = pd_grad_acc(unset, d[k * step], dy[k]);
     }
     return PD_OK;
 }
@@ -289,5 +290,6 @@ pd_tensor *pd_permute(pd_ctx *ctx, pd_tensor *x, const int *perm) {
         shape[i] = x->shape[p];
         at.src_stride[i] = stride[p];
     }
-    return pd_op_apply(ctx, &permute_op, &x, 1, shape, x->ndim, &at, sizeof at);
+    return pd_op_apply_flags(ctx, &permute_op, PD_OPF_GRAD_OVERWRITE, &x, 1, shape, x->ndim, &at,
+                             sizeof at);
 }

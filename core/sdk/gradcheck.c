@@ -28,15 +28,21 @@ typedef struct {
 } gc_state;
 
 /* One evaluation: returns L in float64 (NAN on error). When grads != NULL,
- * also runs backward and copies d L / d input_i into grads[i]. */
-static double eval(gc_state *st, pd_ctx *ctx, float **grads, pd_status *err) {
+ * also runs backward and copies d L / d input_i into grads[i].
+ * via_op: the function gets each checked input through an identity op, so
+ * its ops see intermediates whose gradients start unset (and NaN-poisoned)
+ * and take their overwrite path instead of accumulating into a leaf's
+ * zeroed gradient. */
+static double eval(gc_state *st, pd_ctx *ctx, float **grads, bool via_op, pd_status *err) {
     pd_ctx_reset(ctx);
-    pd_tensor *ins[16];
+    pd_ctx_set_grad_init(ctx, via_op ? PD_GRAD_INIT_POISON : PD_GRAD_INIT_LAZY);
+    pd_tensor *ins[16], *fn_ins[16];
     for (int i = 0; i < st->n; i++) {
         ins[i] = pd_tensor_from(ctx, st->inputs[i].data, st->inputs[i].shape, st->inputs[i].ndim);
         if (ins[i] && grads && st->inputs[i].check) pd_tensor_set_requires_grad(ctx, ins[i]);
+        fn_ins[i] = via_op && st->inputs[i].check ? pd_affine(ctx, ins[i], 1.0f, 0.0f) : ins[i];
     }
-    pd_tensor *y = st->fn(ctx, ins, st->n, st->user);
+    pd_tensor *y = st->fn(ctx, fn_ins, st->n, st->user);
     if (!y || pd_ctx_status(ctx)) {
         *err = pd_ctx_status(ctx) ? pd_ctx_status(ctx) : PD_ERR_ARG;
         if (!pd_ctx_status(ctx)) pd_fail(*err, "gradcheck: function returned NULL");
@@ -68,11 +74,11 @@ static pd_status check_buffer(gc_state *st, pd_ctx *ctx, const char *what, float
         pd_status err;
         x[i] = (float)(saved + o->eps);
         double hi_x = (double)x[i];
-        double Lp = eval(st, ctx, NULL, &err);
+        double Lp = eval(st, ctx, NULL, false, &err);
         if (err) return err;
         x[i] = (float)(saved - o->eps);
         double lo_x = (double)x[i];
-        double Lm = eval(st, ctx, NULL, &err);
+        double Lm = eval(st, ctx, NULL, false, &err);
         x[i] = saved;
         if (err) return err;
         double num = (Lp - Lm) / (hi_x - lo_x); /* exact fp32 step */
@@ -89,6 +95,37 @@ static pd_status check_buffer(gc_state *st, pd_ctx *ctx, const char *what, float
     if (o->verbose) printf("  gradcheck %-28s %8zu entries, worst err/tol %.3f\n", what, n, tensor_worst);
     if (tensor_worst > *worst) *worst = tensor_worst;
     return PD_OK;
+}
+
+/* The analytic input gradients again, through the overwrite path: they
+ * must equal the accumulate path's (grads) exactly. */
+static pd_status check_overwrite_path(gc_state *st, pd_ctx *ctx, float *const *grads) {
+    float *again[16] = {0};
+    pd_status err = PD_OK;
+    for (int i = 0; i < st->n && !err; i++)
+        if (st->inputs[i].check &&
+            !(again[i] = malloc(pd_shape_numel(st->inputs[i].shape, st->inputs[i].ndim) *
+                                sizeof(float))))
+            err = pd_fail(PD_ERR_NOMEM, "gradcheck: out of memory");
+    if (!err) {
+        eval(st, ctx, again, true, &err);
+        if (err) pd_fail(err, "gradcheck (overwrite path): %s", pd_ctx_error(ctx));
+    }
+    for (int i = 0; i < st->n && !err; i++) {
+        if (!st->inputs[i].check) continue;
+        size_t n = pd_shape_numel(st->inputs[i].shape, st->inputs[i].ndim);
+        for (size_t j = 0; j < n; j++)
+            if (!(again[i][j] == grads[i][j])) {
+                err = pd_fail(PD_ERR_NUMERIC,
+                              "gradcheck: input %d[%zu]: %.9g when its gradient starts unset "
+                              "(overwrite path) but %.9g when it accumulates",
+                              i, j, (double)again[i][j], (double)grads[i][j]);
+                break;
+            }
+    }
+    for (int i = 0; i < st->n; i++) free(again[i]);
+    pd_ctx_set_grad_init(ctx, PD_GRAD_INIT_LAZY);
+    return err;
 }
 
 pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *inputs, int n_inputs,
@@ -136,7 +173,7 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
     }
     pgrads = grads;
     if (o.params) pd_params_zero_grad(o.params);
-    eval(&st, ctx, pgrads, &err);
+    eval(&st, ctx, pgrads, false, &err);
     if (err) {
         pd_fail(err, "gradcheck: %s", pd_ctx_error(ctx));
         goto done;
@@ -153,6 +190,7 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
             if (pgrad_copy[p]) memcpy(pgrad_copy[p], t->grad, t->numel * sizeof(float));
         }
     }
+    err = check_overwrite_path(&st, ctx, grads);
     for (int i = 0; i < n_inputs && !err; i++) {
         if (!inputs[i].check) continue;
         char what[32];

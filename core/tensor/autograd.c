@@ -1,12 +1,20 @@
 /* Op application (forward + tape recording) and the backward walk. */
+#include <math.h>
 #include <string.h>
 
 #include "ctx_internal.h"
+#include "op_util.h"
 
 void *pd_tensor_attr(const pd_tensor *t) { return t && t->node ? t->node->attr : NULL; }
 
 pd_tensor *pd_op_apply(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, int n_in,
                        const int *out_shape, int out_ndim, const void *attr, size_t attr_size) {
+    return pd_op_apply_flags(ctx, def, 0, in, n_in, out_shape, out_ndim, attr, attr_size);
+}
+
+pd_tensor *pd_op_apply_flags(pd_ctx *ctx, const pd_op_def *def, unsigned op_flags,
+                             pd_tensor *const *in, int n_in, const int *out_shape, int out_ndim,
+                             const void *attr, size_t attr_size) {
     if (!ctx || ctx->status != PD_OK) return NULL;
     if (!def || !def->forward) {
         pd_ctx_fail(ctx, PD_ERR_ARG, "op_apply: op definition without forward");
@@ -56,6 +64,7 @@ pd_tensor *pd_op_apply(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, 
         node->n_in = n_in;
         for (int i = 0; i < n_in; i++) node->in[i] = in[i];
         node->attr = attr_copy;
+        node->op_flags = op_flags;
         node->prev = ctx->tape;
         ctx->tape = node;
         ctx->n_nodes++;
@@ -65,13 +74,40 @@ pd_tensor *pd_op_apply(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, 
     return out;
 }
 
-/* Gives a tensor that needs a gradient a zeroed one (arena tensors only:
- * parameters and leaves already have theirs). */
-static pd_status ensure_grad(pd_ctx *ctx, pd_tensor *t) {
+/* Gives a tensor that needs a gradient its buffer (arena tensors only:
+ * parameters and leaves already have theirs). zeroed: always zero it (views
+ * accumulate into slices of it); otherwise per the context's grad_init. */
+static pd_status ensure_grad(pd_ctx *ctx, pd_tensor *t, bool zeroed) {
     if (t->grad || !(t->flags & PD_TF_REQUIRES_GRAD)) return PD_OK;
     t->grad = pd_ctx_alloc(ctx, t->numel * sizeof(float));
     if (!t->grad) return ctx->status;
-    memset(t->grad, 0, t->numel * sizeof(float));
+    if (zeroed || ctx->grad_init == PD_GRAD_INIT_ZERO) {
+        memset(t->grad, 0, t->numel * sizeof(float));
+        return PD_OK;
+    }
+    if (ctx->grad_init == PD_GRAD_INIT_POISON)
+        for (size_t i = 0; i < t->numel; i++) t->grad[i] = NAN;
+    t->flags |= PD_TF_GRAD_UNSET;
+    return PD_OK;
+}
+
+/* Before node n's backward: every input gradient exists, and the unset ones
+ * are zeroed unless the op overwrites (and no input appears twice, since
+ * the second write would have to add). */
+static pd_status prepare_input_grads(pd_ctx *ctx, const pd_node *n) {
+    bool overwrite = n->op_flags & PD_OPF_GRAD_OVERWRITE;
+    for (int i = 0; i < n->n_in; i++) {
+        pd_status s = ensure_grad(ctx, n->in[i], false);
+        if (s) return s;
+        for (int j = 0; j < i; j++)
+            if (n->in[j] == n->in[i]) overwrite = false;
+    }
+    if (!overwrite)
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i]->flags & PD_TF_GRAD_UNSET) {
+                memset(n->in[i]->grad, 0, n->in[i]->numel * sizeof(float));
+                n->in[i]->flags &= ~(uint32_t)PD_TF_GRAD_UNSET;
+            }
     return PD_OK;
 }
 
@@ -93,7 +129,7 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss) {
                            "backward: loss was not recorded on the tape (grad mode off, or "
                            "it does not depend on anything that needs a gradient)");
     ctx->backward_done = true;
-    if ((s = ensure_grad(ctx, loss))) return s;
+    if ((s = ensure_grad(ctx, loss, true))) return s;
     loss->grad[0] = 1.0f;
 
     /* Nodes are recorded in execution order, so newest-first is a valid
@@ -101,8 +137,7 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss) {
     for (pd_node *n = ctx->tape; n; n = n->prev) {
         if (!n->out->grad) continue; /* no gradient reached this op */
         if (!n->def->backward) continue;
-        for (int i = 0; i < n->n_in; i++)
-            if ((s = ensure_grad(ctx, n->in[i]))) return s;
+        if ((s = prepare_input_grads(ctx, n))) return s;
         double t0 = ctx->profile ? pd_now_seconds() : 0;
         s = n->def->backward(ctx, n->out, n->in, n->n_in, n->attr);
         if (ctx->profile) pd_ctx_profile_add(ctx, n->def->name, pd_now_seconds() - t0, true);
@@ -111,6 +146,7 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss) {
                 pd_ctx_fail(ctx, s, "%s: backward failed", n->def->name);
             return ctx->status;
         }
+        for (int i = 0; i < n->n_in; i++) n->in[i]->flags &= ~(uint32_t)PD_TF_GRAD_UNSET;
     }
     return PD_OK;
 }
@@ -135,7 +171,7 @@ pd_tensor *pd_op_alias(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim, si
     v->flags |= PD_TF_VIEW;
     if (ctx->grad_enabled && (x->flags & PD_TF_REQUIRES_GRAD)) {
         /* Consumers of v accumulate straight into x's gradient. */
-        if (ensure_grad(ctx, x)) return NULL;
+        if (ensure_grad(ctx, x, true)) return NULL;
         v->grad = x->grad + offset;
         v->flags |= PD_TF_REQUIRES_GRAD;
     }

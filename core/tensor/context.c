@@ -50,6 +50,7 @@ pd_ctx *pd_ctx_new(size_t arena_bytes) {
     }
     ctx->cur = ctx->chunks;
     ctx->grad_enabled = true;
+    ctx->fused = true;
     ctx->step = 1;
     return ctx;
 }
@@ -124,6 +125,13 @@ bool pd_ctx_set_grad_enabled(pd_ctx *ctx, bool enabled) {
     return old;
 }
 bool pd_ctx_grad_enabled(const pd_ctx *ctx) { return ctx->grad_enabled; }
+void pd_ctx_set_grad_init(pd_ctx *ctx, pd_grad_init mode) { ctx->grad_init = mode; }
+bool pd_ctx_set_fused(pd_ctx *ctx, bool fused) {
+    bool old = ctx->fused;
+    ctx->fused = fused;
+    return old;
+}
+bool pd_ctx_fused(const pd_ctx *ctx) { return ctx->fused; }
 bool pd_ctx_set_training(pd_ctx *ctx, bool training) {
     bool old = ctx->training;
     ctx->training = training;

@@ -10,6 +10,7 @@ typedef struct pd_node {
     pd_tensor *in[PD_MAX_INPUTS];
     int n_in;
     void *attr;
+    unsigned op_flags;   /* PD_OPF_* */
     struct pd_node *prev;
 } pd_node;
 
@@ -44,6 +45,8 @@ struct pd_ctx {
     bool grad_enabled, training, recording_now, backward_done;
     pd_status status;
     char err[1024];
+    pd_grad_init grad_init;
+    bool fused;          /* pd_ctx_set_fused */
     bool profile;        /* pd_ctx_set_profile */
     int n_prof;
     struct { const char *name; double fwd_s, bwd_s; long fwd_n, bwd_n; } prof[64];

@@ -6,6 +6,10 @@
  * the numeric derivative (L(x + eps) - L(x - eps)) / (2 eps) is formed in
  * float64 from float32 forward passes. An entry passes when
  *     |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|).
+ * The analytic input gradients are computed twice: accumulated into the
+ * inputs' zeroed gradients, and with every input passed through an identity
+ * op first so the function's ops store into unset, NaN-poisoned buffers
+ * (their PD_OPF_GRAD_OVERWRITE path). The two must agree exactly.
  */
 #ifndef PIXELDIT_GRADCHECK_H
 #define PIXELDIT_GRADCHECK_H

@@ -37,6 +37,8 @@ enum pd_tensor_flags {
     PD_TF_ARENA = 1u << 2,         /* lives in a context arena (one step) */
     PD_TF_VIEW = 1u << 3,          /* data aliases another tensor's data */
     PD_TF_FROZEN = 1u << 4,        /* parameter that is never trained */
+    PD_TF_GRAD_UNSET = 1u << 5,    /* grad allocated this backward, not yet written:
+                                      only ops that overwrite see it (see below) */
 };
 
 struct pd_node;
@@ -101,6 +103,23 @@ void *pd_ctx_scratch(pd_ctx *ctx, size_t bytes);
 /* Bytes in use now, and the high-water mark since creation. */
 size_t pd_ctx_used(const pd_ctx *ctx);
 size_t pd_ctx_peak(const pd_ctx *ctx);
+
+/* How backward initialises an intermediate's gradient buffer:
+ * LAZY (default): left unwritten; the first op that writes it overwrites it
+ *      (ops that only accumulate get it zeroed first), which saves a memset
+ *      per tensor.
+ * ZERO: always zeroed first, as a plain accumulate-only autodiff would.
+ * POISON: filled with NaN and then treated as LAZY, so an op that claims to
+ *      overwrite but reads or skips part of the buffer shows up as NaN
+ *      (used by the tests). All three give bit-identical gradients. */
+typedef enum { PD_GRAD_INIT_LAZY = 0, PD_GRAD_INIT_ZERO, PD_GRAD_INIT_POISON } pd_grad_init;
+void pd_ctx_set_grad_init(pd_ctx *ctx, pd_grad_init mode);
+
+/* Fused kernels: when on (the default), models call the fused ops (RMSNorm +
+ * modulate, the qk-norm + RoPE + head split); when off they run the same
+ * maths as the composed reference ops, which the tests compare against. */
+bool pd_ctx_set_fused(pd_ctx *ctx, bool fused);
+bool pd_ctx_fused(const pd_ctx *ctx);
 
 /* Op profiling: when on, every op's forward and backward wall time is
  * added up per op name; pd_ctx_profile_print writes the table (time, calls,
