@@ -253,16 +253,24 @@ static pd_tensor *block_forward(pd_jit *m, pd_ctx *ctx, const jit_block *b, pd_t
     pd_tensor *gate_msa = pd_slice(ctx, mod, 1, 2 * D, D), *shift_mlp = pd_slice(ctx, mod, 1, 3 * D, D);
     pd_tensor *scale_mlp = pd_slice(ctx, mod, 1, 4 * D, D), *gate_mlp = pd_slice(ctx, mod, 1, 5 * D, D);
 
-    /* attention */
-    pd_tensor *h = pd_modulate(ctx, pd_rmsnorm(ctx, x, b->norm1, RMS_EPS), shift_msa, scale_msa);
+    /* attention: fused kernels, or the composed ops they are tested against */
+    bool fused = pd_ctx_fused(ctx);
+    pd_tensor *h = fused ? pd_rmsnorm_modulate(ctx, x, b->norm1, shift_msa, scale_msa, RMS_EPS)
+                         : pd_modulate(ctx, pd_rmsnorm(ctx, x, b->norm1, RMS_EPS), shift_msa, scale_msa);
     pd_tensor *qkv = pd_linear(ctx, h, b->qkv_w, b->qkv_b);          /* (B, n, 3D) */
-    qkv = pd_reshape(ctx, qkv, (int[]){B, n, 3, H, hd}, 5);
-    qkv = pd_permute(ctx, qkv, (int[]){2, 0, 3, 1, 4});                /* (3, B, H, n, hd) */
+    if (fused) {
+        qkv = pd_qkv_heads(ctx, qkv, H, b->q_norm, b->k_norm, RMS_EPS, rope); /* (3, B, H, n, hd) */
+    } else {
+        qkv = pd_reshape(ctx, qkv, (int[]){B, n, 3, H, hd}, 5);
+        qkv = pd_permute(ctx, qkv, (int[]){2, 0, 3, 1, 4});            /* (3, B, H, n, hd) */
+    }
     pd_tensor *q = pd_reshape(ctx, pd_slice(ctx, qkv, 0, 0, 1), (int[]){B, H, n, hd}, 4);
     pd_tensor *k = pd_reshape(ctx, pd_slice(ctx, qkv, 0, 1, 1), (int[]){B, H, n, hd}, 4);
     pd_tensor *v = pd_reshape(ctx, pd_slice(ctx, qkv, 0, 2, 1), (int[]){B, H, n, hd}, 4);
-    q = pd_rope(ctx, pd_rmsnorm(ctx, q, b->q_norm, RMS_EPS), rope);
-    k = pd_rope(ctx, pd_rmsnorm(ctx, k, b->k_norm, RMS_EPS), rope);
+    if (!fused) {
+        q = pd_rope(ctx, pd_rmsnorm(ctx, q, b->q_norm, RMS_EPS), rope);
+        k = pd_rope(ctx, pd_rmsnorm(ctx, k, b->k_norm, RMS_EPS), rope);
+    }
     if (pd_ctx_status(ctx)) return NULL;
     pd_tensor *o = m->attn->forward(m->attn_state, ctx, q, k, v, 1.0f / sqrtf((float)hd)); /* (B, H, n, hd) */
     o = pd_reshape(ctx, pd_permute(ctx, o, (int[]){0, 2, 1, 3}), (int[]){B, n, D}, 3);
@@ -271,7 +279,8 @@ static pd_tensor *block_forward(pd_jit *m, pd_ctx *ctx, const jit_block *b, pd_t
     x = pd_gated_residual(ctx, x, gate_msa, o);
 
     /* SwiGLU MLP */
-    h = pd_modulate(ctx, pd_rmsnorm(ctx, x, b->norm2, RMS_EPS), shift_mlp, scale_mlp);
+    h = fused ? pd_rmsnorm_modulate(ctx, x, b->norm2, shift_mlp, scale_mlp, RMS_EPS)
+              : pd_modulate(ctx, pd_rmsnorm(ctx, x, b->norm2, RMS_EPS), shift_mlp, scale_mlp);
     pd_tensor *hid = pd_swiglu(ctx, pd_linear(ctx, h, b->w12_w, b->w12_b)); /* (B, n, hidden) */
     if (drop && c->proj_dropout > 0) hid = pd_dropout(ctx, hid, c->proj_dropout, rng);
     pd_tensor *mlp = pd_linear(ctx, hid, b->w3_w, b->w3_b);

@@ -142,10 +142,19 @@ static pd_status swiglu_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         const float *restrict g = x + r * 2 * (size_t)H, *restrict u = g + H;
         const float *restrict d = dy + r * (size_t)H;
         float *restrict dg = dx + r * 2 * (size_t)H, *restrict du = dg + H;
+        /* two explicit loops: a select inside one defeats vectorisation */
+        if (unset) {
 #pragma omp simd
-        for (int h = 0; h < H; h++) {
-            dg[h] = pd_grad_acc(unset, dg[h], d[h] * u[h] * silu_grad(g[h]));
-            du[h] = pd_grad_acc(unset, du[h], d[h] * g[h] * sigmoidf(g[h]));
+            for (int h = 0; h < H; h++) {
+                dg[h] = d[h] * u[h] * silu_grad(g[h]);
+                du[h] = d[h] * g[h] * sigmoidf(g[h]);
+            }
+        } else {
+#pragma omp simd
+            for (int h = 0; h < H; h++) {
+                dg[h] += d[h] * u[h] * silu_grad(g[h]);
+                du[h] += d[h] * g[h] * sigmoidf(g[h]);
+            }
         }
     }
     return PD_OK;

@@ -97,6 +97,24 @@ void pd_rope_table_free(pd_rope_table *tab);
  * 0..N-1: out[2m] = x[2m] c - x[2m+1] s, out[2m+1] = x[2m+1] c + x[2m] s. */
 pd_tensor *pd_rope(pd_ctx *ctx, pd_tensor *x, const pd_rope_table *tab);
 
+/* ---- fused kernels --------------------------------------------------------
+ * One pass instead of a chain of ops; each equals its composed reference
+ * (named below) to rounding, which tests/unit/test_fused.c checks. Models
+ * use them when pd_ctx_fused(ctx) is on. */
+
+/* pd_modulate(pd_rmsnorm(x, w, eps), shift, scale): the adaLN input. w and
+ * shift may be NULL; shift/scale as pd_modulate. */
+pd_tensor *pd_rmsnorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *shift,
+                               pd_tensor *scale, float eps);
+
+/* The attention input from the qkv projection: qkv (B, N, 3 * heads * hd)
+ * -> (3, B, heads, N, hd) holding q, k, v, with q and k RMS-normalised over
+ * hd (weights q_w, k_w (hd); both NULL: no qk-norm) and then rotated by the
+ * RoPE table rows 0..N-1 (NULL: no RoPE). Reference: reshape to
+ * (B, N, 3, heads, hd), permute (2, 0, 3, 1, 4), slice, pd_rmsnorm, pd_rope. */
+pd_tensor *pd_qkv_heads(pd_ctx *ctx, pd_tensor *qkv, int heads, pd_tensor *q_w, pd_tensor *k_w,
+                        float eps, const pd_rope_table *rope);
+
 /* ---- lookup, shape -------------------------------------------------------- */
 
 /* table (V, D), ids[n] in [0, V) -> (n, D). */

@@ -272,7 +272,22 @@ static void dropout_blocks_match_upstream(void **state) {
 
 /* ---- forward, loss and gradients --------------------------------------------------------- */
 
-static void check_forward_and_grads(const char *case_name) {
+/* Run with the fused kernels (lazy gradients, or NaN-poisoned ones that
+ * every op must overwrite or zero), and with the composed reference ops and
+ * zeroed gradients: all must match the same goldens. */
+typedef struct {
+    const char *name;
+    bool fused;
+    pd_grad_init grad_init;
+} run_mode;
+
+static const run_mode modes[] = {
+    {"fused", true, PD_GRAD_INIT_LAZY},
+    {"fused+poison", true, PD_GRAD_INIT_POISON},
+    {"reference", false, PD_GRAD_INIT_ZERO},
+};
+
+static void check_forward_and_grads_mode(const char *case_name, const run_mode *mode) {
     pd_session s;
     open_model(case_name, &s);
     char file[128];
@@ -290,6 +305,8 @@ static void check_forward_and_grads(const char *case_name) {
     read_labels(f, "labels", labels, B);
 
     pd_ctx *ctx = pd_ctx_new(0);
+    pd_ctx_set_fused(ctx, mode->fused);
+    pd_ctx_set_grad_init(ctx, mode->grad_init);
     pd_params *params = pd_jit_params(s.model);
     pd_params_zero_grad(params);
     pd_tensor *xt = pd_tensor_from(ctx, x, shape, 4), *zt = pd_tensor_from(ctx, z, shape, 4);
@@ -322,13 +339,18 @@ static void check_forward_and_grads(const char *case_name) {
     int golden_grads = 0;
     for (int i = 0; i < pd_st_count(f); i++) golden_grads += !strncmp(pd_st_at(f, i)->name, "grad.", 5);
     assert_int_equal(n_grads, golden_grads);
-    print_message("  %s: x_pred %.2g, loss %.2g (%.6g), %d grads, worst %.2g (%s)\n", case_name, e_x,
-                  e_l, (double)loss->data[0], n_grads, e_g, worst);
+    print_message("  %s %-12s x_pred %.2g, loss %.2g (%.6g), %d grads, worst %.2g (%s)\n",
+                  case_name, mode->name, e_x, e_l, (double)loss->data[0], n_grads, e_g, worst);
 
     pd_ctx_free(ctx);
     free(x), free(z), free(t), free(x_pred_ref), free(loss_ref);
     pd_st_close(f);
     pd_session_close(&s);
+}
+
+static void check_forward_and_grads(const char *case_name) {
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        check_forward_and_grads_mode(case_name, &modes[i]);
 }
 
 static void forward_loss_grads_c3(void **state) {

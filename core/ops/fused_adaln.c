@@ -1,0 +1,171 @@
+/* Fused RMSNorm + modulate: y = rmsnorm(x) * w * (1 + scale) + shift in one
+ * pass, the adaLN input of every JiT block. The composed reference is
+ * pd_modulate(pd_rmsnorm(x, w), shift, scale), which tests/unit/test_fused.c
+ * compares it against; the arithmetic is done in the same order, so the two
+ * agree to rounding.
+ *
+ * Saves the normalised input and its gradient (one read and one write of
+ * x's size each way) and runs the conditioning reductions in the same pass
+ * as dx. */
+#include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ada_util.h"
+#include "op_util.h"
+#include "row_stats.h"
+
+typedef struct {
+    ada_attr ada;   /* x viewed (B, M, D); shift / scale (B, D) or x's shape */
+    float eps;
+    int has_w, has_shift;
+    float *rstd;    /* (B*M), arena; NULL when not recording */
+} rms_mod_attr;
+
+/* inputs: x, scale, [shift], [w] (in that order) */
+static pd_status rms_mod_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)n_in;
+    rms_mod_attr *at = attr;
+    const ada_attr *a = &at->ada;
+    int D = a->D;
+    size_t rows = (size_t)a->B * a->M;
+    const float *x = in[0]->data, *sc = in[1]->data;
+    const float *sh = at->has_shift ? in[2]->data : NULL;
+    const float *w = at->has_w ? in[2 + at->has_shift]->data : NULL;
+    if (pd_ctx_recording(ctx) && !(at->rstd = pd_ctx_alloc(ctx, rows * sizeof(float))))
+        return pd_ctx_status(ctx);
+    float *saved = at->rstd;
+    double eps = at->eps;
+#pragma omp parallel for collapse(2) if (y->numel > PD_PAR_MIN)
+    for (int b = 0; b < a->B; b++)
+        for (int m = 0; m < a->M; m++) {
+            size_t r = (size_t)b * a->M + m, c = ada_idx(a, b, m, 0);
+            const float *restrict xr = x + r * D, *restrict s = sc + c;
+            float *restrict yr = y->data + r * D;
+            float rs = (float)(1.0 / sqrt(row_sumsq(xr, D) / D + eps));
+            if (saved) saved[r] = rs;
+            /* as rmsnorm then modulate: n = x rs w; y = n (1 + scale) + shift */
+            if (w && sh)
+                for (int d = 0; d < D; d++) yr[d] = xr[d] * rs * w[d] * (1.0f + s[d]) + sh[c + d];
+            else if (w)
+                for (int d = 0; d < D; d++) yr[d] = xr[d] * rs * w[d] * (1.0f + s[d]) + 0.0f;
+            else if (sh)
+                for (int d = 0; d < D; d++) yr[d] = xr[d] * rs * (1.0f + s[d]) + sh[c + d];
+            else
+                for (int d = 0; d < D; d++) yr[d] = xr[d] * rs * (1.0f + s[d]) + 0.0f;
+        }
+    return PD_OK;
+}
+
+/* With n = x rs w and dn = dy (1 + scale):
+ *   dshift += sum_m dy;  dscale += sum_m dy n;  dw += sum_rows dn x rs;
+ *   dx = rs dn w - x rs^3 mean(dn w x)   (the RMSNorm backward).
+ * Threads own samples b (their conditioning rows are private); dw is summed
+ * from per-thread partials. */
+static pd_status rms_mod_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)n_in;
+    const rms_mod_attr *at = attr;
+    const ada_attr *a = &at->ada;
+    int D = a->D;
+    pd_tensor *xt = in[0], *sct = in[1];
+    pd_tensor *sht = at->has_shift ? in[2] : NULL, *wt = at->has_w ? in[2 + at->has_shift] : NULL;
+    const float *x = xt->data, *sc = sct->data, *w = wt ? wt->data : NULL, *dy = y->grad;
+    const float *rstd = at->rstd;
+    float *dx = xt->grad, *dsc = sct->grad, *dsh = sht ? sht->grad : NULL;
+    float *dw = wt ? wt->grad : NULL;
+    bool ux = dx && pd_grad_unset(xt);
+    if (dsc && pd_grad_unset(sct)) memset(dsc, 0, sct->numel * sizeof(float));
+    if (dsh && pd_grad_unset(sht)) memset(dsh, 0, sht->numel * sizeof(float));
+    if (dw && pd_grad_unset(wt)) memset(dw, 0, (size_t)D * sizeof(float));
+
+    int nt = 1;
+#ifdef _OPENMP
+    if (y->numel > PD_PAR_MIN) nt = omp_get_max_threads();
+#endif
+    /* per thread: dw partial (D) and the row's dn * w (D) */
+    float *scratch = pd_ctx_alloc(ctx, (size_t)nt * 2 * D * sizeof(float));
+    if (!scratch) return pd_ctx_status(ctx);
+    if (dw) memset(scratch, 0, (size_t)nt * 2 * D * sizeof(float));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        float *restrict dwp = scratch + (size_t)tid * 2 * D, *restrict gw = dwp + D;
+#pragma omp for schedule(static)
+        for (int b = 0; b < a->B; b++)
+            for (int m = 0; m < a->M; m++) {
+                size_t r = (size_t)b * a->M + m, c = ada_idx(a, b, m, 0);
+                const float *restrict xr = x + r * D, *restrict g = dy + r * D, *restrict s = sc + c;
+                float rs = rstd[r];
+                if (dsh) {
+                    float *restrict o = dsh + c;
+                    for (int d = 0; d < D; d++) o[d] += g[d];
+                }
+                if (dsc) {
+                    float *restrict o = dsc + c;
+                    if (w)
+                        for (int d = 0; d < D; d++) o[d] += g[d] * (xr[d] * rs * w[d]);
+                    else
+                        for (int d = 0; d < D; d++) o[d] += g[d] * (xr[d] * rs);
+                }
+                if (dw)
+                    for (int d = 0; d < D; d++) dwp[d] += g[d] * (1.0f + s[d]) * xr[d] * rs;
+                if (!dx) continue;
+                if (w)
+                    for (int d = 0; d < D; d++) gw[d] = g[d] * (1.0f + s[d]) * w[d];
+                else
+                    for (int d = 0; d < D; d++) gw[d] = g[d] * (1.0f + s[d]);
+                double acc[4] = {0, 0, 0, 0};
+                int d = 0;
+                for (; d + 4 <= D; d += 4)
+                    for (int k = 0; k < 4; k++) acc[k] += (double)gw[d + k] * xr[d + k];
+                for (; d < D; d++) acc[0] += (double)gw[d] * xr[d];
+                double dot = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                float cr = (float)(dot / D) * rs * rs * rs;
+                float *restrict o = dx + r * D;
+                if (ux)
+                    for (d = 0; d < D; d++) o[d] = rs * gw[d] - xr[d] * cr;
+                else
+                    for (d = 0; d < D; d++) o[d] += rs * gw[d] - xr[d] * cr;
+            }
+    }
+    if (dw)
+        for (int t = 0; t < nt; t++)
+            for (int d = 0; d < D; d++) dw[d] += scratch[(size_t)t * 2 * D + d];
+    return PD_OK;
+}
+
+static const pd_op_def rms_mod_op = {"rmsnorm_modulate", rms_mod_fwd, rms_mod_bwd};
+
+pd_tensor *pd_rmsnorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *shift,
+                               pd_tensor *scale, float eps) {
+    PD_OP_GUARD(ctx, x, scale);
+    rms_mod_attr at = {.eps = eps, .has_w = w != NULL, .has_shift = shift != NULL};
+    if (!ada_view(ctx, "rmsnorm_modulate", x, scale, &at.ada)) return NULL;
+    if (shift && !pd_shape_equal(shift, scale)) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE,
+                    "rmsnorm_modulate: shift %s and scale %s must have the same shape", SHP(shift),
+                    SHP(scale));
+        return NULL;
+    }
+    if (w && (w->ndim != 1 || w->shape[0] != at.ada.D)) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "rmsnorm_modulate: w %s does not match x %s: expected (%d,)",
+                    SHP(w), SHP(x), at.ada.D);
+        return NULL;
+    }
+    if (!(eps >= 0.0f)) {
+        pd_ctx_fail(ctx, PD_ERR_ARG, "rmsnorm_modulate: eps = %g on x %s: expected eps >= 0",
+                    (double)eps, SHP(x));
+        return NULL;
+    }
+    pd_tensor *ins[4] = {x, scale};
+    int n = 2;
+    if (shift) ins[n++] = shift;
+    if (w) ins[n++] = w;
+    return pd_op_apply_flags(ctx, &rms_mod_op, PD_OPF_GRAD_OVERWRITE, ins, n, x->shape, x->ndim,
+                             &at, sizeof at);
+}

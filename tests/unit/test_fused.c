@@ -1,0 +1,201 @@
+/* Fused kernels against their composed references, and their own
+ * finite-difference gradient checks.
+ *
+ * Each case function builds its output with the fused op when
+ * pd_ctx_fused(ctx) is on and with the composed ops otherwise; the same
+ * function feeds pd_gradcheck (fused; the checker also runs the overwrite
+ * path under NaN poison) and compare_paths (fused vs composed, output and
+ * every input gradient). */
+#include "test_util.h"
+
+#define TOL_PATHS 2e-6 /* same arithmetic, reordered sums only */
+
+/* ---- RMSNorm + modulate ------------------------------------------------------------ */
+
+typedef struct {
+    bool has_w, has_shift;
+} rms_mod_case;
+
+/* inputs: x (B, M, D), scale, shift, w */
+static pd_tensor *fn_rms_mod(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n;
+    const rms_mod_case *c = user;
+    pd_tensor *w = c->has_w ? in[3] : NULL, *shift = c->has_shift ? in[2] : NULL;
+    if (pd_ctx_fused(ctx)) return pd_rmsnorm_modulate(ctx, in[0], w, shift, in[1], 1e-6f);
+    return pd_modulate(ctx, pd_rmsnorm(ctx, in[0], w, 1e-6f), shift, in[1]);
+}
+
+/* ---- qkv heads ------------------------------------------------------------------------ */
+
+typedef struct {
+    int heads;
+    bool norm;
+    const pd_rope_table *rope;
+} qkv_case;
+
+/* inputs: qkv (B, N, 3 H hd), q_w (hd), k_w (hd) */
+static pd_tensor *fn_qkv(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n;
+    const qkv_case *c = user;
+    pd_tensor *qw = c->norm ? in[1] : NULL, *kw = c->norm ? in[2] : NULL;
+    if (pd_ctx_fused(ctx)) return pd_qkv_heads(ctx, in[0], c->heads, qw, kw, 1e-6f, c->rope);
+    int B = in[0]->shape[0], N = in[0]->shape[1], H = c->heads, hd = in[0]->shape[2] / (3 * H);
+    pd_tensor *x = pd_reshape(ctx, in[0], (int[]){B, N, 3, H, hd}, 5);
+    x = pd_permute(ctx, x, (int[]){2, 0, 3, 1, 4});
+    pd_tensor *parts[3];
+    for (int p = 0; p < 3; p++) {
+        pd_tensor *t = pd_reshape(ctx, pd_slice(ctx, x, 0, p, 1), (int[]){B, H, N, hd}, 4);
+        if (p < 2 && c->norm) t = pd_rmsnorm(ctx, t, p ? kw : qw, 1e-6f);
+        if (p < 2 && c->rope) t = pd_rope(ctx, t, c->rope);
+        parts[p] = pd_reshape(ctx, t, (int[]){1, B, H, N, hd}, 5);
+    }
+    return pd_concat(ctx, parts, 3, 0);
+}
+
+/* ---- fused vs composed -------------------------------------------------------------------- */
+
+/* Runs fn with the fused kernels and with the composed ops on the same
+ * inputs, L = sum(y * r), and compares y and every input gradient. */
+static void compare_paths(const char *what, pd_gradcheck_fn fn, void *user, gc_case *c) {
+    float *out[2] = {0}, *grads[2][GC_MAX] = {{0}};
+    size_t out_n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        pd_ctx *ctx = pd_ctx_new(0);
+        pd_ctx_set_fused(ctx, pass == 0);
+        pd_tensor *ins[GC_MAX];
+        for (int i = 0; i < c->n; i++) {
+            ins[i] = pd_tensor_from(ctx, c->bufs[i], c->shapes[i], c->ndims[i]);
+            pd_tensor_set_requires_grad(ctx, ins[i]);
+        }
+        /* through an identity op, so the ops under test see unset gradients */
+        pd_tensor *mid[GC_MAX];
+        for (int i = 0; i < c->n; i++) mid[i] = pd_affine(ctx, ins[i], 1.0f, 0.0f);
+        pd_tensor *y = fn(ctx, mid, c->n, user);
+        if (!y) fail_msg("%s (%s): %s", what, pass ? "composed" : "fused", pd_ctx_error(ctx));
+        float *r = malloc(y->numel * sizeof(float));
+        tu_fill(r, y->numel, 99);
+        pd_tensor *rt = pd_tensor_from(ctx, r, y->shape, y->ndim);
+        if (pd_backward(ctx, pd_sum(ctx, pd_mul(ctx, y, rt))))
+            fail_msg("%s: backward: %s", what, pd_ctx_error(ctx));
+        out_n = y->numel;
+        out[pass] = malloc(out_n * sizeof(float));
+        memcpy(out[pass], y->data, out_n * sizeof(float));
+        for (int i = 0; i < c->n; i++) {
+            grads[pass][i] = malloc(ins[i]->numel * sizeof(float));
+            memcpy(grads[pass][i], ins[i]->grad, ins[i]->numel * sizeof(float));
+        }
+        free(r);
+        pd_ctx_free(ctx);
+    }
+    double worst = expect_close(what, out[0], out[1], out_n, TOL_PATHS);
+    for (int i = 0; i < c->n; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s: d input %d", what, i);
+        double e = expect_close(name, grads[0][i], grads[1][i],
+                                pd_shape_numel(c->shapes[i], c->ndims[i]), TOL_PATHS);
+        if (e > worst) worst = e;
+        free(grads[0][i]), free(grads[1][i]);
+    }
+    free(out[0]), free(out[1]);
+    print_message("  %-44s fused vs composed %.2g\n", what, worst);
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+static void rmsnorm_modulate_matches_composed(void **state) {
+    (void)state;
+    const rms_mod_case variants[] = {{true, true}, {false, true}, {true, false}};
+    const char *names[] = {"rmsnorm_modulate w + shift", "rmsnorm_modulate no w",
+                           "rmsnorm_modulate no shift"};
+    for (int v = 0; v < 3; v++) {
+        /* per-sample (B, D) conditioning, odd D, and per-element conditioning */
+        for (int per_elem = 0; per_elem < 2; per_elem++) {
+            gc_case c = {.n = 4,
+                         .shapes = {SHAPE(3, 5, 7), SHAPE(3, 7), SHAPE(3, 7), SHAPE(7)},
+                         .ndims = {3, 2, 2, 1}};
+            if (per_elem) {
+                for (int i = 1; i < 3; i++) {
+                    c.shapes[i][0] = 3, c.shapes[i][1] = 5, c.shapes[i][2] = 7;
+                    c.ndims[i] = 3;
+                }
+            }
+            case_init(&c, 10 + (uint64_t)v);
+            rms_mod_case rc = variants[v];
+            c.in[2].check = rc.has_shift;
+            c.in[3].check = rc.has_w;
+            char what[96];
+            snprintf(what, sizeof what, "%s%s", names[v], per_elem ? " (per element)" : "");
+            compare_paths(what, fn_rms_mod, &rc, &c);
+            TU_GRADCHECK(fn_rms_mod, &rc, c.in, c.n, NULL);
+            case_free(&c);
+        }
+    }
+    /* large enough for the threaded path (per-thread dw partials) */
+    gc_case big = {.n = 4,
+                   .shapes = {SHAPE(4, 100, 96), SHAPE(4, 96), SHAPE(4, 96), SHAPE(96)},
+                   .ndims = {3, 2, 2, 1}};
+    case_init(&big, 30);
+    rms_mod_case rc = {true, true};
+    compare_paths("rmsnorm_modulate (4, 100, 96), threaded", fn_rms_mod, &rc, &big);
+    case_free(&big);
+}
+
+static void qkv_heads_matches_composed(void **state) {
+    (void)state;
+    /* 2 x 3 grid + 1 identity (in-context) row = 7 positions, head dim 8 */
+    pd_rope_table tab;
+    if (pd_rope_table_init_2d(&tab, 2, 3, 8, 1, 10000.0f)) fail_msg("%s", pd_last_error());
+    const qkv_case variants[] = {{3, true, &tab}, {3, false, &tab}, {2, true, NULL}};
+    const char *names[] = {"qkv_heads norm + rope", "qkv_heads rope only", "qkv_heads norm only"};
+    for (int v = 0; v < 3; v++) {
+        qkv_case qc = variants[v];
+        int hd = 8, N = 7;
+        gc_case c = {.n = 3,
+                     .shapes = {SHAPE(2, N, 3 * qc.heads * hd), SHAPE(hd), SHAPE(hd)},
+                     .ndims = {3, 1, 1}};
+        case_init(&c, 20 + (uint64_t)v);
+        c.in[1].check = c.in[2].check = qc.norm;
+        compare_paths(names[v], fn_qkv, &qc, &c);
+        TU_GRADCHECK(fn_qkv, &qc, c.in, c.n, NULL);
+        case_free(&c);
+    }
+    pd_rope_table_free(&tab);
+
+    /* large enough for the threaded path: 8 x 8 grid + 1 prefix row */
+    if (pd_rope_table_init_2d(&tab, 8, 8, 16, 1, 10000.0f)) fail_msg("%s", pd_last_error());
+    qkv_case qc = {2, true, &tab};
+    gc_case big = {.n = 3, .shapes = {SHAPE(6, 65, 96), SHAPE(16), SHAPE(16)}, .ndims = {3, 1, 1}};
+    case_init(&big, 40);
+    compare_paths("qkv_heads (6, 65, 96), threaded", fn_qkv, &qc, &big);
+    case_free(&big);
+    pd_rope_table_free(&tab);
+}
+
+static void fused_ops_refuse_bad_shapes(void **state) {
+    (void)state;
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_tensor *x = pd_tensor_zeros(ctx, (int[]){2, 4, 6}, 3);
+    pd_tensor *bad = pd_tensor_zeros(ctx, (int[]){2, 5}, 2);
+    assert_null(pd_rmsnorm_modulate(ctx, x, NULL, NULL, bad, 1e-6f));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "rmsnorm_modulate");
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(2, 5)");
+    pd_ctx_reset(ctx);
+    x = pd_tensor_zeros(ctx, (int[]){2, 4, 10}, 3);
+    assert_null(pd_qkv_heads(ctx, x, 2, NULL, NULL, 1e-6f, NULL));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "3 * heads * head_dim");
+    pd_ctx_reset(ctx);
+    x = pd_tensor_zeros(ctx, (int[]){2, 4, 24}, 3);
+    pd_tensor *w = pd_tensor_zeros(ctx, (int[]){3}, 1);
+    assert_null(pd_qkv_heads(ctx, x, 2, w, w, 1e-6f, NULL));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "expected (4,)");
+    pd_ctx_free(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rmsnorm_modulate_matches_composed),
+        cmocka_unit_test(qkv_heads_matches_composed),
+        cmocka_unit_test(fused_ops_refuse_bad_shapes),
+    };
+    return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
+}
