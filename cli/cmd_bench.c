@@ -63,8 +63,9 @@ static void print_report(const bench_cli *c, const pd_config *cfg, const pd_benc
     printf("pixeldit bench %s: %s, %zu trainable parameters, batch %d, %d threads, OpenBLAS core %s "
            "(OPENBLAS_CORETYPE=%s)\n", c->config, cfg->model.preset[0] ? cfg->model.preset : "custom model",
            r->params, r->batch, r->threads, r->blas_core, env ? env : "unset");
-    printf("forward FLOPs per image %.4f GFLOP (analytic; a training step counts as 3x forward)\n",
-           r->flops_per_image * 1e-9);
+    printf("forward FLOPs per image %.4f GFLOP (analytic; a training step counts as 3x forward); "
+           "%s kernels\n",
+           r->flops_per_image * 1e-9, cfg->train.fused_kernels ? "fused" : "reference (unfused)");
     char what[64];
     snprintf(what, sizeof what, "(%d steps, %d warm-up)", o->steps, o->warmup);
     print_line("train", what, &r->train, pd_bench_train_images_per_s(r, false),

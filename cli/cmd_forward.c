@@ -84,7 +84,7 @@ int cmd_forward(int argc, char **argv) {
         goto done;
     }
     if (read_labels(inf, B, y)) goto done;
-    ctx = pd_ctx_new(0);
+    ctx = pd_session_new_ctx(&s);
     pd_ctx_set_grad_enabled(ctx, false);
     pd_tensor *z = pd_tensor_from(ctx, x, xs, 4);
     pd_tensor *xp = pd_jit_forward(s.model, ctx, z, t, y, NULL);

@@ -118,7 +118,7 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     b->opt = pd_adamw_new(p, &ac);
     b->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
     b->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
-    b->ctx = pd_ctx_new(0);
+    b->ctx = pd_session_new_ctx(&b->s);
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
     b->x = malloc((size_t)B * per * sizeof(float));
     b->z = malloc((size_t)B * per * sizeof(float));

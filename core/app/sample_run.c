@@ -30,7 +30,7 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
     size_t per = (size_t)jc->channels * jc->image_size * jc->image_size;
     float *imgs = malloc((size_t)n * per * sizeof(float));
     int *labels = malloc((size_t)n * sizeof(int));
-    pd_ctx *ctx = pd_ctx_new(0);
+    pd_ctx *ctx = pd_session_new_ctx(s);
     pd_status st = PD_OK;
     if (!imgs || !labels || !ctx) {
         st = pd_fail(PD_ERR_NOMEM, "sample: out of memory for %d images", n);

@@ -154,3 +154,9 @@ char *pd_session_config_text(const pd_session *s) {
     if (buf) pd_config_to_ini(&s->cfg, buf, n + 1);
     return buf;
 }
+
+pd_ctx *pd_session_new_ctx(const pd_session *s) {
+    pd_ctx *ctx = pd_ctx_new(0);
+    if (ctx) pd_ctx_set_fused(ctx, s->cfg.train.fused_kernels);
+    return ctx;
+}

@@ -141,7 +141,7 @@ static pd_status setup(run *r, const pd_train_opts *o) {
         r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
         if (!r->ema1 || !r->ema2) return PD_ERR_NOMEM;
     }
-    if (!(r->ctx = pd_ctx_new(0))) return PD_ERR_NOMEM;
+    if (!(r->ctx = pd_session_new_ctx(&r->s))) return PD_ERR_NOMEM;
     if (!(r->config_text = pd_session_config_text(&r->s))) return pd_fail(PD_ERR_NOMEM, "out of memory");
     return PD_OK;
 }

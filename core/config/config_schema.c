@@ -126,6 +126,10 @@ const cfg_key pd_cfg_keys[] = {
             "Write a preview grid of samples every N steps; 0 = off."),
     INT_KEY("train", "threads", train.threads, "0", 0, NONE,
             "CPU threads for OpenMP and OpenBLAS; 0 = all online cores."),
+    BOOL_KEY("train", "fused_kernels", train.fused_kernels, "true",
+             "Use the fused kernels (RMSNorm + modulate; qk-norm + RoPE + head split). false runs "
+             "the composed reference ops they are tested against: same results to rounding, "
+             "slower. Also used by sample, forward and bench."),
 
     /* [sample] */
     ENUM_KEY("sample", "sampler", sample.sampler, "heun", sampler_ch,

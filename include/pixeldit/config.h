@@ -107,6 +107,7 @@ typedef struct pd_config_train {
     int ckpt_every;       /* 0: only at the end */
     int sample_every;     /* 0: off */
     int threads;          /* 0: all cores */
+    bool fused_kernels;   /* false: composed reference ops (pd_ctx_set_fused) */
 } pd_config_train;
 
 typedef struct pd_config_sample {

@@ -36,6 +36,10 @@ typedef struct pd_session {
  * is added to the list of losses. */
 pd_status pd_session_add_plugin_arg(pd_config *cfg, const char *name_or_path);
 
+/* A step context set up for this session's config ([train] fused_kernels).
+ * The caller owns it (pd_ctx_free). NULL + PD_ERR_NOMEM on failure. */
+pd_ctx *pd_session_new_ctx(const pd_session *s);
+
 /* Loads the plugins, binds their keys, creates the model (weights zero). */
 pd_status pd_session_open(pd_session *s, const pd_config *cfg);
 void pd_session_close(pd_session *s);

@@ -75,6 +75,9 @@ expect_in_output "forward wrote x_pred" "x_pred (2, 1, 16, 16)"
 
 check "bench" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --steps 1 --warmup 0 --sample-steps 1 --no-peak
 expect_in_output "bench prints the BLAS core" "OpenBLAS"
+expect_in_output "bench says which kernels ran" "fused kernels"
+check "bench, reference kernels" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --steps 1 --warmup 0 --sample-steps 0 --no-peak --set train.fused_kernels=false
+expect_in_output "train.fused_kernels=false runs the composed ops" "reference (unfused) kernels"
 check "plugins" 0 "$bin" plugins
 expect_in_output "plugins lists the default decoder" "jit_final_layer"
 for c in train sample info forward plugins bench; do check "$c --help" 0 "$bin" "$c" --help; done
