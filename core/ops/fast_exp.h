@@ -33,6 +33,8 @@ static inline float pd_sigmoidf(float x) { return 1.0f / (1.0f + pd_expf(-x)); }
 /* Stable softmax of one row: y = exp(x - max) / sum; y may alias x. */
 static inline void pd_softmax_row(const float *x, float *y, int n) {
     float mx = x[0];
+    /* without the pragma GCC keeps this max a scalar dependency chain */
+#pragma omp simd reduction(max : mx)
     for (int c = 1; c < n; c++) mx = x[c] > mx ? x[c] : mx;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
