@@ -64,8 +64,13 @@ pd_status pd_adamw_step(pd_adamw *o, float lr, float *grad_norm) {
     for (int i = 0; i < o->n; i++) {
         pd_tensor *p = pd_params_at(o->params, i);
         if (!p->grad) continue;
+        /* threads and SIMD lanes keep partial sums: a fixed order for a
+         * fixed thread count, so runs stay reproducible */
         double s = 0;
-        for (size_t k = 0; k < p->numel; k++) s += (double)p->grad[k] * p->grad[k];
+        const float *restrict g = p->grad;
+        size_t n = p->numel;
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > 65536)
+        for (size_t k = 0; k < n; k++) s += (double)g[k] * g[k];
         if (!isfinite(s))
             return pd_fail(PD_ERR_NUMERIC, "adamw: gradient of '%s' is not finite", p->name);
         sq += s;
