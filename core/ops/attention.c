@@ -39,14 +39,6 @@ static int head_threads(int bh) {
     return 1;
 }
 
-static inline int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* Stable softmax of rows (rows, cols) in place; rows in parallel when the
  * caller is not already parallel over heads. */
 static void softmax_rows(float *p, int rows, int cols, bool par) {
@@ -72,7 +64,7 @@ static pd_status sdpa_fwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
     const float *q = in[0]->data, *k = in[1]->data, *v = in[2]->data;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int i = 0; i < BH; i++) {
-        float *p = pbuf + (keep ? (size_t)i : (size_t)thread_id()) * nm;
+        float *p = pbuf + (keep ? (size_t)i : (size_t)pd_thread_id()) * nm;
         const float *qi = q + (size_t)i * N * d, *ki = k + (size_t)i * M * d,
                     *vi = v + (size_t)i * M * d;
         /* S (N, M) = scale * q (N, d) k^T (d, M) */
@@ -114,7 +106,7 @@ static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, 1.0f, p, M, dout, d,
                         bv, vt->grad + ko, d);
         if (!need_ds) continue;
-        float *ds = dsbuf + (size_t)thread_id() * nm;
+        float *ds = dsbuf + (size_t)pd_thread_id() * nm;
         /* dP (N, M) = dO (N, d) V^T (d, M) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, d, 1.0f, dout, d,
                     vt->data + ko, d, 0.0f, ds, M);

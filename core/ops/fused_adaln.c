@@ -8,9 +8,6 @@
  * x's size each way) and runs the conditioning reductions in the same pass
  * as dx. */
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "ada_util.h"
 #include "op_util.h"
@@ -79,21 +76,14 @@ static pd_status rms_mod_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
     if (dsh && pd_grad_unset(sht)) memset(dsh, 0, sht->numel * sizeof(float));
     if (dw && pd_grad_unset(wt)) memset(dw, 0, (size_t)D * sizeof(float));
 
-    int nt = 1;
-#ifdef _OPENMP
-    if (y->numel > PD_PAR_MIN) nt = omp_get_max_threads();
-#endif
+    int nt = pd_par_threads(y->numel);
     /* per thread: dw partial (D) and the row's dn * w (D) */
     float *scratch = pd_ctx_alloc(ctx, (size_t)nt * 2 * D * sizeof(float));
     if (!scratch) return pd_ctx_status(ctx);
     if (dw) memset(scratch, 0, (size_t)nt * 2 * D * sizeof(float));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
+        int tid = pd_thread_id();
         float *restrict dwp = scratch + (size_t)tid * 2 * D, *restrict gw = dwp + D;
 #pragma omp for schedule(static)
         for (int b = 0; b < a->B; b++)

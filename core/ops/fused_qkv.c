@@ -8,11 +8,9 @@
  * five passes over q and k and a copy of v each way; this is one, with the
  * same arithmetic in the same order. */
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "op_util.h"
+#include "rope_rotate.h"
 #include "row_stats.h"
 
 typedef struct {
@@ -31,6 +29,13 @@ static inline size_t src_off(const qkv_attr *a, int b, int n, int part, int h) {
     return ((((size_t)b * a->N + n) * 3 + part) * a->H + h) * a->hd;
 }
 
+/* The RoPE table row of token n (cos, sin), or NULLs without RoPE. */
+static inline void rope_row(const qkv_attr *a, int n, const float **cs, const float **sn) {
+    size_t off = (size_t)n * (a->hd / 2);
+    *cs = a->cos ? a->cos + off : NULL;
+    *sn = a->sin ? a->sin + off : NULL;
+}
+
 /* inputs: qkv, [q_w, k_w] */
 static pd_status qkv_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int n_in, void *attr) {
     (void)n_in;
@@ -46,8 +51,8 @@ static pd_status qkv_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
 #pragma omp parallel for collapse(2) if (out->numel > PD_PAR_MIN)
     for (int b = 0; b < a->B; b++)
         for (int n = 0; n < a->N; n++) {
-            const float *restrict cs = a->cos ? a->cos + (size_t)n * P : NULL;
-            const float *restrict sn = a->sin ? a->sin + (size_t)n * P : NULL;
+            const float *cs, *sn;
+            rope_row(a, n, &cs, &sn);
             for (int part = 0; part < 3; part++)
                 for (int h = 0; h < a->H; h++) {
                     const float *restrict x = qkv + src_off(a, b, n, part, h);
@@ -70,11 +75,7 @@ static pd_status qkv_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
                         memcpy(y, t, (size_t)hd * sizeof(float));
                         continue;
                     }
-                    for (int m = 0; m < P; m++) {
-                        float u = t[2 * m], v = t[2 * m + 1];
-                        y[2 * m] = u * cs[m] - v * sn[m];
-                        y[2 * m + 1] = v * cs[m] + u * sn[m];
-                    }
+                    pd_rope_rotate(t, y, cs, sn, P);
                 }
         }
     return PD_OK;
@@ -100,10 +101,7 @@ static pd_status qkv_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
     if (!dx && !any_dw) return PD_OK;
     bool ux = dx && pd_grad_unset(xt);
 
-    int nt = 1;
-#ifdef _OPENMP
-    if (out->numel > PD_PAR_MIN) nt = omp_get_max_threads();
-#endif
+    int nt = pd_par_threads(out->numel);
     float *partial = NULL; /* (nt, 2, hd) */
     if (any_dw) {
         partial = pd_ctx_alloc(ctx, (size_t)nt * 2 * hd * sizeof(float));
@@ -112,27 +110,19 @@ static pd_status qkv_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
+        int tid = pd_thread_id();
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < a->B; b++)
             for (int n = 0; n < a->N; n++) {
-                const float *restrict cs = a->cos ? a->cos + (size_t)n * P : NULL;
-                const float *restrict sn = a->sin ? a->sin + (size_t)n * P : NULL;
+                const float *cs, *sn;
+                rope_row(a, n, &cs, &sn);
                 for (int part = 0; part < 3; part++)
                     for (int h = 0; h < a->H; h++) {
                         size_t off = src_off(a, b, n, part, h), orow = out_row(a, part, b, h, n);
                         const float *restrict g = dout + orow * hd;
                         float dt[hd]; /* gradient of the normalised row */
                         if (cs && part < 2)
-                            for (int m = 0; m < P; m++) {
-                                float u = g[2 * m], v = g[2 * m + 1];
-                                dt[2 * m] = u * cs[m] + v * sn[m];
-                                dt[2 * m + 1] = v * cs[m] - u * sn[m];
-                            }
+                            pd_rope_unrotate(g, dt, cs, sn, P);
                         else
                             memcpy(dt, g, (size_t)hd * sizeof(float));
                         float *restrict o = dx ? dx + off : NULL;

@@ -4,6 +4,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "pixeldit/ops.h"
 
@@ -57,6 +60,24 @@ static inline float pd_grad_acc(bool unset, float old, float v) { return unset ?
 
 /* Work size above which element loops are split across OpenMP threads. */
 #define PD_PAR_MIN 32768
+
+/* Threads a kernel with `work` elements will run on (for sizing per-thread
+ * scratch), and the caller's index in its team. */
+static inline int pd_par_threads(size_t work) {
+#ifdef _OPENMP
+    return work > PD_PAR_MIN ? omp_get_max_threads() : 1;
+#else
+    (void)work;
+    return 1;
+#endif
+}
+static inline int pd_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* Normalises a possibly negative axis; -1 when out of range. */
 static inline int pd_axis(int axis, int ndim) {

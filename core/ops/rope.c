@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "op_util.h"
+#include "rope_rotate.h"
 
 /* ---- table ---------------------------------------------------------------- */
 
@@ -77,7 +78,6 @@ typedef struct {
     const float *cos, *sin;  /* (n_pos, pairs) */
 } rope_attr;
 
-/* out[2m] = x[2m] c - x[2m+1] s;  out[2m+1] = x[2m+1] c + x[2m] s. */
 static pd_status rope_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     (void)ctx, (void)n_in;
     const rope_attr *at = attr;
@@ -86,14 +86,9 @@ static pd_status rope_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n
     const float *x = in[0]->data;
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
-        const float *restrict c = at->cos + (r % (size_t)N) * P, *restrict s = at->sin + (r % (size_t)N) * P;
-        const float *restrict xr = x + r * 2 * (size_t)P;
-        float *restrict yr = y->data + r * 2 * (size_t)P;
-        for (int m = 0; m < P; m++) {
-            float a = xr[2 * m], b = xr[2 * m + 1];
-            yr[2 * m] = a * c[m] - b * s[m];
-            yr[2 * m + 1] = b * c[m] + a * s[m];
-        }
+        size_t pos = r % (size_t)N;
+        pd_rope_rotate(x + r * 2 * (size_t)P, y->data + r * 2 * (size_t)P, at->cos + pos * P,
+                       at->sin + pos * P, P);
     }
     return PD_OK;
 }
@@ -108,14 +103,17 @@ static pd_status rope_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n
     bool unset = pd_grad_unset(in[0]);
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (size_t r = 0; r < rows; r++) {
-        const float *restrict c = at->cos + (r % (size_t)N) * P, *restrict s = at->sin + (r % (size_t)N) * P;
-        const float *restrict dr = y->grad + r * 2 * (size_t)P;
+        size_t pos = r % (size_t)N;
+        const float *c = at->cos + pos * P, *s = at->sin + pos * P;
+        const float *dr = y->grad + r * 2 * (size_t)P;
         float *restrict gr = dx + r * 2 * (size_t)P;
-        for (int m = 0; m < P; m++) {
-            float a = dr[2 * m], b = dr[2 * m + 1];
-            gr[2 * m] = pd_grad_acc(unset, gr[2 * m], a * c[m] + b * s[m]);
-            gr[2 * m + 1] = pd_grad_acc(unset, gr[2 * m + 1], b * c[m] - a * s[m]);
+        if (unset) {
+            pd_rope_unrotate(dr, gr, c, s, P);
+            continue;
         }
+        float tmp[2 * P];
+        pd_rope_unrotate(dr, tmp, c, s, P);
+        for (int i = 0; i < 2 * P; i++) gr[i] += tmp[i];
     }
     return PD_OK;
 }

@@ -174,7 +174,9 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss);
  *          memory saved for backward, obtained with pd_ctx_alloc).
  * backward: out->grad holds dL/dout. For each i with in[i]->grad != NULL,
  *          accumulate (+=) dL/din[i] into in[i]->grad. Inputs that need no
- *          gradient have grad == NULL and must be skipped.
+ *          gradient have grad == NULL and must be skipped. The buffers are
+ *          always initialised (zeros, or earlier contributions): only the
+ *          core's own ops may opt in to storing into unset ones.
  * Both return PD_OK or an error (use pd_ctx_fail for the message). */
 typedef struct pd_op_def {
     const char *name;
