@@ -158,8 +158,14 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
     r->last_loss = loss;
     if (o->profile) {
         pd_ctx_set_profile(b->ctx, false);
+        double wall = 0, ops = pd_ctx_profile_total(b->ctx);
+        for (int i = 0; i < o->steps; i++) wall += b->times[i];
         fprintf(stderr, "per-op time over %d training steps:\n", o->steps);
         pd_ctx_profile_print(b->ctx, stderr);
+        fprintf(stderr,
+                "ops %.3f s of %.3f s wall (%.1f%%); the rest (%.3f s) is outside ops: AdamW, "
+                "EMA, gradient buffers, noise\n",
+                ops, wall, wall > 0 ? 100 * ops / wall : 0.0, wall - ops);
     }
     summarise(b->times, o->steps, &r->train);
     return PD_OK;

@@ -232,9 +232,14 @@ void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd)
     }
 }
 
-void pd_ctx_profile_print(pd_ctx *ctx, FILE *out) {
+double pd_ctx_profile_total(const pd_ctx *ctx) {
     double total = 0;
     for (int i = 0; i < ctx->n_prof; i++) total += ctx->prof[i].fwd_s + ctx->prof[i].bwd_s;
+    return total;
+}
+
+void pd_ctx_profile_print(pd_ctx *ctx, FILE *out) {
+    double total = pd_ctx_profile_total(ctx);
     /* selection sort by total time: the table is small */
     for (int i = 0; i < ctx->n_prof; i++)
         for (int j = i + 1; j < ctx->n_prof; j++)

@@ -125,6 +125,8 @@ bool pd_ctx_fused(const pd_ctx *ctx);
  * added up per op name; pd_ctx_profile_print writes the table (time, calls,
  * share) sorted by total time, and resets it. */
 void pd_ctx_set_profile(pd_ctx *ctx, bool on);
+/* Seconds of op time (forward + backward) in the table so far. */
+double pd_ctx_profile_total(const pd_ctx *ctx);
 void pd_ctx_profile_print(pd_ctx *ctx, FILE *out);
 
 /* ---- tensors ---------------------------------------------------------- */
