@@ -58,9 +58,14 @@ int cmd_sample(int argc, char **argv) {
     pd_session s;
     pd_st_file *f = NULL;
     int rc = cli_open_checkpoint(ckpt, (int)ema, plugins, nplugins, &s, &f);
+    const char *step_meta = rc ? NULL : pd_st_metadata(f, "step");
+    long long ckpt_step = step_meta ? strtoll(step_meta, NULL, 10) : -1;
     pd_st_close(f);
     if (rc) return rc;
     const pd_config *cfg = &s.cfg;
+    char note[320];
+    if (ckpt_step >= 0 && pd_ema_young_note(cfg, (int)ema, ckpt_step, note, sizeof note))
+        fprintf(stderr, "pixeldit: note: %s\n", note);
     pd_sample_config sc;
     pd_sample_config_from(cfg, &sc);
     if (sampler) sc.sampler = strcmp(sampler, "euler") ? PD_SAMPLER_HEUN : PD_SAMPLER_EULER;

@@ -1,4 +1,5 @@
 /* Class-conditional sample grids: rows are classes. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -59,4 +60,17 @@ done:
     free(imgs);
     free(labels);
     return st;
+}
+
+bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *buf, size_t size) {
+    if (which != 1 && which != 2) return false;
+    double decay = which == 1 ? cfg->train.ema_decay1 : cfg->train.ema_decay2;
+    double left = pow(decay, (double)(step > 0 ? step : 0));
+    if (left < 0.05) return false;
+    snprintf(buf, size,
+             "EMA %d (decay %g) still holds %.0f%% of the initial weights after %lld steps, so "
+             "its samples look washed out; train longer, or sample the raw weights "
+             "(pixeldit sample --ema 0)",
+             which, decay, 100 * left, step);
+    return true;
 }

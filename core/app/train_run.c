@@ -105,6 +105,12 @@ static pd_status write_samples(run *r, const char *path) {
     return s;
 }
 
+static void warn_young_ema(const run *r) {
+    char note[320];
+    if (pd_ema_young_note(&r->s.cfg, r->s.cfg.sample.ema, r->st.step, note, sizeof note))
+        fprintf(stderr, "pixeldit: note: %s\n", note);
+}
+
 static pd_status setup(run *r, const pd_train_opts *o) {
     const pd_config *cfg = o->cfg;
     pd_status s;
@@ -297,6 +303,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     snprintf(tmp, sizeof tmp, "%s/samples/final.png", o->out_dir);
     if (o->verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s; sampling %s\n",
                             (long long)r.st.step, (double)loss, ckpt, tmp);
+    if (o->verbose) warn_young_ema(&r);
     s = write_samples(&r, tmp);
 done:
     free(idx);

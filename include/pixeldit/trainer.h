@@ -45,6 +45,12 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
 /* The sampler settings of a config. */
 void pd_sample_config_from(const pd_config *cfg, pd_sample_config *out);
 
+/* EMA `which` (1 or 2) after `step` steps still holds decay^step of the
+ * initial weights, whose adaLN and final layer are zero, so its samples look
+ * washed out early in a run. When that share is 5% or more, writes a
+ * one-line note saying so and what to do into buf and returns true. */
+bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif
