@@ -191,11 +191,44 @@ static void fused_ops_refuse_bad_shapes(void **state) {
     pd_ctx_free(ctx);
 }
 
+/* An op that stores into unset gradients must fall back to adding when the
+ * same tensor is two of its inputs (the host zeroes first). pd_gradcheck's
+ * overwrite pass feeds one intermediate to every slot here. */
+static pd_tensor *fn_self_attention(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n, (void)user;
+    return pd_sdpa(ctx, in[0], in[0], in[0], 0.5f);
+}
+static pd_tensor *fn_gated_self(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n, (void)user;
+    return pd_gated_residual(ctx, in[0], in[1], in[0]);
+}
+static pd_tensor *fn_modulate_self(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n, (void)user;
+    return pd_rmsnorm_modulate(ctx, in[0], NULL, in[0], in[0], 1e-6f);
+}
+
+static void overwrite_ops_with_a_repeated_input(void **state) {
+    (void)state;
+    gc_case a = {.n = 1, .shapes = {SHAPE(2, 3, 5, 4)}, .ndims = {4}};
+    case_init(&a, 50);
+    TU_GRADCHECK(fn_self_attention, NULL, a.in, a.n, NULL);
+    case_free(&a);
+    gc_case g = {.n = 2, .shapes = {SHAPE(2, 3, 5), SHAPE(2, 5)}, .ndims = {3, 2}};
+    case_init(&g, 51);
+    TU_GRADCHECK(fn_gated_self, NULL, g.in, g.n, NULL);
+    case_free(&g);
+    gc_case m = {.n = 1, .shapes = {SHAPE(2, 3, 5)}, .ndims = {3}};
+    case_init(&m, 52);
+    TU_GRADCHECK(fn_modulate_self, NULL, m.in, m.n, NULL);
+    case_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rmsnorm_modulate_matches_composed),
         cmocka_unit_test(qkv_heads_matches_composed),
         cmocka_unit_test(fused_ops_refuse_bad_shapes),
+        cmocka_unit_test(overwrite_ops_with_a_repeated_input),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
 }
