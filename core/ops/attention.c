@@ -17,6 +17,7 @@
 #endif
 
 #include "fast_exp.h"
+#include "gemm.h"
 #include "op_util.h"
 
 typedef struct {
@@ -30,7 +31,7 @@ typedef struct {
  * is pinned to one thread. */
 static int head_threads(int bh) {
 #ifdef _OPENMP
-    if (bh > 1 && (openblas_get_parallel() == 2 || openblas_get_num_threads() == 1)) {
+    if (bh > 1 && pd_blas_serial_in_parallel()) {
         int t = omp_get_max_threads();
         return t < bh ? t : bh;
     }

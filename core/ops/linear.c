@@ -1,6 +1,7 @@
 /* linear (x W^T + b) and batched matmul, both on OpenBLAS sgemm. */
 #include <cblas.h>
 
+#include "gemm.h"
 #include "op_util.h"
 
 /* ---- linear ------------------------------------------------------------ */
@@ -14,8 +15,8 @@ static pd_status linear_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     if (b) {
         for (int r = 0; r < rows; r++) memcpy(y->data + (size_t)r * nout, b->data, (size_t)nout * sizeof(float));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nout, nin, 1.0f, x->data, nin,
-                w->data, nin, b ? 1.0f : 0.0f, y->data, nout);
+    pd_gemm(false, true, rows, nout, nin, 1.0f, x->data, nin, w->data, nin, b ? 1.0f : 0.0f,
+            y->data, nout);
     return PD_OK;
 }
 
@@ -26,11 +27,11 @@ static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     int rows = (int)(x->numel / (size_t)nin);
     const float *dy = y->grad;
     if (x->grad) /* dx (rows, in) (+)= dy (rows, out) @ w (out, in) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nin, nout, 1.0f, dy, nout,
-                    w->data, nin, pd_grad_beta(x), x->grad, nin);
+        pd_gemm(false, false, rows, nin, nout, 1.0f, dy, nout, w->data, nin, pd_grad_beta(x),
+                x->grad, nin);
     if (w->grad) /* dw (out, in) (+)= dy^T (out, rows) @ x (rows, in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nout, nin, rows, 1.0f, dy, nout,
-                    x->data, nin, pd_grad_beta(w), w->grad, nin);
+        pd_gemm(true, false, nout, nin, rows, 1.0f, dy, nout, x->data, nin, pd_grad_beta(w),
+                w->grad, nin);
     if (b && b->grad) { /* db (out) (+)= column sums of dy; threads own column blocks */
         float *db = b->grad;
         if (pd_grad_unset(b)) memset(db, 0, (size_t)nout * sizeof(float));

@@ -6,6 +6,9 @@
  * function feeds pd_gradcheck (fused; the checker also runs the overwrite
  * path under NaN poison) and compare_paths (fused vs composed, output and
  * every input gradient). */
+#include <cblas.h>
+
+#include "gemm.h" /* internal: the row-split sgemm */
 #include "test_util.h"
 
 #define TOL_PATHS 2e-6 /* same arithmetic, reordered sums only */
@@ -223,12 +226,39 @@ static void overwrite_ops_with_a_repeated_input(void **state) {
     case_free(&m);
 }
 
+/* pd_gemm splits the rows of C across threads; every trans combination and
+ * beta must give what one cblas_sgemm call gives. Sizes are large enough to
+ * split (and not a multiple of the row alignment). */
+static void gemm_row_split_matches_one_call(void **state) {
+    (void)state;
+    const int M = 523, N = 96, K = 101;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C0 = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N);
+    tu_fill(A, (size_t)M * K, 60);
+    tu_fill(B, (size_t)K * N, 61);
+    for (int combo = 0; combo < 8; combo++) {
+        bool ta = combo & 1, tb = combo & 2;
+        float beta = (combo & 4) ? 1.0f : 0.0f;
+        int lda = ta ? M : K, ldb = tb ? K : N;
+        tu_fill(C0, (size_t)M * N, 62);
+        memcpy(C1, C0, sizeof(float) * M * N);
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, K, 0.5f, A, lda, B, ldb, beta, C0, N);
+        pd_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C1, N);
+        char what[64];
+        snprintf(what, sizeof what, "pd_gemm ta %d tb %d beta %g", ta, tb, (double)beta);
+        expect_close(what, C1, C0, (size_t)M * N, 1e-6);
+    }
+    free(A), free(B), free(C0), free(C1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rmsnorm_modulate_matches_composed),
         cmocka_unit_test(qkv_heads_matches_composed),
         cmocka_unit_test(fused_ops_refuse_bad_shapes),
         cmocka_unit_test(overwrite_ops_with_a_repeated_input),
+        cmocka_unit_test(gemm_row_split_matches_one_call),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
 }
