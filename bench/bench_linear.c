@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "pixeldit/bench.h"
 #include "pixeldit/ops.h"
 #include "pixeldit/params.h"
 #include "pixeldit/rng.h"
@@ -33,22 +33,6 @@ static const shape_case cases[] = {
     {"192->576 (qkv)", 192, 576},
     {"192->1024 (w12)", 192, 1024},
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ---- seed op: a scalar whose backward writes a fixed dL/dy ------------- */
 /* Its value is never read; only the gradient it hands to y matters. */
@@ -187,16 +171,16 @@ int main(int argc, char **argv) {
             raw_step(&c);
         }
         for (int i = 0; i < reps && !rc; i++) {
-            double t0 = now_s();
+            double t0 = pd_now_seconds();
             rc = op_step(&c);
-            double t1 = now_s();
+            double t1 = pd_now_seconds();
             raw_step(&c);
             t_op[i] = t1 - t0;
-            t_raw[i] = now_s() - t1;
+            t_raw[i] = pd_now_seconds() - t1;
         }
         if (!rc) {
             double flops = 3 * 2.0 * rows * cases[k].in * cases[k].out; /* fwd, dx, dW */
-            double mo = median(t_op, reps), mr = median(t_raw, reps);
+            double mo = pd_bench_median(t_op, reps), mr = pd_bench_median(t_raw, reps);
             printf("%-18s %12.2f %12.2f %12.3f %7.1f%%\n", cases[k].name, flops / mo * 1e-9,
                    flops / mr * 1e-9, mo * 1e3, 100 * mr / mo);
             sum_flops += flops, sum_op += mo, sum_raw += mr;

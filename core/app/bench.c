@@ -5,18 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "pixeldit/bench.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 #include "train_step.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -55,9 +48,9 @@ pd_status pd_bench_sgemm(int m, int n, int k, int reps, pd_bench_gemm *out) {
     pd_rng_fill_uniform(&rng, b, (size_t)n * k, -1, 1);
     double best = 0;
     for (int r = 0; r < reps + 1; r++) { /* the first call warms the BLAS buffers up */
-        double t0 = now_s();
+        double t0 = pd_now_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
-        double dt = now_s() - t0;
+        double dt = pd_now_seconds() - t0;
         if (r > 0 && dt > 0 && 1 / dt > best) best = 1 / dt;
     }
     *out = (pd_bench_gemm){m, n, k, 2.0 * m * n * k * best * 1e-9};
@@ -149,10 +142,10 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
     progress(o, "train", 0, total);
     for (int i = 0; i < total; i++) {
         pd_ctx_set_profile(b->ctx, o->profile && i >= o->warmup);
-        double t0 = now_s();
+        double t0 = pd_now_seconds();
         pd_status s = pd_train_step_batch(&parts, &buf, b->x, b->labels, B, lr, i + 1, &loss, NULL);
         if (s) return s;
-        if (i >= o->warmup) b->times[i - o->warmup] = now_s() - t0;
+        if (i >= o->warmup) b->times[i - o->warmup] = pd_now_seconds() - t0;
         progress(o, "train", i + 1, total);
     }
     r->last_loss = loss;
@@ -181,13 +174,13 @@ static pd_status time_forward(bench_run *b, const pd_bench_opts *o, int B, pd_be
     pd_status s = PD_OK;
     progress(o, "forward", 0, total);
     for (int i = 0; i < total && !s; i++) {
-        double t0 = now_s();
+        double t0 = pd_now_seconds();
         pd_ctx_reset(b->ctx);
         /* x (B, C, H, W) -> x_pred (B, C, H, W) */
         pd_tensor *zt = pd_tensor_from(b->ctx, b->x, shape, 4);
         if (!pd_jit_forward(b->s.model, b->ctx, zt, b->t, b->labels, NULL))
             s = pd_fail(pd_ctx_status(b->ctx) ? pd_ctx_status(b->ctx) : PD_ERR_ARG, "%s", pd_ctx_error(b->ctx));
-        if (i >= o->warmup) b->times[i - o->warmup] = now_s() - t0;
+        if (i >= o->warmup) b->times[i - o->warmup] = pd_now_seconds() - t0;
         progress(o, "forward", i + 1, total);
     }
     pd_ctx_set_grad_enabled(b->ctx, true);
@@ -205,10 +198,10 @@ static pd_status time_sample(bench_run *b, const pd_bench_opts *o, int SB, pd_be
     pd_rng_seed(&rng, (uint64_t)b->cfg.sample.seed);
     progress(o, "sample", 0, reps);
     for (int i = 0; i < reps; i++) {
-        double t0 = now_s();
+        double t0 = pd_now_seconds();
         pd_status s = pd_sample(b->s.model, b->ctx, &sc, b->sample_labels, SB, &rng, b->imgs, NULL, NULL);
         if (s) return s;
-        b->times[i] = now_s() - t0;
+        b->times[i] = pd_now_seconds() - t0;
         progress(o, "sample", i + 1, reps);
     }
     summarise(b->times, reps, &r->sample);

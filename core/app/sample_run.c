@@ -69,7 +69,7 @@ bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *bu
     if (left < 0.05) return false;
     snprintf(buf, size,
              "EMA %d (decay %g) still holds %.0f%% of the initial weights after %lld steps, so "
-             "its samples look washed out; train longer, or sample the raw weights "
+             "its samples look fainter than the raw weights do; train longer, or sample those "
              "(pixeldit sample --ema 0)",
              which, decay, 100 * left, step);
     return true;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pixeldit/checkpoint.h"
@@ -18,12 +17,6 @@
 
 static volatile sig_atomic_t g_stop;
 void pd_train_request_stop(void) { g_stop = 1; }
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* mkdir -p: creates path and any missing parents. */
 static pd_status make_dir(const char *path) {
@@ -236,16 +229,16 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
                 pd_params_numel(pd_jit_params(r.s.model), true), B, (double)base_lr,
                 (long long)warmup, pd_get_num_threads(), pd_blas_corename(), r.s.plugins_desc, o->out_dir);
 
-    double t0 = now_s(), t_window = t0, seconds_before = r.st.train_seconds;
+    double t0 = pd_now_seconds(), t_window = t0, seconds_before = r.st.train_seconds;
     int64_t window_start = start;
     float loss = 0, parts[PD_SESSION_MAX_LOSSES] = {0}, img_s = 0;
     while (r.st.step < end && !g_stop) {
-        if (o->max_minutes > 0 && now_s() - t0 > o->max_minutes * 60) break;
+        if (o->max_minutes > 0 && pd_now_seconds() - t0 > o->max_minutes * 60) break;
         float lr = pd_lr_at(base_lr, r.st.step, warmup);
         s = train_step(&r, lr, idx, x, z, t, labels, labels_dropped, flip, &loss, parts);
         if (s) break;
         int64_t step = r.st.step, epoch = (step - 1) / steps_per_epoch;
-        double now = now_s();
+        double now = pd_now_seconds();
         if (now > t_window) img_s = (float)((double)(step - window_start) * B / (now - t_window));
         if (step - window_start >= 20) {
             t_window = now;
@@ -292,7 +285,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         goto done;
     }
     if (s) goto done;
-    r.st.train_seconds = seconds_before + (now_s() - t0);
+    r.st.train_seconds = seconds_before + (pd_now_seconds() - t0);
     if ((s = save(&r, ckpt))) goto done;
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", ckpt);
     if (g_stop) {

@@ -1,4 +1,5 @@
-/* Thread count for OpenMP and OpenBLAS together; BLAS kernel name. */
+/* Thread count for OpenMP and OpenBLAS together; BLAS kernel name; clock. */
+#include <time.h>
 #include <unistd.h>
 
 #include "pixeldit/runtime.h"
@@ -43,3 +44,9 @@ const char *pd_blas_corename(void) {
 }
 
 const char *pd_version(void) { return PIXELDIT_VERSION; }
+
+double pd_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -270,8 +270,8 @@ static pd_status modulate_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, i
     float *dx = in[0]->grad, *dsc = in[1]->grad, *dsh = n_in > 2 ? in[2]->grad : NULL;
     bool ux = dx && pd_grad_unset(in[0]);
     /* the conditioning gradients are sums: start them from zero if unset */
-    if (dsc && pd_grad_unset(in[1])) memset(dsc, 0, in[1]->numel * sizeof(float));
-    if (dsh && pd_grad_unset(in[2])) memset(dsh, 0, in[2]->numel * sizeof(float));
+    pd_grad_zero_if_unset(in[1]);
+    if (n_in > 2) pd_grad_zero_if_unset(in[2]);
     int D = at->D;
     /* Parallel over samples: per-sample conditioning rows are private to b. */
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
@@ -337,7 +337,7 @@ static pd_status gated_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     const float *g = in[1]->data, *h = in[2]->data, *dy = y->grad;
     float *dx = in[0]->grad, *dg = in[1]->grad, *dh = in[2]->grad;
     bool ux = dx && pd_grad_unset(in[0]), uh = dh && pd_grad_unset(in[2]);
-    if (dg && pd_grad_unset(in[1])) memset(dg, 0, in[1]->numel * sizeof(float));
+    pd_grad_zero_if_unset(in[1]);
     int D = at->D;
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (int b = 0; b < at->B; b++)

@@ -72,9 +72,9 @@ static pd_status rms_mod_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
     float *dx = xt->grad, *dsc = sct->grad, *dsh = sht ? sht->grad : NULL;
     float *dw = wt ? wt->grad : NULL;
     bool ux = dx && pd_grad_unset(xt);
-    if (dsc && pd_grad_unset(sct)) memset(dsc, 0, sct->numel * sizeof(float));
-    if (dsh && pd_grad_unset(sht)) memset(dsh, 0, sht->numel * sizeof(float));
-    if (dw && pd_grad_unset(wt)) memset(dw, 0, (size_t)D * sizeof(float));
+    pd_grad_zero_if_unset(sct);
+    pd_grad_zero_if_unset(sht);
+    pd_grad_zero_if_unset(wt);
 
     int nt = pd_par_threads(y->numel);
     /* per thread: dw partial (D) and the row's dn * w (D) */

@@ -95,8 +95,10 @@ static pd_status qkv_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
     float *dx = xt->grad;
     const float *nw[2] = {a->norm ? in[1]->data : NULL, a->norm ? in[2]->data : NULL};
     float *dw[2] = {a->norm ? in[1]->grad : NULL, a->norm ? in[2]->grad : NULL};
-    for (int i = 0; i < 2; i++)
-        if (dw[i] && pd_grad_unset(in[1 + i])) memset(dw[i], 0, (size_t)hd * sizeof(float));
+    if (a->norm) {
+        pd_grad_zero_if_unset(in[1]);
+        pd_grad_zero_if_unset(in[2]);
+    }
     bool any_dw = dw[0] || dw[1];
     if (!dx && !any_dw) return PD_OK;
     bool ux = dx && pd_grad_unset(xt);

@@ -34,7 +34,7 @@ static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
                 w->grad, nin);
     if (b && b->grad) { /* db (out) (+)= column sums of dy; threads own column blocks */
         float *db = b->grad;
-        if (pd_grad_unset(b)) memset(db, 0, (size_t)nout * sizeof(float));
+        pd_grad_zero_if_unset(b);
 #pragma omp parallel for if ((size_t)rows * nout > PD_PAR_MIN)
         for (int o0 = 0; o0 < nout; o0 += 64) {
             int o1 = o0 + 64 < nout ? o0 + 64 : nout;

@@ -68,7 +68,7 @@ static pd_status rms_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_
     if (wt && wt->grad) {
         /* Serial over rows: every row adds into the same D entries. */
         float *restrict dw = wt->grad;
-        if (pd_grad_unset(wt)) memset(dw, 0, (size_t)D * sizeof(float));
+        pd_grad_zero_if_unset(wt);
         for (size_t r = 0; r < rows; r++) {
             const float *restrict xr = x->data + r * (size_t)D, *restrict dr = dy + r * (size_t)D;
             float rs = rstd[r];

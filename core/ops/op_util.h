@@ -52,6 +52,11 @@ pd_tensor *pd_op_apply_flags(pd_ctx *ctx, const pd_op_def *def, unsigned op_flag
 
 /* True when t's gradient holds no value yet: store into it, do not add. */
 static inline bool pd_grad_unset(const pd_tensor *t) { return t->flags & PD_TF_GRAD_UNSET; }
+/* For a gradient an op sums into (a reduction): zero it if it is unset.
+ * t may be NULL or have no gradient. */
+static inline void pd_grad_zero_if_unset(pd_tensor *t) {
+    if (t && t->grad && pd_grad_unset(t)) memset(t->grad, 0, t->numel * sizeof(float));
+}
 /* sgemm beta for accumulating into t's gradient. */
 static inline float pd_grad_beta(const pd_tensor *t) { return pd_grad_unset(t) ? 0.0f : 1.0f; }
 /* old + v, or v alone when the destination is unset (the branch is loop

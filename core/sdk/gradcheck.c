@@ -124,7 +124,6 @@ static pd_status check_overwrite_path(gc_state *st, pd_ctx *ctx, float *const *g
             }
     }
     for (int i = 0; i < st->n; i++) free(again[i]);
-    pd_ctx_set_grad_init(ctx, PD_GRAD_INIT_LAZY);
     return err;
 }
 

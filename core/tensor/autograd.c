@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ctx_internal.h"
+#include "pixeldit/runtime.h"
 #include "op_util.h"
 
 void *pd_tensor_attr(const pd_tensor *t) { return t && t->node ? t->node->attr : NULL; }

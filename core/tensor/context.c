@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctx_internal.h"
+#include "pixeldit/runtime.h"
 
 #define PD_ALIGN 64
 #define PD_DEFAULT_ARENA (64u << 20)
@@ -203,12 +203,6 @@ pd_tensor *pd_ctx_new_header(pd_ctx *ctx) {
     t->flags = PD_TF_ARENA;
     t->step = ctx->step;
     return t;
-}
-
-double pd_now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void pd_ctx_set_profile(pd_ctx *ctx, bool on) { ctx->profile = on; }

@@ -56,7 +56,6 @@ struct pd_ctx {
 
 /* Adds one timed call of op `name` to the profile (backward: bwd). */
 void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd);
-double pd_now_seconds(void);
 
 /* Allocates a tensor header in the current step's pool (no data). */
 pd_tensor *pd_ctx_new_header(pd_ctx *ctx);

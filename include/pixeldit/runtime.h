@@ -16,6 +16,9 @@ int pd_get_num_threads(void);
 /* The OpenBLAS kernel in use, e.g. "SkylakeX", "Haswell", "Prescott". */
 const char *pd_blas_corename(void);
 
+/* Monotonic wall clock in seconds (for timing; the origin is arbitrary). */
+double pd_now_seconds(void);
+
 /* Library version string "MAJOR.MINOR.PATCH". */
 const char *pd_version(void);
 

@@ -47,7 +47,7 @@ void pd_sample_config_from(const pd_config *cfg, pd_sample_config *out);
 
 /* EMA `which` (1 or 2) after `step` steps still holds decay^step of the
  * initial weights, whose adaLN and final layer are zero, so its samples look
- * washed out early in a run. When that share is 5% or more, writes a
+ * fainter early in a run. When that share is 5% or more, writes a
  * one-line note saying so and what to do into buf and returns true. */
 bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *buf, size_t size);
 

@@ -63,7 +63,7 @@ expect_in_output "info shows step 5" "step: 5"
 expect_in_output "info lists official names" "blocks.0.attn.qkv.weight"
 check "sample grid" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/g.png" \
   --classes 0,3 --n 2 --steps 2 --sampler euler
-expect_in_output "sampling a 5-step EMA says it is washed out" "still holds .* of the initial weights after 5 steps"
+expect_in_output "sampling a 5-step EMA says it is still young" "still holds .* of the initial weights after 5 steps"
 check "sample raw weights" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/g0.png" \
   --classes 0 --n 1 --steps 1 --ema 0
 if grep -q "initial weights" "$tmp/out"; then echo "FAIL raw weights got the EMA note"; fails=$((fails + 1)); fi
