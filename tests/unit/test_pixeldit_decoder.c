@@ -394,6 +394,14 @@ static void attention_goes_through_host(void **state) {
     decoder_close(&d);
 }
 
+/* By name (the build tree's plugin folder) it is the file given by path. */
+static void loads_by_name(void **state) {
+    (void)state;
+    pd_plugin *by_path = plugin(), *by_name = NULL;
+    if (pd_plugin_load("pixeldit_decoder", PD_PLUGIN_DECODER, &by_name)) fail_msg("%s", pd_last_error());
+    assert_ptr_equal(by_path, by_name);
+}
+
 /* ---- config errors -------------------------------------------------------------------- */
 
 static void expect_create_error(pd_model_info info, const char *const *kv, int n, const char *part1,
@@ -435,7 +443,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(golden_jitrope_nope), cmocka_unit_test(gradcheck_pre),
         cmocka_unit_test(gradcheck_post),      cmocka_unit_test(param_counts_and_flops),
         cmocka_unit_test(init_values),         cmocka_unit_test(attention_goes_through_host),
-        cmocka_unit_test(bad_keys),
+        cmocka_unit_test(loads_by_name),       cmocka_unit_test(bad_keys),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     pd_plugins_unload_all();
