@@ -20,6 +20,7 @@
 #include "ctx_attention.h"
 #include "pixeldit/plugin_host.h"
 #include "pixeldit/safetensors.h"
+#include "pixeldit/session.h"
 #include "test_util.h"
 
 #define TOL_OUT 1e-5
@@ -394,6 +395,37 @@ static void attention_goes_through_host(void **state) {
     decoder_close(&d);
 }
 
+/* pd_jit_forward binds the model's attention plugin over whatever the ctx
+ * had, for its whole forward (decoder included), and restores it after:
+ * a kernel bound beforehand is never called. */
+static void model_binds_its_attention(void **state) {
+    (void)state;
+    pd_config cfg;
+    pd_config_defaults(&cfg);
+    const char *sets[] = {"model.image_size=8", "model.channels=1", "model.patch_size=4",
+                          "model.hidden_size=16", "model.num_heads=2", "model.bottleneck_dim=4",
+                          "model.depth=2", "model.in_context_len=0", "model.num_classes=3",
+                          "decoder.plugin=pixeldit_decoder", "attention.plugin=sdpa"};
+    if (pd_config_set_all(&cfg, sets, 11)) fail_msg("%s", pd_last_error());
+    pd_session s;
+    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    assert_int_equal(pd_jit_init_weights(s.model, 1), PD_OK);
+    float z[2 * 64], t[2] = {0.3f, 0.6f};
+    int labels[2] = {0, 3};
+    tu_fill(z, 2 * 64, 3);
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_attention_binding mine = {counting_attention, NULL};
+    pd_ctx_bind_attention(ctx, mine);
+    g_calls = 0;
+    pd_tensor *x = pd_jit_forward(s.model, ctx, pd_tensor_from(ctx, z, (int[]){2, 1, 8, 8}, 4), t,
+                                  labels, NULL);
+    if (!x) fail_msg("%s", pd_ctx_error(ctx));
+    assert_int_equal(g_calls, 0);
+    assert_ptr_equal(pd_ctx_bound_attention(ctx).fn, counting_attention);
+    pd_ctx_free(ctx);
+    pd_session_close(&s);
+}
+
 /* By name (the build tree's plugin folder) it is the file given by path. */
 static void loads_by_name(void **state) {
     (void)state;
@@ -443,7 +475,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(golden_jitrope_nope), cmocka_unit_test(gradcheck_pre),
         cmocka_unit_test(gradcheck_post),      cmocka_unit_test(param_counts_and_flops),
         cmocka_unit_test(init_values),         cmocka_unit_test(attention_goes_through_host),
-        cmocka_unit_test(loads_by_name),       cmocka_unit_test(bad_keys),
+        cmocka_unit_test(model_binds_its_attention), cmocka_unit_test(loads_by_name),       cmocka_unit_test(bad_keys),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     pd_plugins_unload_all();
