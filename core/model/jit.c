@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctx_attention.h"
 #include "pixeldit/jit.h"
 #include "pixeldit/ops.h"
 #include "pixeldit/plugin_host.h"
@@ -287,8 +288,8 @@ static pd_tensor *block_forward(pd_jit *m, pd_ctx *ctx, const jit_block *b, pd_t
     return pd_gated_residual(ctx, x, gate_mlp, mlp);
 }
 
-pd_tensor *pd_jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t, const int *labels,
-                          pd_rng *dropout_rng) {
+static pd_tensor *jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t,
+                              const int *labels, pd_rng *dropout_rng) {
     const pd_jit_config *c = &m->cfg;
     if (!z || pd_ctx_status(ctx)) return NULL;
     int B = z->shape[0], D = c->hidden_size, L = c->in_context_len;
@@ -340,6 +341,19 @@ pd_tensor *pd_jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t, 
     pd_tensor *tt = pd_tensor_from(ctx, t, (int[]){B}, 1);
     pd_decoder_inputs in = {sizeof in, x, t_emb, y_emb, cond, tt, z};
     return m->dec->forward(m->dec_state, ctx, &in);
+}
+
+/* The model's attention plugin is bound on ctx while its forward runs, so
+ * a decoder that attends through the host's `attention` entry runs the
+ * same kernel as the backbone (ctx_attention.h). */
+pd_tensor *pd_jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t, const int *labels,
+                          pd_rng *dropout_rng) {
+    if (!m || !ctx) return NULL;
+    pd_attention_binding old =
+        pd_ctx_bind_attention(ctx, (pd_attention_binding){m->attn->forward, m->attn_state});
+    pd_tensor *x = jit_forward(m, ctx, z, t, labels, dropout_rng);
+    pd_ctx_bind_attention(ctx, old);
+    return x;
 }
 
 double pd_jit_flops_per_image(const pd_jit *m) {

@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 
+#include "ctx_attention.h"
 #include "fast_exp.h"
 #include "gemm.h"
 #include "op_util.h"
@@ -153,4 +154,16 @@ pd_tensor *pd_sdpa(pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v, float 
     pd_tensor *ins[3] = {q, k, v};
     return pd_op_apply_flags(ctx, &sdpa_op, PD_OPF_GRAD_OVERWRITE, ins, 3, q->shape, 4, &at,
                              sizeof at);
+}
+
+/* ---- the host's attention entry (ctx_attention.h) ------------------------- */
+
+pd_tensor *pd_attention_bound(pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale) {
+    if (!ctx) return NULL;
+    pd_attention_binding b = pd_ctx_bound_attention(ctx);
+    if (!b.fn) return pd_sdpa(ctx, q, k, v, scale);
+    pd_ctx_bind_attention(ctx, (pd_attention_binding){0}); /* a nested call gets sdpa */
+    pd_tensor *o = b.fn(b.state, ctx, q, k, v, scale);
+    pd_ctx_bind_attention(ctx, b);
+    return o;
 }

@@ -1,9 +1,11 @@
 /* The host API table plugins call into: libpixeldit's own functions, plus
- * the prefix-checked param_add (plugin_create.c) and a stderr logger. */
+ * the prefix-checked param_add (plugin_create.c), a stderr logger and the
+ * model's bound attention kernel (core/tensor/ctx_attention.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ctx_attention.h"
 #include "pixeldit/ops.h"
 #include "plugin_internal.h"
 
@@ -94,6 +96,11 @@ static const pd_host_api g_host = {
     .sum_axis = pd_sum_axis,
     .mean_axis = pd_mean_axis,
     .mse = pd_mse,
+
+    /* ABI 1.1 */
+    .attention = pd_attention_bound,
+    .rope_table_init_2d = pd_rope_table_init_2d,
+    .rope_table_free = pd_rope_table_free,
 };
 
 const pd_host_api *pd_host_api_get(void) { return &g_host; }

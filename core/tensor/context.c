@@ -132,6 +132,14 @@ bool pd_ctx_set_fused(pd_ctx *ctx, bool fused) {
     return old;
 }
 bool pd_ctx_fused(const pd_ctx *ctx) { return ctx->fused; }
+
+pd_attention_binding pd_ctx_bind_attention(pd_ctx *ctx, pd_attention_binding b) {
+    pd_attention_binding old = ctx->attention;
+    ctx->attention = b;
+    return old;
+}
+
+pd_attention_binding pd_ctx_bound_attention(const pd_ctx *ctx) { return ctx->attention; }
 bool pd_ctx_set_training(pd_ctx *ctx, bool training) {
     bool old = ctx->training;
     ctx->training = training;

@@ -2,6 +2,7 @@
 #ifndef PD_CTX_INTERNAL_H
 #define PD_CTX_INTERNAL_H
 
+#include "ctx_attention.h"
 #include "pixeldit/tensor.h"
 
 typedef struct pd_node {
@@ -52,6 +53,7 @@ struct pd_ctx {
     struct { const char *name; double fwd_s, bwd_s; long fwd_n, bwd_n; } prof[64];
     void *scratch;       /* pd_ctx_scratch buffer */
     size_t scratch_cap;
+    pd_attention_binding attention; /* pd_ctx_bind_attention (ctx_attention.h) */
 };
 
 /* Adds one timed call of op `name` to the profile (backward: bwd). */

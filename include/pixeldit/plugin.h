@@ -180,6 +180,22 @@ typedef struct pd_host_api {
     pd_tensor *(*sum_axis)(pd_ctx *, pd_tensor *x, int axis);
     pd_tensor *(*mean_axis)(pd_ctx *, pd_tensor *x, int axis);
     pd_tensor *(*mse)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+
+    /* ABI 1.1 */
+    /* The model's configured attention: runs the attention plugin the model
+     * was built with (bound on ctx for the duration of the model's forward),
+     * or the exact sdpa when no model is running on ctx (e.g. in a plugin's
+     * standalone test). q (B, H, N, d), k and v (B, H, M, d) -> (B, H, N, d),
+     * after qk-norm and RoPE, as pd_attention_vtable.forward. For decoders
+     * that attend, so a faster attention plugin speeds them up too. */
+    pd_tensor *(*attention)(pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale);
+    /* pd_rope_table_init_2d and pd_rope_table_free of ops.h: JiT's 2D RoPE
+     * table (the backbone's) for a rope op on a token grid. A table made by
+     * rope_table_init_2d must be freed by rope_table_free. A plugin may also
+     * fill a pd_rope_table itself (cos/sin it owns) for another variant. */
+    pd_status (*rope_table_init_2d)(pd_rope_table *tab, int grid_h, int grid_w, int dim,
+                                    int n_prefix, float theta);
+    void (*rope_table_free)(pd_rope_table *tab);
     /* new members are appended here; check struct_size before using them */
 } pd_host_api;
 
