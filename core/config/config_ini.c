@@ -25,7 +25,6 @@
 
 #include "config_internal.h"
 
-
 typedef struct ini_state {
     const char *name; /* file name for messages */
     FILE *fp;         /* exactly one of fp / text */
@@ -227,6 +226,11 @@ static pd_status load_chain(pd_config *cfg, const char *path, base_chain *ch, co
             return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: cannot open %s: %s", from,
                            from_line, path, strerror(e));
         return pd_fail(PD_ERR_IO, "%s: cannot open config: %s", path, strerror(e));
+    }
+    if (from && !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: %s is not a regular file", from,
+                       from_line, path);
     }
     for (int i = 0; i < ch->n; i++) {
         if (ch->dev[i] != sb.st_dev || ch->ino[i] != sb.st_ino) continue;

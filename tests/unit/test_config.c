@@ -424,6 +424,9 @@ static void test_base_chain(void **state) {
     write_text(dir, "missing.ini", "[train]\nseed = 3\n\n[config]\nbase = nothere.ini\n");
     snprintf(path, sizeof path, "%s/missing.ini", dir);
     expect_file_error(path, "missing.ini:5: [config] base", "nothere.ini: No such file");
+    write_text(dir, "dir.ini", "[config]\nbase = sub\n");
+    snprintf(path, sizeof path, "%s/dir.ini", dir);
+    expect_file_error(path, "dir.ini:2: [config] base", "is not a regular file");
     /* A cycle, named file by file. */
     write_text(dir, "a.ini", "[config]\nbase = b.ini\n");
     write_text(dir, "b.ini", "[train]\nseed = 1\n[config]\nbase = ./a.ini\n");
