@@ -419,6 +419,7 @@ static void test_base_chain(void **state) {
     /* Text (a checkpoint's config) may not read files. */
     expect_load_error("[config]\nbase = root.ini\n", "t.ini:2:", "[config] base", NULL);
     expect_load_error("[config]\nbasis = root.ini\n", "t.ini:2:", "unknown key 'basis'", NULL);
+    expect_load_error("[confg]\nbase = root.ini\n", "t.ini:1:", "did you mean [config]?", NULL);
 
     /* Missing file, with the including file and line. */
     write_text(dir, "missing.ini", "[train]\nseed = 3\n\n[config]\nbase = nothere.ini\n");
