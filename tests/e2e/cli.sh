@@ -71,6 +71,17 @@ check "plot two logs" 0 "$bin" plot "$tmp/run/log.csv" "$tmp/run/log.csv" --labe
 check "plot without --out" 2 "$bin" plot "$tmp/run/log.csv"
 check "plot a missing log" 1 "$bin" plot "$tmp/nothere.csv" --out "$tmp/x.png"
 expect_in_output "plot names the missing log" "nothere.csv"
+# A config that starts from another: the checkpoint stores the resolved
+# keys of both files and no base to re-read.
+mkdir -p "$tmp/child"
+printf '[config]\nbase = ../tiny.ini\n[train]\nseed = 3\n' >"$tmp/child/child.ini"
+check "train from a base chain" 0 "$bin" train "$tmp/child/child.ini" --out "$tmp/childrun" --steps 1 \
+  --quiet --set train.final_grid=false
+[[ ! -e "$tmp/childrun/samples/final.png" ]] || { echo "FAIL final_grid=false wrote a grid"; fails=$((fails + 1)); }
+check "info of a base-chain checkpoint" 0 "$bin" info "$tmp/childrun/checkpoint-last.safetensors"
+expect_in_output "checkpoint holds the base's keys" "hidden_size = 32"
+expect_in_output "checkpoint holds the child's keys" "seed = 3"
+if grep -q "^base *=" "$tmp/out"; then echo "FAIL checkpoint config names a base"; fails=$((fails + 1)); fi
 check "sample raw weights" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/g0.png" \
   --classes 0 --n 1 --steps 1 --ema 0
 if grep -q "initial weights" "$tmp/out"; then echo "FAIL raw weights got the EMA note"; fails=$((fails + 1)); fi
