@@ -21,6 +21,7 @@ static const char *usage =
     "  forward           run the model on inputs from a safetensors file\n"
     "  plugins [NAME]    list the plugins that can be found\n"
     "  bench CONFIG      measure training and sampling speed\n"
+    "  plot LOG.csv...   draw training logs (loss, loss parts, lr) as a PNG\n"
     "  version           print the version and the BLAS kernel\n"
     "\n"
     "environment: PIXELDIT_PLUGIN_PATH (plugin folders), OPENBLAS_CORETYPE (BLAS kernel),\n"
@@ -66,6 +67,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "forward")) rc = cmd_forward(argc - 1, argv + 1);
     else if (!strcmp(cmd, "plugins")) rc = cmd_plugins(argc - 1, argv + 1);
     else if (!strcmp(cmd, "bench")) rc = cmd_bench(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "plot")) rc = cmd_plot(argc - 1, argv + 1);
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pixeldit %s (plugin ABI %d.%d), OpenBLAS core %s\n", pd_version(), PD_PLUGIN_ABI_MAJOR,
                PD_PLUGIN_ABI_MINOR, pd_blas_corename());

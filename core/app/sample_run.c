@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "pixeldit/data.h"
+#include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 
 void pd_sample_config_from(const pd_config *cfg, pd_sample_config *o) {
@@ -13,13 +14,29 @@ void pd_sample_config_from(const pd_config *cfg, pd_sample_config *o) {
                             (float)cfg->diffusion.t_eps, (float)cfg->diffusion.noise_scale};
 }
 
+/* Progress of a sampling run, in images: the current batch counts by the
+ * fraction of its ODE steps done. */
 typedef struct {
-    int done_batches, batches;
+    int n, done, batch;   /* images in all, in finished batches, in this batch */
+    double t0, last_shown;
 } progress_state;
+
+static void fmt_duration(double s, char *buf, size_t cap) {
+    if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "--:--");
+    else if (s >= 3600) snprintf(buf, cap, "%d:%02d:%02d", (int)(s / 3600), (int)fmod(s / 60, 60), (int)fmod(s, 60));
+    else snprintf(buf, cap, "%02d:%02d", (int)(s / 60), (int)fmod(s, 60));
+}
 
 static void show_progress(int step, int total, void *user) {
     progress_state *p = user;
-    fprintf(stderr, "\rsampling: batch %d/%d, step %d/%d   ", p->done_batches + 1, p->batches, step, total);
+    double now = pd_now_seconds();
+    if (step < total && now - p->last_shown < 0.25) return;
+    p->last_shown = now;
+    double done = p->done + (double)p->batch * step / (total > 0 ? total : 1);
+    double rate = now > p->t0 ? done / (now - p->t0) : 0;
+    char eta[32];
+    fmt_duration(rate > 0 ? (p->n - done) / rate : -1, eta, sizeof eta);
+    fprintf(stderr, "\rsampling: %d/%d images | %.1f images/s | ETA %s   ", (int)done, p->n, rate, eta);
     fflush(stderr);
 }
 
@@ -43,14 +60,21 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
     /* Batches of at most 64 images keep the activations small; the noise
      * stream is drawn image by image, so results do not depend on it. */
     const int chunk = 64;
-    progress_state ps = {0, (n + chunk - 1) / chunk};
+    progress_state ps = {.n = n, .t0 = pd_now_seconds()};
     bool show = progress && isatty(STDERR_FILENO);
-    for (int i0 = 0; i0 < n && !st; i0 += chunk, ps.done_batches++) {
+    for (int i0 = 0; i0 < n && !st; i0 += chunk) {
         int b = n - i0 < chunk ? n - i0 : chunk;
+        ps.batch = b;
         st = pd_sample(s->model, ctx, sc, labels + i0, b, &rng, imgs + (size_t)i0 * per,
                        show ? show_progress : NULL, &ps);
+        ps.done += b;
     }
     if (show) fprintf(stderr, "\n");
+    /* Off a terminal (logs, pipes): one line at the end instead. */
+    double secs = pd_now_seconds() - ps.t0;
+    if (progress && !st)
+        fprintf(stderr, "sampling: %d images in %.1f s (%.1f images/s)\n", n, secs,
+                secs > 0 ? n / secs : 0.0);
     if (!st && grid_path)
         st = pd_image_grid_write(grid_path, imgs, n, jc->channels, jc->image_size, jc->image_size,
                                  per_class, 2);
@@ -65,7 +89,7 @@ done:
 bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *buf, size_t size) {
     if (which != 1 && which != 2) return false;
     double decay = which == 1 ? cfg->train.ema_decay1 : cfg->train.ema_decay2;
-    double left = pow(decay, (double)(step > 0 ? step : 0));
+    double left = pd_ema_initial_share(decay, cfg->train.ema_warmup, step > 0 ? step : 0);
     if (left < 0.05) return false;
     snprintf(buf, size,
              "EMA %d (decay %g) still holds %.0f%% of the initial weights after %lld steps, so "

@@ -11,6 +11,7 @@
 
 #include "pixeldit/checkpoint.h"
 #include "pixeldit/data.h"
+#include "pixeldit/plot.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 #include "train_step.h"
@@ -82,7 +83,8 @@ static pd_status save(run *r, const char *path) {
     return pd_checkpoint_save(path, &ck);
 }
 
-/* Samples a grid with the EMA the config selects, then restores the weights. */
+/* Samples a training grid ([train] grid_steps, grid_per_class; the rest
+ * from [sample]) with the EMA the config selects, then restores the weights. */
 static pd_status write_samples(run *r, const char *path) {
     const pd_config *cfg = &r->s.cfg;
     pd_ema *e = cfg->sample.ema == 1 ? r->ema1 : cfg->sample.ema == 2 ? r->ema2 : NULL;
@@ -91,11 +93,22 @@ static pd_status write_samples(run *r, const char *path) {
     if (nc > 10) nc = 10; /* a grid of the first 10 classes during training */
     pd_sample_config sc;
     pd_sample_config_from(cfg, &sc);
+    sc.steps = cfg->train.grid_steps;
     if (e) pd_ema_swap(e);
-    pd_status s = pd_sample_grid(&r->s, &sc, classes, nc, cfg->sample.per_class,
+    pd_status s = pd_sample_grid(&r->s, &sc, classes, nc, cfg->train.grid_per_class,
                                  (uint64_t)cfg->sample.seed, path, NULL, false);
     if (e) pd_ema_swap(e);
     return s;
+}
+
+/* loss.png next to log.csv; a picture that fails is worth a warning, not
+ * the run. */
+static void plot_log(const pd_train_opts *o) {
+    char csv[1100], png[1100];
+    snprintf(csv, sizeof csv, "%s/log.csv", o->out_dir);
+    snprintf(png, sizeof png, "%s/loss.png", o->out_dir);
+    if (pd_plot_training_log(csv, png) && o->verbose)
+        fprintf(stderr, "pixeldit: warning: %s\n", pd_last_error());
 }
 
 static void warn_young_ema(const run *r) {
@@ -267,6 +280,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
             fflush(r.csv);
             if ((s = save(&r, ckpt))) break;
+            plot_log(o);
         }
         if (cfg->train.sample_every > 0 && step % cfg->train.sample_every == 0) {
             snprintf(tmp, sizeof tmp, "%s/samples/step_%06lld.png", o->out_dir, (long long)step);
@@ -287,10 +301,16 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     if (s) goto done;
     r.st.train_seconds = seconds_before + (pd_now_seconds() - t0);
     if ((s = save(&r, ckpt))) goto done;
+    plot_log(o);
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", ckpt);
     if (g_stop) {
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved to %s",
                     (long long)r.st.step, ckpt);
+        goto done;
+    }
+    if (!cfg->train.final_grid) {
+        if (o->verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s\n",
+                                (long long)r.st.step, (double)loss, ckpt);
         goto done;
     }
     snprintf(tmp, sizeof tmp, "%s/samples/final.png", o->out_dir);

@@ -31,7 +31,12 @@ pd_status pd_train_step_batch(const pd_step_parts *p, const pd_step_buffers *buf
     pd_status s = pd_backward(ctx, loss);
     if (s) return pd_fail(s, "%s", pd_ctx_error(ctx));
     if ((s = pd_adamw_step(p->opt, lr, NULL))) return s;
-    pd_ema_update(p->ema1);
-    pd_ema_update(p->ema2);
+    /* Update t = step_no - 1 counts the steps before this one, so a resumed
+     * run continues the warm-up exactly. */
+    float d1 = pd_ema_decay(p->ema1), d2 = pd_ema_decay(p->ema2);
+    if (cfg->train.ema_warmup)
+        d1 = pd_ema_warmup_decay(d1, step_no - 1), d2 = pd_ema_warmup_decay(d2, step_no - 1);
+    pd_ema_update_with(p->ema1, d1);
+    pd_ema_update_with(p->ema2, d2);
     return PD_OK;
 }

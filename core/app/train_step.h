@@ -26,8 +26,8 @@ typedef struct pd_step_buffers {
 
 /* Noising, forward, losses, backward, AdamW at lr, both EMA updates, on
  * x (B, C, H, W) with labels (B). *loss_out: total loss; parts[i]: loss i
- * unweighted (may be NULL). step_no (1-based) only names the step in a
- * non-finite loss error. */
+ * unweighted (may be NULL). step_no (1-based, the global step) names the
+ * step in a non-finite loss error and is the EMA warm-up's clock. */
 pd_status pd_train_step_batch(const pd_step_parts *p, const pd_step_buffers *buf, const float *x,
                               const int *labels, int B, float lr, long long step_no,
                               float *loss_out, float *parts);

@@ -39,6 +39,36 @@ static void intro(cfg_text *o) {
            PD_CONFIG_LINE_MAX);
     put(o, "Checkpoints store the fully resolved configuration in this same format, so a run can "
            "be reproduced or resumed from it.\n\n");
+    put(o, "## Inheritance: `[config] base`\n\n"
+           "A file can start from another and state only what it changes:\n\n"
+           "```ini\n"
+           "; small-freq.ini - tests DeCo's frequency-aware loss against small.ini\n"
+           "[config]\n"
+           "base = small.ini\n\n"
+           "[loss]\n"
+           "plugin = v_loss, freq_loss\n"
+           "```\n\n"
+           "- `base` is resolved relative to the folder of the file that names it (an absolute "
+           "path is used as it is). It is the only key of `[config]`, and may appear once per file, "
+           "anywhere in it.\n"
+           "- The base is loaded first, then the including file on top of it, each file as its own "
+           "layer with the usual rules (a preset first, then the other keys); `--set` comes after "
+           "all files. So later files override earlier ones and `--set` overrides every file.\n"
+           "- A base may name its own base (chains of up to %d files). A missing base file, a "
+           "cycle (`a.ini -> b.ini -> a.ini`) or a longer chain is refused with the file and line "
+           "of the `base` key, e.g. `small-x.ini:3: [config] base: cannot open configs/nothere.ini: "
+           "No such file or directory`.\n"
+           "- Setting `plugin` in a plugin section replaces the base's plugin: the base's other "
+           "keys in that section belonged to it and are dropped. Keys of a section whose plugin "
+           "stays the same are kept and can be overridden one by one.\n"
+           "- What is resolved is stored: checkpoints hold the full config with no `[config]` "
+           "section, so a checkpoint never reads another file. Text loaded from a checkpoint (or "
+           "any string) may not name a base.\n"
+           "- `pd_config_diff()` (include/pixeldit/config.h) lists the keys outside `[decoder]`, "
+           "`[loss]` and `[attention]` in which two resolved configs differ; `test_config` uses "
+           "it to check that every `configs/small-*.ini` equals `small.ini` outside those "
+           "sections, so a plugin comparison compares only the plugin.\n\n",
+           PD_CFG_BASE_CHAIN_MAX);
 }
 
 static void presets(cfg_text *o) {

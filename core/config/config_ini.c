@@ -7,6 +7,13 @@
  * an empty unknown section, which never reaches the handler. The reader
  * drops leading blanks, which turns off inih's multi-line continuation:
  * an indented line is an ordinary line, not part of the previous value.
+ *
+ * A file may start from another: "[config] base = other.ini" (relative to
+ * the including file). The base chain is loaded first, each file as its own
+ * layer, so the including file's keys win; the result is one resolved
+ * config, and pd_config_to_ini() never writes [config] back, so what a
+ * checkpoint stores reads no other file. Text (pd_config_load_string, which
+ * loads checkpoints) may not name a base.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config_internal.h"
 
@@ -24,6 +32,10 @@ typedef struct ini_state {
     int line;         /* lines handed to inih so far */
     int section;      /* section of the last header seen, -1: none/unknown */
     bool bad_section; /* the last header was rejected: skip its keys */
+    bool in_config;   /* inside [config] (file-level keys: base) */
+    bool allow_base;  /* files only */
+    char base[PD_CONFIG_VALUE_MAX]; /* [config] base, "" = none */
+    int base_line;
     pd_status err;    /* first error; its message is in pd_last_error() */
     int err_line;
     cfg_items items;
@@ -62,17 +74,23 @@ static void check_line(ini_state *st, char *s) {
             return;
         }
         *end = '\0';
+        st->in_config = strcmp(s + 1, "config") == 0;
+        if (st->in_config) {
+            st->section = -1, st->bad_section = false;
+            return;
+        }
         st->section = pd_cfg_section_index(s + 1);
         st->bad_section = st->section < 0;
         if (st->bad_section) {
             char list[256], hint[96] = "";
-            const char *names[16];
+            const char *names[17];
             for (int i = 0; i < pd_cfg_n_sections; i++) names[i] = pd_cfg_sections[i].name;
-            const char *near = pd_cfg_suggest(s + 1, names, pd_cfg_n_sections);
+            names[pd_cfg_n_sections] = "config"; /* files only: base */
+            const char *near = pd_cfg_suggest(s + 1, names, pd_cfg_n_sections + 1);
             if (near) snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
             pd_cfg_section_list(list, sizeof list);
-            FAIL(st, "%s:%d: unknown section [%s] (sections: %s%s)", st->name, st->line, s + 1,
-                 list, hint);
+            FAIL(st, "%s:%d: unknown section [%s] (sections: %s, config%s)", st->name, st->line,
+                 s + 1, list, hint);
         }
         return;
     }
@@ -123,6 +141,21 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 1;
     }
     if (st->err != PD_OK) return 1;
+    if (st->in_config) {
+        if (strcmp(name, "base") != 0)
+            FAIL(st, "%s:%d: [config] unknown key '%s' (keys: base)", st->name, st->line, name);
+        else if (!st->allow_base)
+            FAIL(st, "%s:%d: [config] base = %s: only a config file may name a base file",
+                 st->name, st->line, value);
+        else if (st->base_line)
+            FAIL(st, "%s:%d: [config] base is set twice (lines %d and %d)", st->name, st->line,
+                 st->base_line, st->line);
+        else if (value[0] == '\0' || strlen(value) >= sizeof st->base)
+            FAIL(st, "%s:%d: [config] base = %s: expected a file name", st->name, st->line, value);
+        else
+            snprintf(st->base, sizeof st->base, "%s", value), st->base_line = st->line;
+        return 1;
+    }
     int sec = pd_cfg_section_index(section);
     if (sec < 0) return 1; /* cannot happen: the reader saw the header */
     pd_status s = pd_cfg_items_add(&st->items, sec, name, value, st->line, st->name);
@@ -143,7 +176,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
-static pd_status load(pd_config *cfg, ini_state *st) {
+/* Reads the whole text into st->items (and st->base); applies nothing. */
+static pd_status parse(ini_state *st) {
     int rc = ini_parse_stream(read_line, st, on_key, st);
     pd_status s = st->err;
     if (s == PD_OK && rc > 0)
@@ -154,23 +188,101 @@ static pd_status load(pd_config *cfg, ini_state *st) {
         s = pd_fail(PD_ERR_IO, "%s: read error", st->name);
     if (s == PD_OK && st->fp && ferror(st->fp))
         s = pd_fail(PD_ERR_IO, "%s: read error: %s", st->name, strerror(errno));
-    if (s == PD_OK) s = pd_cfg_apply_items(cfg, &st->items, st->name);
-    pd_cfg_items_free(&st->items);
     return s;
 }
 
 pd_status pd_config_load_string(pd_config *cfg, const char *text, const char *name) {
     if (!cfg || !text) return pd_fail(PD_ERR_ARG, "pd_config_load_string: NULL argument");
     ini_state st = {.name = name ? name : "(string)", .text = text, .section = -1};
-    return load(cfg, &st);
+    pd_status s = parse(&st);
+    if (s == PD_OK) s = pd_cfg_apply_items(cfg, &st.items, st.name);
+    pd_cfg_items_free(&st.items);
+    return s;
+}
+
+/* The files of a base chain, outermost first, for cycle messages. */
+typedef struct base_chain {
+    int n;
+    char path[PD_CFG_BASE_CHAIN_MAX][PD_CONFIG_VALUE_MAX];
+    dev_t dev[PD_CFG_BASE_CHAIN_MAX];
+    ino_t ino[PD_CFG_BASE_CHAIN_MAX];
+} base_chain;
+
+/* base relative to the folder of the file that names it. */
+static bool resolve_base(const char *from, const char *base, char *out, size_t cap) {
+    const char *slash = strrchr(from, '/');
+    int n = base[0] == '/' || !slash ? snprintf(out, cap, "%s", base)
+                                     : snprintf(out, cap, "%.*s/%s", (int)(slash - from), from, base);
+    return n >= 0 && (size_t)n < cap;
+}
+
+static pd_status load_chain(pd_config *cfg, const char *path, base_chain *ch, const char *from,
+                            int from_line) {
+    FILE *fp = fopen(path, "rb");
+    struct stat sb;
+    if (!fp || fstat(fileno(fp), &sb) != 0) {
+        int e = errno;
+        if (fp) fclose(fp);
+        if (from)
+            return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: cannot open %s: %s", from,
+                           from_line, path, strerror(e));
+        return pd_fail(PD_ERR_IO, "%s: cannot open config: %s", path, strerror(e));
+    }
+    if (from && !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: %s is not a regular file", from,
+                       from_line, path);
+    }
+    for (int i = 0; i < ch->n; i++) {
+        if (ch->dev[i] != sb.st_dev || ch->ino[i] != sb.st_ino) continue;
+        char cycle[1024];
+        size_t len = 0;
+        for (int j = i; j < ch->n && len < sizeof cycle; j++)
+            len += (size_t)snprintf(cycle + len, sizeof cycle - len, "%s -> ", ch->path[j]);
+        fclose(fp);
+        return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: cycle %s%s", from, from_line, cycle,
+                       path);
+    }
+    if (ch->n == PD_CFG_BASE_CHAIN_MAX) {
+        fclose(fp);
+        return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: chain longer than %d files", from,
+                       from_line, PD_CFG_BASE_CHAIN_MAX);
+    }
+    snprintf(ch->path[ch->n], sizeof ch->path[0], "%s", path);
+    ch->dev[ch->n] = sb.st_dev, ch->ino[ch->n] = sb.st_ino;
+    ch->n++;
+    ini_state st = {.name = path, .fp = fp, .section = -1, .allow_base = true};
+    pd_status s = parse(&st);
+    fclose(fp);
+    if (s == PD_OK && st.base[0]) {
+        char base_path[PD_CONFIG_VALUE_MAX];
+        if (!resolve_base(path, st.base, base_path, sizeof base_path))
+            s = pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base = %s: path too long", path,
+                        st.base_line, st.base);
+        else
+            s = load_chain(cfg, base_path, ch, path, st.base_line);
+    }
+    if (s == PD_OK) s = pd_cfg_apply_items(cfg, &st.items, path);
+    pd_cfg_items_free(&st.items);
+    ch->n--;
+    return s;
 }
 
 pd_status pd_config_load_file(pd_config *cfg, const char *path) {
     if (!cfg || !path) return pd_fail(PD_ERR_ARG, "pd_config_load_file: NULL argument");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return pd_fail(PD_ERR_IO, "%s: cannot open config: %s", path, strerror(errno));
-    ini_state st = {.name = path, .fp = fp, .section = -1};
-    pd_status s = load(cfg, &st);
-    fclose(fp);
+    if (strlen(path) >= PD_CONFIG_VALUE_MAX)
+        return pd_fail(PD_ERR_CONFIG, "%s: config path longer than %d characters", path,
+                       PD_CONFIG_VALUE_MAX - 1);
+    /* The whole chain or nothing: work on a copy. */
+    pd_config *tmp = malloc(sizeof *tmp);
+    base_chain *ch = calloc(1, sizeof *ch);
+    pd_status s = tmp && ch ? PD_OK : pd_fail(PD_ERR_NOMEM, "config: out of memory");
+    if (s == PD_OK) {
+        *tmp = *cfg;
+        s = load_chain(tmp, path, ch, NULL, 0);
+        if (s == PD_OK) *cfg = *tmp;
+    }
+    free(tmp);
+    free(ch);
     return s;
 }

@@ -14,6 +14,11 @@
 
 #include "pixeldit/config.h"
 
+/* Files in one [config] base chain, the including file counted. A deeper
+ * chain is a mistake; this also keeps a chain plus a --set layer within
+ * PD_CONFIG_MAX_SOURCES. */
+#define PD_CFG_BASE_CHAIN_MAX 7
+
 typedef enum cfg_type {
     CFG_INT,
     CFG_FLOAT,   /* stored as double */

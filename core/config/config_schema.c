@@ -114,6 +114,11 @@ const cfg_key pd_cfg_keys[] = {
               "Decay of the first EMA copy of the weights (sampled with sample.ema = 1)."),
     FLOAT_KEY("train", "ema_decay2", train.ema_decay2, "0.9996", 0, false, 1, true,
               "Decay of the second EMA copy of the weights (sample.ema = 2)."),
+    BOOL_KEY("train", "ema_warmup", train.ema_warmup, "false",
+             "EMA warm-up: update t (the optimizer steps before it) uses decay "
+             "min(ema_decayN, (1 + t) / (10 + t)), as TensorFlow and timm do: early on an EMA "
+             "averages about the last t / 9 steps and keeps almost nothing of the initial weights. "
+             "false (JiT) uses the constant decay from the first step."),
     INT_KEY("train", "seed", train.seed, "0", 0, NONE,
             "Seed for initialisation, data order, times, noise and label dropout."),
     BOOL_KEY("train", "hflip", train.hflip, "false", "Randomly flip training images horizontally."),
@@ -130,6 +135,15 @@ const cfg_key pd_cfg_keys[] = {
              "Use the fused kernels (RMSNorm + modulate; qk-norm + RoPE + head split). false runs "
              "the composed reference ops they are tested against: same results to rounding, "
              "slower. Also used by sample, forward and bench."),
+    BOOL_KEY("train", "final_grid", train.final_grid, "true",
+             "Write samples/final.png (one row per class, at most 10 classes, sampled with "
+             "sample.ema) when training ends."),
+    INT_KEY("train", "grid_steps", train.grid_steps, "20", 1, NONE,
+            "Sampling steps of the grids training writes (final and every sample_every); "
+            "cheaper than [sample] steps, which pixeldit sample uses. Sampler, cfg, seed and EMA "
+            "come from [sample]."),
+    INT_KEY("train", "grid_per_class", train.grid_per_class, "4", 1, NONE,
+            "Images per class (grid columns) in the grids training writes."),
 
     /* [sample] */
     ENUM_KEY("sample", "sampler", sample.sampler, "heun", sampler_ch,

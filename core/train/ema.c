@@ -1,5 +1,6 @@
 /* Exponential moving average of every parameter (frozen ones included, so
  * an EMA state_dict is complete). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +45,14 @@ void pd_ema_free(pd_ema *e) {
     free(e);
 }
 
-void pd_ema_update(pd_ema *e) {
-    const float d = e->decay, one_minus = 1.0f - e->decay;
+float pd_ema_warmup_decay(float decay, long long t) {
+    /* In double, so (1 + t) / (10 + t) is exact to float rounding at any t. */
+    double warm = t < 0 ? 0.1 : (1.0 + (double)t) / (10.0 + (double)t);
+    return warm < (double)decay ? (float)warm : decay;
+}
+
+void pd_ema_update_with(pd_ema *e, float decay) {
+    const float d = decay, one_minus = 1.0f - decay;
     for (int i = 0; i < e->n; i++) {
         pd_tensor *p = pd_params_at(e->params, i);
         float *restrict a = e->data + e->offset[i];
@@ -54,6 +61,18 @@ void pd_ema_update(pd_ema *e) {
 #pragma omp parallel for if (n > 65536)
         for (size_t k = 0; k < n; k++) a[k] = d * a[k] + one_minus * w[k];
     }
+}
+
+void pd_ema_update(pd_ema *e) { pd_ema_update_with(e, e->decay); }
+
+double pd_ema_initial_share(double decay, bool warmup, long long steps) {
+    /* The initial weights keep a factor decay_t at each update t. */
+    double left = 1.0;
+    long long t = 0;
+    if (warmup)
+        for (; t < steps && (1.0 + (double)t) / (10.0 + (double)t) < decay; t++)
+            left *= (1.0 + (double)t) / (10.0 + (double)t);
+    return t < steps ? left * pow(decay, (double)(steps - t)) : left;
 }
 
 float *pd_ema_data(pd_ema *e, int i) { return (i >= 0 && i < e->n) ? e->data + e->offset[i] : NULL; }

@@ -2,7 +2,10 @@
  *
  * A pd_config is filled in layers, each overriding the one before:
  *   1. pd_config_defaults(): the official JiT-B/16 values;
- *   2. INI text: pd_config_load_file() / pd_config_load_string();
+ *   2. INI text: pd_config_load_file() / pd_config_load_string(); a file may
+ *      start from another with "[config] base = other.ini" (relative to
+ *      that file; chains allowed, cycles refused): the base chain is
+ *      loaded first, one layer per file, so later files win;
  *   3. command-line overrides "section.key=value": pd_config_set_all().
  * Inside one layer, "[model] preset = NAME" is applied first (it fills every
  * [model] key), then the other keys, wherever they sit in the file.
@@ -100,6 +103,7 @@ typedef struct pd_config_train {
     double grad_clip;     /* 0: off */
     double ema_decay1;
     double ema_decay2;
+    bool ema_warmup;      /* decay at update t: min(decay, (1 + t) / (10 + t)) */
     int seed;
     bool hflip;
     int epochs;           /* 0: unbounded */
@@ -108,6 +112,9 @@ typedef struct pd_config_train {
     int sample_every;     /* 0: off */
     int threads;          /* 0: all cores */
     bool fused_kernels;   /* false: composed reference ops (pd_ctx_set_fused) */
+    bool final_grid;      /* samples/final.png when training ends */
+    int grid_steps;       /* sampling steps of training grids (preview and final) */
+    int grid_per_class;   /* images per class in training grids */
 } pd_config_train;
 
 typedef struct pd_config_sample {
@@ -166,7 +173,9 @@ typedef struct pd_config {
 /* Official JiT-B/16 values (preset ""), plugins jit_final_layer, v_loss, sdpa. */
 void pd_config_defaults(pd_config *cfg);
 
-/* Applies one INI file / string on top of cfg. `name` labels messages. */
+/* Applies one INI file (with its [config] base chain) / string on top of
+ * cfg. `name` labels messages. Strings may not name a base (checkpoints
+ * store resolved text that reads no other file). */
 pd_status pd_config_load_file(pd_config *cfg, const char *path);
 pd_status pd_config_load_string(pd_config *cfg, const char *text, const char *name);
 
@@ -198,6 +207,19 @@ size_t pd_config_to_ini(const pd_config *cfg, char *buf, size_t cap);
 /* True when every typed value, plugin list and raw key/value is equal
  * (where the values came from is ignored). */
 bool pd_config_equal(const pd_config *a, const pd_config *b);
+
+/* A typed key on which two configs disagree, with both values as INI text. */
+typedef struct pd_config_difference {
+    const char *section; /* "train" (static, from the schema) */
+    const char *key;     /* "lr" */
+    char a[PD_CONFIG_VALUE_MAX], b[PD_CONFIG_VALUE_MAX];
+} pd_config_difference;
+
+/* The keys outside the plugin sections ([decoder], [loss], [attention]) in
+ * which a and b differ, in schema order: what a comparison of two runs
+ * changes besides the plugins under test. Writes the first cap of them to
+ * out (may be NULL when cap is 0) and returns how many there are. */
+int pd_config_diff(const pd_config *a, const pd_config *b, pd_config_difference *out, int cap);
 
 /* The schema (sections, keys, types, defaults, allowed values, help) and the
  * presets as Markdown: the text of docs/config.md. snprintf-style. */

@@ -41,6 +41,16 @@ pd_ema *pd_ema_new(pd_params *params, float decay);
 void pd_ema_free(pd_ema *e);
 /* ema = decay * ema + (1 - decay) * param. */
 void pd_ema_update(pd_ema *e);
+/* The same with another decay for this update (the warm-up's). */
+void pd_ema_update_with(pd_ema *e, float decay);
+/* EMA warm-up ([train] ema_warmup): the decay of update t (0-based, t =
+ * optimizer steps done before it), min(decay, (1 + t) / (10 + t)), as
+ * TensorFlow's ExponentialMovingAverage with num_updates. The first update
+ * uses 0.1, so the initial weights are nearly gone after a few steps. */
+float pd_ema_warmup_decay(float decay, long long t);
+/* Share of the initial weights an EMA still holds after `steps` updates:
+ * the product of their decays. */
+double pd_ema_initial_share(double decay, bool warmup, long long steps);
 float *pd_ema_data(pd_ema *e, int param_index);
 float pd_ema_decay(const pd_ema *e);
 /* Swaps EMA and live values (call twice to undo): sample with EMA weights. */

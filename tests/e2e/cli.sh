@@ -64,6 +64,24 @@ expect_in_output "info lists official names" "blocks.0.attn.qkv.weight"
 check "sample grid" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/g.png" \
   --classes 0,3 --n 2 --steps 2 --sampler euler
 expect_in_output "sampling a 5-step EMA says it is still young" "still holds .* of the initial weights after 5 steps"
+expect_in_output "sampling ends with images/s off a terminal" "sampling: 4 images in .* images/s"
+[[ -f "$tmp/run/loss.png" ]] || { echo "FAIL train wrote no loss.png"; fails=$((fails + 1)); }
+check "plot one log" 0 "$bin" plot "$tmp/run/log.csv" --out "$tmp/loss.png"
+check "plot two logs" 0 "$bin" plot "$tmp/run/log.csv" "$tmp/run/log.csv" --label a --label b --out "$tmp/cmp.png"
+check "plot without --out" 2 "$bin" plot "$tmp/run/log.csv"
+check "plot a missing log" 1 "$bin" plot "$tmp/nothere.csv" --out "$tmp/x.png"
+expect_in_output "plot names the missing log" "nothere.csv"
+# A config that starts from another: the checkpoint stores the resolved
+# keys of both files and no base to re-read.
+mkdir -p "$tmp/child"
+printf '[config]\nbase = ../tiny.ini\n[train]\nseed = 3\n' >"$tmp/child/child.ini"
+check "train from a base chain" 0 "$bin" train "$tmp/child/child.ini" --out "$tmp/childrun" --steps 1 \
+  --quiet --set train.final_grid=false
+[[ ! -e "$tmp/childrun/samples/final.png" ]] || { echo "FAIL final_grid=false wrote a grid"; fails=$((fails + 1)); }
+check "info of a base-chain checkpoint" 0 "$bin" info "$tmp/childrun/checkpoint-last.safetensors"
+expect_in_output "checkpoint holds the base's keys" "hidden_size = 32"
+expect_in_output "checkpoint holds the child's keys" "seed = 3"
+if grep -q "^base *=" "$tmp/out"; then echo "FAIL checkpoint config names a base"; fails=$((fails + 1)); fi
 check "sample raw weights" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/g0.png" \
   --classes 0 --n 1 --steps 1 --ema 0
 if grep -q "initial weights" "$tmp/out"; then echo "FAIL raw weights got the EMA note"; fails=$((fails + 1)); fi
@@ -84,7 +102,7 @@ check "bench, reference kernels" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --step
 expect_in_output "train.fused_kernels=false runs the composed ops" "reference (unfused) kernels"
 check "plugins" 0 "$bin" plugins
 expect_in_output "plugins lists the default decoder" "jit_final_layer"
-for c in train sample info forward plugins bench; do check "$c --help" 0 "$bin" "$c" --help; done
+for c in train sample info forward plugins bench plot; do check "$c --help" 0 "$bin" "$c" --help; done
 check "no command" 2 "$bin"
 check "unknown command" 2 "$bin" frobnicate
 check "unknown option" 2 "$bin" train "$tmp/tiny.ini" --bogus

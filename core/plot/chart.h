@@ -1,0 +1,32 @@
+/* chart.h - line charts drawn with cairo: axes, ticks, labels, legend, an
+ * optional second y axis on the right (internal to core/plot). */
+#ifndef PD_PLOT_CHART_H
+#define PD_PLOT_CHART_H
+
+#include <stdbool.h>
+
+#include "pixeldit/status.h"
+
+typedef struct pd_chart_series {
+    const char *label;   /* legend text; NULL: not in the legend */
+    const double *x, *y; /* n points; NAN y values break the line */
+    int n;
+    int color;           /* palette index */
+    double alpha;        /* 0: opaque */
+    double width;        /* line width in pixels; 0: 2 */
+    bool dashed;
+    bool right_axis;     /* plotted against the right y axis */
+} pd_chart_series;
+
+typedef struct pd_chart {
+    const char *title, *x_label, *y_label, *y2_label; /* y2_label: right axis */
+    bool y_log;          /* log10 left axis (used only when every value > 0) */
+    const pd_chart_series *series;
+    int n_series;
+    int width, height;   /* pixels */
+} pd_chart;
+
+/* Draws the chart and writes it as a PNG (to path.tmp, then renamed). */
+pd_status pd_chart_write_png(const pd_chart *c, const char *path);
+
+#endif
