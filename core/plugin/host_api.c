@@ -94,6 +94,20 @@ static const pd_host_api g_host = {
     .sum_axis = pd_sum_axis,
     .mean_axis = pd_mean_axis,
     .mse = pd_mse,
+
+    /* ABI 1.1 */
+    .sqrt = pd_sqrt,
+    .abs = pd_abs,
+    .exp = pd_exp,
+    .ln = pd_log,
+    .tanh = pd_tanh,
+    .sigmoid = pd_sigmoid,
+    .clamp = pd_clamp,
+    .pow = pd_pow,
+    .pixel_shuffle = pd_pixel_shuffle,
+    .pixel_unshuffle = pd_pixel_unshuffle,
+    .upsample_nearest = pd_upsample_nearest,
+    .conv2d_grouped = pd_conv2d_grouped,
 };
 
 const pd_host_api *pd_host_api_get(void) { return &g_host; }

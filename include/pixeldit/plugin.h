@@ -180,6 +180,21 @@ typedef struct pd_host_api {
     pd_tensor *(*sum_axis)(pd_ctx *, pd_tensor *x, int axis);
     pd_tensor *(*mean_axis)(pd_ctx *, pd_tensor *x, int axis);
     pd_tensor *(*mse)(pd_ctx *, pd_tensor *a, pd_tensor *b);
+
+    /* ABI 1.1 */
+    pd_tensor *(*sqrt)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*abs)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*exp)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*ln)(pd_ctx *, pd_tensor *x); /* pd_log ("log" is the logger above) */
+    pd_tensor *(*tanh)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*sigmoid)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*clamp)(pd_ctx *, pd_tensor *x, float lo, float hi);
+    pd_tensor *(*pow)(pd_ctx *, pd_tensor *x, float exponent);
+    pd_tensor *(*pixel_shuffle)(pd_ctx *, pd_tensor *x, int r);
+    pd_tensor *(*pixel_unshuffle)(pd_ctx *, pd_tensor *x, int r);
+    pd_tensor *(*upsample_nearest)(pd_ctx *, pd_tensor *x, int fh, int fw);
+    pd_tensor *(*conv2d_grouped)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride,
+                                 int pad, int groups);
     /* new members are appended here; check struct_size before using them */
 } pd_host_api;
 
