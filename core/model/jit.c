@@ -338,7 +338,17 @@ pd_tensor *pd_jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t, 
     if (pd_ctx_status(ctx)) return NULL;
 
     pd_tensor *tt = pd_tensor_from(ctx, t, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, x, t_emb, y_emb, cond, tt, z};
+    pd_decoder_inputs in = {
+        .struct_size = sizeof in,
+        .tokens = x,
+        .t_emb = t_emb,
+        .y_emb = y_emb,
+        .c = cond,
+        .t = tt,
+        .z = z,
+        /* the decoder shares the blocks' training stream (after their draws) */
+        .rng = pd_ctx_training(ctx) ? dropout_rng : NULL,
+    };
     return m->dec->forward(m->dec_state, ctx, &in);
 }
 

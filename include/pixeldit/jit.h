@@ -60,7 +60,9 @@ void pd_jit_free(pd_jit *m);
 pd_status pd_jit_init_weights(pd_jit *m, uint64_t seed);
 
 /* x_pred (B, C, H, W) from z (B, C, H, W), t[B] in [0, 1] and labels[B]
- * (num_classes = null). dropout_rng is used only in training mode. */
+ * (num_classes = null). dropout_rng, the training stream, is used only in
+ * training mode: by the blocks' dropout, then by the decoder
+ * (pd_decoder_inputs.rng). NULL when not training. */
 pd_tensor *pd_jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t, const int *labels,
                           pd_rng *dropout_rng);
 

@@ -208,6 +208,15 @@ typedef struct pd_decoder_inputs {
     pd_tensor *c;       /* (B, D) t_emb + y_emb, JiT's adaLN conditioning */
     pd_tensor *t;       /* (B,) flow time in [0, 1], no gradient */
     pd_tensor *z;       /* (B, C, H, W) noisy input image, no gradient */
+
+    /* ABI 1.1: read only when struct_size > offsetof(pd_decoder_inputs, rng) */
+    pd_rng *rng;        /* training randomness (noise injection, stochastic depth...);
+                           NULL when not training (sampling, eval, `pixeldit forward`):
+                           treat NULL as eval mode. It is the trainer's training stream
+                           (the one JiT's dropout draws from), seeded from train.seed and
+                           saved in every checkpoint, so a run and its resume draw the
+                           same numbers. Draw in forward only, in a fixed order (not from
+                           parallel threads), and keep no pointer to it. */
 } pd_decoder_inputs;
 
 typedef struct pd_decoder_vtable {
