@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "op_util.h"
+#include "tape.h"
 
 typedef struct {
     int B, C, H, W, r; /* C, H, W of the deep side's (C*r*r, H, W) */

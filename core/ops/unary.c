@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "op_util.h"
+#include "tape.h"
 
 enum { U_SQRT, U_ABS, U_EXP, U_LOG, U_TANH, U_SIGMOID, U_CLAMP, U_POW, U_COUNT };
 

@@ -5,6 +5,7 @@
 #include <limits.h>
 
 #include "op_util.h"
+#include "tape.h"
 
 /* Source taps of one output coordinate: value = w0 * in[i0] + w1 * in[i1]. */
 typedef struct {
