@@ -127,15 +127,7 @@ static void case_close(bench_case *c) {
  * kernel on CPUs it does not know; choose the fast one before it loads. */
 static void pick_blas_core(char **argv) {
     if (getenv("OPENBLAS_CORETYPE")) return;
-    const char *core = pd_blas_corename();
-    if (strcmp(core, "Prescott") && strcmp(core, "Core2") && strcmp(core, "Nehalem") && strcmp(core, "Unknown"))
-        return;
-    __builtin_cpu_init();
-    const char *want = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
-                           ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "Haswell"
-                                                                                         : NULL;
+    const char *want = pd_blas_better_core();
     if (!want) return;
     setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", argv);

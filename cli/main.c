@@ -36,17 +36,7 @@ static const char *usage =
 static void blas_core_reexec(char **argv) {
     const char *auto_env = getenv("PIXELDIT_BLAS_AUTO");
     if (getenv("OPENBLAS_CORETYPE") || (auto_env && !strcmp(auto_env, "0"))) return;
-    const char *core = pd_blas_corename();
-    bool generic = !strcmp(core, "Prescott") || !strcmp(core, "Core2") || !strcmp(core, "Nehalem") ||
-                   !strcmp(core, "Atom") || !strcmp(core, "Katmai") || !strcmp(core, "Unknown");
-    if (!generic) return;
-    const char *want = NULL;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        want = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        want = "Haswell";
+    const char *want = pd_blas_better_core();
     if (!want) return;
     setenv("OPENBLAS_CORETYPE", want, 1);
     execv("/proc/self/exe", argv);

@@ -216,7 +216,7 @@ static pd_status time_peaks(const pd_config *cfg, int B, pd_bench_result *r) {
     /* SwiGLU w12 of the blocks after the in-context tokens join:
      * (B * (N + L), D) @ (2 * hidden, D)^T. */
     pd_jit_config jc;
-    pd_session_jit_config(cfg, &jc);
+    pd_config_jit(cfg, &jc);
     int grid = jc.image_size / jc.patch_size;
     int rows = B * (grid * grid + jc.in_context_len);
     return pd_bench_sgemm(rows, 2 * pd_jit_mlp_hidden(&jc), jc.hidden_size, 3, &r->peak_model);

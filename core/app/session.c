@@ -8,15 +8,6 @@
 #include "pixeldit/session.h"
 #include "pixeldit/train.h"
 
-void pd_session_jit_config(const pd_config *cfg, pd_jit_config *o) {
-    const pd_config_model *m = &cfg->model;
-    *o = (pd_jit_config){m->image_size, m->channels, m->patch_size, m->hidden_size, m->depth,
-                         m->num_heads, m->bottleneck_dim, (float)m->mlp_ratio, m->in_context_len,
-                         m->in_context_start, m->num_classes, (float)m->proj_dropout,
-                         (float)m->attn_dropout, (float)cfg->diffusion.t_eps,
-                         (float)cfg->diffusion.noise_scale};
-}
-
 pd_status pd_session_add_plugin_arg(pd_config *cfg, const char *name_or_path) {
     pd_plugin *pl;
     pd_status s = pd_plugin_load(name_or_path, 0, &pl);
@@ -78,7 +69,7 @@ pd_status pd_session_open(pd_session *s, const pd_config *cfg) {
     for (int i = 0; i < s->n_losses; i++) s->loss_weight[i] = (float)pd_plugin_config_weight(s->loss_cfg[i]);
 
     pd_jit_config jc;
-    pd_session_jit_config(cfg, &jc);
+    pd_config_jit(cfg, &jc);
     pd_jit_plugins plugins = {s->decoder, s->decoder_cfg, s->attention, s->attention_cfg};
     if ((st = pd_jit_create(&jc, &plugins, &s->model))) goto fail;
     for (int i = 0; i < s->n_losses; i++)

@@ -1,4 +1,6 @@
-/* Thread count for OpenMP and OpenBLAS together; BLAS kernel name; clock. */
+/* Thread count for OpenMP and OpenBLAS together; BLAS kernel name and
+ * choice; clock. */
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +43,30 @@ int pd_get_num_threads(void) {
 const char *pd_blas_corename(void) {
     const char *s = openblas_get_corename();
     return s ? s : "unknown";
+}
+
+bool pd_blas_core_is_generic(const char *core) {
+    /* OpenBLAS's x86 fallbacks for unknown models (Prescott on x86-64,
+     * Katmai on 32-bit) and the older kernels it may match an unknown
+     * family to: all pre-AVX, several times slower than Haswell/SkylakeX
+     * where the CPU can run those. */
+    static const char *const generic[] = {"Prescott", "Core2", "Nehalem", "Atom", "Katmai",
+                                          "Unknown"};
+    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
+        if (core && !strcasecmp(core, generic[i])) return true;
+    return false;
+}
+
+const char *pd_blas_better_core(void) {
+    if (!pd_blas_core_is_generic(pd_blas_corename())) return NULL;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return NULL;
 }
 
 const char *pd_version(void) { return PIXELDIT_VERSION; }

@@ -112,8 +112,10 @@ static void derived(cfg_text *o) {
            "- Warm-up: `train.warmup_steps` when it is > 0, otherwise "
            "`train.warmup_epochs` times the steps per epoch; the rate then stays constant.\n"
            "- Cross-field checks: image_size must be a multiple of patch_size, hidden_size a "
-           "multiple of num_heads, the head dimension a multiple of 4, in_context_start at most "
-           "depth, cfg_interval_low at most cfg_interval_high, and lr and blr not both 0.\n");
+           "multiple of num_heads, the head dimension a multiple of 4, in_context_start below "
+           "depth when in_context_len > 0, a SwiGLU width int(int(hidden_size * mlp_ratio) * 2 "
+           "/ 3) of at least 1, attn_dropout 0 (the model's own rules, pd_jit_config_problem), "
+           "cfg_interval_low at most cfg_interval_high, and lr and blr not both 0.\n");
 }
 
 static void section_table(cfg_text *o, int s) {

@@ -78,7 +78,7 @@ const cfg_key pd_cfg_keys[] = {
     FLOAT_KEY("model", "proj_dropout", model.proj_dropout, "0.0", 0, false, 1, true,
               "Training dropout after the attention projection and on the SwiGLU hidden, middle half of the blocks."),
     FLOAT_KEY("model", "attn_dropout", model.attn_dropout, "0.0", 0, false, 1, true,
-              "Training dropout on the attention probabilities."),
+              "Training dropout on the attention probabilities; only 0 is supported (attention plugins take no dropout)."),
 
     /* [diffusion] */
     FLOAT_KEY("diffusion", "P_mean", diffusion.P_mean, "-0.8", -NONE, false, NONE, false,

@@ -3,34 +3,39 @@
 #include <math.h>
 
 #include "config_internal.h"
+#include "pixeldit/jit.h"
 
 #define KEY(sec, name) pd_cfg_key_index(sec, name)
 
-static pd_status check_model(const pd_config *cfg) {
+void pd_config_jit(const pd_config *cfg, pd_jit_config *o) {
     const pd_config_model *m = &cfg->model;
-    if (m->image_size % m->patch_size != 0)
-        return pd_cfg_fail_key_index(cfg, KEY("model", "image_size"),
-                                     "must be a multiple of [model] patch_size = %d",
-                                     m->patch_size);
-    if (m->hidden_size % m->num_heads != 0)
-        return pd_cfg_fail_key_index(cfg, KEY("model", "hidden_size"),
-                                     "must be a multiple of [model] num_heads = %d", m->num_heads);
-    /* 2D RoPE rotates half the head by the row and half by the column, each
-     * in pairs; the sin-cos embedding splits D in quarters the same way. */
-    int head_dim = m->hidden_size / m->num_heads;
-    if (head_dim % 4 != 0)
-        return pd_cfg_fail_key_index(cfg, KEY("model", "hidden_size"),
-                                     "head dimension hidden_size / num_heads = %d / %d = %d must be "
-                                     "a multiple of 4 for 2D RoPE",
-                                     m->hidden_size, m->num_heads, head_dim);
-    if (m->in_context_len > 0 && m->in_context_start > m->depth)
-        return pd_cfg_fail_key_index(cfg, KEY("model", "in_context_start"),
-                                     "must be <= [model] depth = %d", m->depth);
-    if ((int)((int)(m->hidden_size * m->mlp_ratio) * 2 / 3) < 1)
-        return pd_cfg_fail_key_index(cfg, KEY("model", "mlp_ratio"),
-                                     "gives an empty SwiGLU hidden layer for hidden_size = %d",
-                                     m->hidden_size);
-    return PD_OK;
+    *o = (pd_jit_config){
+        .image_size = m->image_size,
+        .channels = m->channels,
+        .patch_size = m->patch_size,
+        .hidden_size = m->hidden_size,
+        .depth = m->depth,
+        .num_heads = m->num_heads,
+        .bottleneck_dim = m->bottleneck_dim,
+        .mlp_ratio = m->mlp_ratio,
+        .in_context_len = m->in_context_len,
+        .in_context_start = m->in_context_start,
+        .num_classes = m->num_classes,
+        .proj_dropout = (float)m->proj_dropout,
+        .attn_dropout = (float)m->attn_dropout,
+        .t_eps = (float)cfg->diffusion.t_eps,
+        .noise_scale = (float)cfg->diffusion.noise_scale,
+    };
+}
+
+/* The model's own rules (the ones pd_jit_create applies), with the key's
+ * file:line. */
+static pd_status check_model(const pd_config *cfg) {
+    pd_jit_config jc;
+    pd_config_jit(cfg, &jc);
+    char why[320];
+    const char *key = pd_jit_config_problem(&jc, why, sizeof why);
+    return key ? pd_cfg_fail_key_index(cfg, KEY("model", key), "%s", why) : PD_OK;
 }
 
 static pd_status check_train_sample(const pd_config *cfg) {

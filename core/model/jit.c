@@ -40,41 +40,67 @@ struct pd_jit {
 };
 
 int pd_jit_mlp_hidden(const pd_jit_config *c) {
-    int h = (int)((float)c->hidden_size * c->mlp_ratio);
-    return (int)((double)h * 2.0 / 3.0);
+    int h = (int)((double)c->hidden_size * c->mlp_ratio); /* mlp_hidden_dim */
+    return (int)((double)h * 2.0 / 3.0);                  /* SwiGLUFFN's 2/3 */
 }
 
-static pd_status validate(const pd_jit_config *c) {
-    if (c->channels < 1 || c->image_size <= 0 || c->patch_size <= 0 || c->hidden_size <= 0 ||
-        c->depth <= 0 || c->num_heads <= 0 || c->bottleneck_dim <= 0 || c->num_classes <= 0)
-        return pd_fail(PD_ERR_CONFIG, "jit: sizes must be positive (image_size %d, channels %d, "
-                       "patch_size %d, hidden_size %d, depth %d, num_heads %d, bottleneck_dim %d, "
-                       "num_classes %d)", c->image_size, c->channels, c->patch_size, c->hidden_size,
-                       c->depth, c->num_heads, c->bottleneck_dim, c->num_classes);
+/* Formats why[n] and returns key: one line per rule below. */
+static const char *problem(const char *key, char *why, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return key;
+}
+
+const char *pd_jit_config_problem(const pd_jit_config *c, char *why, size_t n) {
+    const struct { const char *key; int v; } sizes[] = {
+        {"image_size", c->image_size}, {"channels", c->channels}, {"patch_size", c->patch_size},
+        {"hidden_size", c->hidden_size}, {"depth", c->depth}, {"num_heads", c->num_heads},
+        {"bottleneck_dim", c->bottleneck_dim}, {"num_classes", c->num_classes}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].v < 1) return problem(sizes[i].key, why, n, "must be >= 1, got %d", sizes[i].v);
     if (c->image_size % c->patch_size)
-        return pd_fail(PD_ERR_CONFIG, "jit: image_size %d is not a multiple of patch_size %d",
-                       c->image_size, c->patch_size);
+        return problem("image_size", why, n, "must be a multiple of [model] patch_size = %d",
+                       c->patch_size);
     if (c->hidden_size % c->num_heads)
-        return pd_fail(PD_ERR_CONFIG, "jit: hidden_size %d is not a multiple of num_heads %d",
-                       c->hidden_size, c->num_heads);
+        return problem("hidden_size", why, n, "must be a multiple of [model] num_heads = %d",
+                       c->num_heads);
+    /* 2D RoPE rotates half the head by the row and half by the column, each
+     * in pairs; the sin-cos embedding splits D in quarters the same way, and
+     * D = heads * head_dim is then a multiple of 4 too. */
     int hd = c->hidden_size / c->num_heads;
     if (hd % 4)
-        return pd_fail(PD_ERR_CONFIG, "jit: head_dim %d must be a multiple of 4 for 2D RoPE", hd);
-    if (c->hidden_size % 4)
-        return pd_fail(PD_ERR_CONFIG, "jit: hidden_size %d must be a multiple of 4 (sin-cos)",
+        return problem("hidden_size", why, n,
+                       "head dimension hidden_size / num_heads = %d / %d = %d must be a multiple of "
+                       "4 for 2D RoPE", c->hidden_size, c->num_heads, hd);
+    if (c->in_context_len < 0)
+        return problem("in_context_len", why, n, "must be >= 0, got %d", c->in_context_len);
+    /* in_context_start == depth would insert the class tokens nowhere and
+     * then cut N real tokens off the output */
+    if (c->in_context_len > 0 && (c->in_context_start < 0 || c->in_context_start >= c->depth))
+        return problem("in_context_start", why, n,
+                       "must be in [0, [model] depth = %d) when [model] in_context_len = %d > 0 "
+                       "(the block that receives the class tokens)",
+                       c->depth, c->in_context_len);
+    if (pd_jit_mlp_hidden(c) < 1)
+        return problem("mlp_ratio", why, n, "gives an empty SwiGLU hidden layer for hidden_size = %d",
                        c->hidden_size);
-    if (c->in_context_len < 0 || (c->in_context_len > 0 &&
-        (c->in_context_start < 0 || c->in_context_start >= c->depth)))
-        return pd_fail(PD_ERR_CONFIG, "jit: in_context_start %d must be in [0, depth %d)",
-                       c->in_context_start, c->depth);
-    if (c->proj_dropout < 0 || c->proj_dropout >= 1 || c->attn_dropout < 0 || c->attn_dropout >= 1)
-        return pd_fail(PD_ERR_CONFIG, "jit: dropout must be in [0, 1)");
+    if (!(c->proj_dropout >= 0 && c->proj_dropout < 1))
+        return problem("proj_dropout", why, n, "must be in [0, 1), got %g", (double)c->proj_dropout);
     /* The attention plugins get no dropout, so refuse rather than ignore it
      * (every official JiT config trains with attn_dropout 0). */
     if (c->attn_dropout != 0)
-        return pd_fail(PD_ERR_CONFIG, "jit: attn_dropout %g is not supported (only 0, as every "
-                       "JiT config; proj_dropout is)", (double)c->attn_dropout);
-    return PD_OK;
+        return problem("attn_dropout", why, n,
+                       "must be 0 (the attention plugins take no dropout, and every JiT config "
+                       "uses 0; proj_dropout is supported), got %g", (double)c->attn_dropout);
+    return NULL;
+}
+
+static pd_status validate(const pd_jit_config *c) {
+    char why[320];
+    const char *key = pd_jit_config_problem(c, why, sizeof why);
+    return key ? pd_fail(PD_ERR_CONFIG, "jit: [model] %s %s", key, why) : PD_OK;
 }
 
 /* Registers one parameter, naming it "<prefix><name>"; NULL on error. */
@@ -339,7 +365,17 @@ static pd_tensor *jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float 
     if (pd_ctx_status(ctx)) return NULL;
 
     pd_tensor *tt = pd_tensor_from(ctx, t, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, x, t_emb, y_emb, cond, tt, z};
+    pd_decoder_inputs in = {
+        .struct_size = sizeof in,
+        .tokens = x,
+        .t_emb = t_emb,
+        .y_emb = y_emb,
+        .c = cond,
+        .t = tt,
+        .z = z,
+        /* the decoder shares the blocks' training stream (after their draws) */
+        .rng = pd_ctx_training(ctx) ? dropout_rng : NULL,
+    };
     return m->dec->forward(m->dec_state, ctx, &in);
 }
 

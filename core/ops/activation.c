@@ -5,6 +5,7 @@
 
 #include "fast_exp.h"
 #include "op_util.h"
+#include "tape.h"
 #include "pixeldit/rng.h"
 
 static inline float sigmoidf(float x) { return pd_sigmoidf(x); }

@@ -20,6 +20,7 @@
 #include "fast_exp.h"
 #include "gemm.h"
 #include "op_util.h"
+#include "tape.h"
 
 typedef struct {
     int bh, n, m, d;  /* batch*heads, queries, keys, head dim */

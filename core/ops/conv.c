@@ -1,8 +1,8 @@
-/* 2-D convolution (im2col + sgemm) and the 2x2 stride-2 transposed
- * convolution (sgemm plus a scatter), NCHW.
+/* 2-D convolution, plain and grouped (im2col + sgemm), and the 2x2
+ * stride-2 transposed convolution (sgemm plus a scatter), NCHW.
  *
- * Images are processed in groups whose columns sit side by side in one
- * matrix, so each group is one large sgemm: a per-image sgemm is far too
+ * Images are processed in chunks whose columns sit side by side in one
+ * matrix, so each chunk is one large sgemm: a per-image sgemm is far too
  * small for the many tiny images of a per-patch head (DiP: B*N patches of
  * 4x4). Column scratch comes from the context's reusable scratch buffer
  * (pd_ctx_scratch): it is needed only within one call and must not pile
@@ -14,14 +14,15 @@
 
 typedef struct {
     int B, Ci, H, W;      /* input */
-    int Co, kh, kw;       /* weight (Co, Ci, kh, kw) */
+    int Co, kh, kw;       /* weight (Co, Ci / groups, kh, kw) */
     int stride, pad;
+    int groups;           /* channel groups: 1 plain, Ci depthwise */
     int Ho, Wo;           /* output */
 } conv_attr;
 
-/* Images per group: enough columns (>= 1024) for an efficient sgemm, at
+/* Images per chunk: enough columns (>= 1024) for an efficient sgemm, at
  * most ~32 MiB of column scratch of `rows` floats per column. */
-static int group_size(int B, size_t L, size_t rows) {
+static int chunk_size(int B, size_t L, size_t rows) {
     size_t g = (1024 + L - 1) / L;
     size_t cap = ((size_t)32 << 20) / (sizeof(float) * rows * L);
     if (g > cap) g = cap;
@@ -29,8 +30,9 @@ static int group_size(int B, size_t L, size_t rows) {
     return g > (size_t)B ? B : (int)g;
 }
 
-/* Row k of the column matrix for one image: cols row (ci*kh + ky)*kw + kx,
- * Ho*Wo entries starting at dst; taps in the padding read 0. */
+/* Row k of the column matrix for one image whose channels start at img:
+ * cols row (ci*kh + ky)*kw + kx, Ho*Wo entries starting at dst; taps in the
+ * padding read 0. */
 static void im2col_row(const conv_attr *a, const float *img, int k, float *dst) {
     int kx = k % a->kw, ky = (k / a->kw) % a->kh, ci = k / (a->kw * a->kh);
     const float *plane = img + (size_t)ci * a->H * a->W;
@@ -48,25 +50,30 @@ static void im2col_row(const conv_attr *a, const float *img, int k, float *dst) 
     }
 }
 
-/* cols (K, g*L) for images x[n0 .. n0+g), image gi in columns gi*L.. */
-static void im2col_group(const conv_attr *a, const float *x, int n0, int g, float *cols) {
-    int K = a->Ci * a->kh * a->kw;
+/* cols (K, g*L) for the Cg input channels c0.. of images x[n0 .. n0+g),
+ * K = Cg*kh*kw, image gi in columns gi*L.. */
+static void im2col_chunk(const conv_attr *a, const float *x, int n0, int g, int c0, int Cg,
+                         float *cols) {
+    int K = Cg * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo, ld = (size_t)g * L, img = (size_t)a->Ci * a->H * a->W;
+    const float *x0 = x + (size_t)c0 * a->H * a->W;
 #pragma omp parallel for collapse(2) if ((size_t)K * ld > PD_PAR_MIN)
     for (int gi = 0; gi < g; gi++)
         for (int k = 0; k < K; k++)
-            im2col_row(a, x + (size_t)(n0 + gi) * img, k, cols + (size_t)k * ld + (size_t)gi * L);
+            im2col_row(a, x0 + (size_t)(n0 + gi) * img, k, cols + (size_t)k * ld + (size_t)gi * L);
 }
 
-/* Adjoint of im2col_group: dx[n0 .. n0+g) += scatter of cols. Threads own
- * (image, input channel) planes, so overlapping windows never race. */
-static void col2im_group(const conv_attr *a, const float *cols, int n0, int g, float *dx) {
+/* Adjoint of im2col_chunk: dx[n0 .. n0+g) channels c0 .. c0+Cg += scatter
+ * of cols. Threads own (image, input channel) planes, so overlapping
+ * windows never race. */
+static void col2im_chunk(const conv_attr *a, const float *cols, int n0, int g, int c0, int Cg,
+                         float *dx) {
     size_t L = (size_t)a->Ho * a->Wo, ld = (size_t)g * L, img = (size_t)a->Ci * a->H * a->W;
     int taps = a->kh * a->kw;
-#pragma omp parallel for collapse(2) if ((size_t)a->Ci * taps * ld > PD_PAR_MIN)
+#pragma omp parallel for collapse(2) if ((size_t)Cg * taps * ld > PD_PAR_MIN)
     for (int gi = 0; gi < g; gi++)
-        for (int ci = 0; ci < a->Ci; ci++) {
-            float *plane = dx + (size_t)(n0 + gi) * img + (size_t)ci * a->H * a->W;
+        for (int ci = 0; ci < Cg; ci++) {
+            float *plane = dx + (size_t)(n0 + gi) * img + (size_t)(c0 + ci) * a->H * a->W;
             for (int t = 0; t < taps; t++) {
                 int ky = t / a->kw, kx = t % a->kw;
                 const float *row = cols + ((size_t)ci * taps + t) * ld + (size_t)gi * L;
@@ -84,16 +91,17 @@ static void col2im_group(const conv_attr *a, const float *cols, int n0, int g, f
         }
 }
 
-/* Moves between the group matrix m (C, g*L) and images t[n0 .. n0+g) of
- * (C, L): to_images writes t = m (+ bias), else gathers m = t. */
-static void group_shuffle(float *m, float *t, int n0, int g, int C, size_t L, const float *bias,
-                          bool to_images) {
+/* Moves between the chunk matrix m (C, g*L) and channels c0 .. c0+C of
+ * images t[n0 .. n0+g) of (Ct, L): to_images writes t = m (+ bias[c]),
+ * else gathers m = t. */
+static void chunk_shuffle(float *m, float *t, int n0, int g, int c0, int C, int Ct, size_t L,
+                          const float *bias, bool to_images) {
     size_t ld = (size_t)g * L;
 #pragma omp parallel for collapse(2) if ((size_t)C * ld > PD_PAR_MIN)
     for (int gi = 0; gi < g; gi++)
         for (int c = 0; c < C; c++) {
             float *mp = m + (size_t)c * ld + (size_t)gi * L;
-            float *tp = t + ((size_t)(n0 + gi) * C + c) * L;
+            float *tp = t + ((size_t)(n0 + gi) * Ct + c0 + c) * L;
             if (to_images) {
                 float bc = bias ? bias[c] : 0.0f;
                 for (size_t i = 0; i < L; i++) tp[i] = mp[i] + bc;
@@ -127,53 +135,61 @@ static bool conv_scratch(pd_ctx *ctx, size_t n1, size_t n2, float **a, float **b
     return true;
 }
 
-/* ---- conv2d --------------------------------------------------------------- */
-/* x (B, Ci, H, W), w (Co, Ci, kh, kw) = (Co, K), b (Co) -> y (B, Co, Ho, Wo);
- * per group Y (Co, g*L) = w (Co, K) @ cols (K, g*L). */
+/* ---- conv2d ---------------------------------------------------------------
+ * x (B, Ci, H, W), w (Co, Cg, kh, kw), b (Co) -> y (B, Co, Ho, Wo), with
+ * groups G: Cg = Ci / G input channels and Cog = Co / G output channels
+ * per group, group j mapping input channels j*Cg.. to outputs j*Cog...
+ * Per chunk and group: Y_j (Cog, g*L) = w_j (Cog, K) @ cols_j (K, g*L),
+ * K = Cg*kh*kw. G = 1 is the plain convolution (one sgemm per chunk). */
 
 static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const conv_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    int K = a->Ci * a->kh * a->kw;
+    int Cg = a->Ci / a->groups, Cog = a->Co / a->groups, K = Cg * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo;
-    int G = group_size(a->B, L, (size_t)K + a->Co);
+    int G = chunk_size(a->B, L, (size_t)K + Cog);
     float *cols, *ym;
-    if (!conv_scratch(ctx, (size_t)K * G * L, (size_t)a->Co * G * L, &cols, &ym)) return PD_ERR_NOMEM;
+    if (!conv_scratch(ctx, (size_t)K * G * L, (size_t)Cog * G * L, &cols, &ym)) return PD_ERR_NOMEM;
     for (int n0 = 0; n0 < a->B; n0 += G) {
-        int g = a->B - n0 < G ? a->B - n0 : G;
-        im2col_group(a, x->data, n0, g, cols);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Co, g * (int)L, K, 1.0f, w->data,
-                    K, cols, g * (int)L, 0.0f, ym, g * (int)L);
-        group_shuffle(ym, y->data, n0, g, a->Co, L, b ? b->data : NULL, true);
+        int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)L;
+        for (int j = 0; j < a->groups; j++) {
+            im2col_chunk(a, x->data, n0, g, j * Cg, Cg, cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cog, gl, K, 1.0f,
+                        w->data + (size_t)j * Cog * K, K, cols, gl, 0.0f, ym, gl);
+            chunk_shuffle(ym, y->data, n0, g, j * Cog, Cog, a->Co, L,
+                          b ? b->data + (size_t)j * Cog : NULL, true);
+        }
     }
     return PD_OK;
 }
 
-/* Per group: dY (Co, g*L) gathered from dy; dw (Co, K) += dY @ cols^T;
- * dcols (K, g*L) = w^T @ dY, then col2im into dx; db += sums of dy. The
- * columns are rebuilt rather than kept. */
+/* Per chunk and group: dY_j (Cog, g*L) gathered from dy; dw_j (Cog, K) +=
+ * dY_j @ cols_j^T; dcols_j (K, g*L) = w_j^T @ dY_j, then col2im into dx;
+ * db += sums of dy. The columns are rebuilt rather than kept. */
 static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const conv_attr *a = attr;
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
-    int K = a->Ci * a->kh * a->kw;
+    int Cg = a->Ci / a->groups, Cog = a->Co / a->groups, K = Cg * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo;
     if (x->grad || w->grad) {
-        int G = group_size(a->B, L, (size_t)K + a->Co);
+        int G = chunk_size(a->B, L, (size_t)K + Cog);
         float *cols, *dym;
-        if (!conv_scratch(ctx, (size_t)K * G * L, (size_t)a->Co * G * L, &cols, &dym))
+        if (!conv_scratch(ctx, (size_t)K * G * L, (size_t)Cog * G * L, &cols, &dym))
             return PD_ERR_NOMEM;
         for (int n0 = 0; n0 < a->B; n0 += G) {
             int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)L;
-            group_shuffle(dym, y->grad, n0, g, a->Co, L, NULL, false);
-            if (w->grad) {
-                im2col_group(a, x->data, n0, g, cols);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Co, K, gl, 1.0f, dym, gl,
-                            cols, gl, 1.0f, w->grad, K);
-            }
-            if (x->grad) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, gl, a->Co, 1.0f, w->data, K,
-                            dym, gl, 0.0f, cols, gl);
-                col2im_group(a, cols, n0, g, x->grad);
+            for (int j = 0; j < a->groups; j++) {
+                chunk_shuffle(dym, y->grad, n0, g, j * Cog, Cog, a->Co, L, NULL, false);
+                if (w->grad) {
+                    im2col_chunk(a, x->data, n0, g, j * Cg, Cg, cols);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cog, K, gl, 1.0f, dym, gl,
+                                cols, gl, 1.0f, w->grad + (size_t)j * Cog * K, K);
+                }
+                if (x->grad) {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, gl, Cog, 1.0f,
+                                w->data + (size_t)j * Cog * K, K, dym, gl, 0.0f, cols, gl);
+                    col2im_chunk(a, cols, n0, g, j * Cg, Cg, x->grad);
+                }
             }
         }
     }
@@ -183,28 +199,44 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
 
 static const pd_op_def conv2d_op = {"conv2d", conv2d_fwd, conv2d_bwd};
 
-pd_tensor *pd_conv2d(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride, int pad) {
+/* Shared by pd_conv2d (groups 1) and pd_conv2d_grouped; `op` names the
+ * caller in errors. */
+static pd_tensor *conv2d(pd_ctx *ctx, const char *op, pd_tensor *x, pd_tensor *w, pd_tensor *b,
+                         int stride, int pad, int groups) {
     PD_OP_GUARD(ctx, x, w);
-    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1]) {
-        pd_ctx_fail(ctx, PD_ERR_SHAPE,
-                    "conv2d: x %s and w %s: expected x (B, Ci, H, W) and w (Co, Ci, kh, kw)", SHP(x),
+    if (groups < 1) {
+        pd_ctx_fail(ctx, PD_ERR_ARG, "%s: groups %d must be >= 1 (x %s, w %s)", op, groups, SHP(x),
                     SHP(w));
         return NULL;
     }
+    if (x->ndim != 4 || w->ndim != 4 || (long long)w->shape[1] * groups != x->shape[1] ||
+        w->shape[0] % groups) {
+        if (groups == 1)
+            pd_ctx_fail(ctx, PD_ERR_SHAPE,
+                        "%s: x %s and w %s: expected x (B, Ci, H, W) and w (Co, Ci, kh, kw)", op,
+                        SHP(x), SHP(w));
+        else
+            pd_ctx_fail(ctx, PD_ERR_SHAPE,
+                        "%s: x %s and w %s with %d groups: expected x (B, Ci, H, W) and w (Co, "
+                        "Ci/%d, kh, kw), Ci and Co divisible by %d", op, SHP(x), SHP(w), groups,
+                        groups, groups);
+        return NULL;
+    }
     if (stride < 1 || pad < 0) {
-        pd_ctx_fail(ctx, PD_ERR_ARG, "conv2d: stride %d must be >= 1 and pad %d >= 0 (x %s, w %s)",
+        pd_ctx_fail(ctx, PD_ERR_ARG, "%s: stride %d must be >= 1 and pad %d >= 0 (x %s, w %s)", op,
                     stride, pad, SHP(x), SHP(w));
         return NULL;
     }
-    conv_attr a = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2],
-                   w->shape[3], stride, pad, 0, 0};
+    conv_attr a = {.B = x->shape[0], .Ci = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+                   .Co = w->shape[0], .kh = w->shape[2], .kw = w->shape[3], .stride = stride,
+                   .pad = pad, .groups = groups};
     if (a.H + 2 * pad < a.kh || a.W + 2 * pad < a.kw) {
-        pd_ctx_fail(ctx, PD_ERR_SHAPE, "conv2d: kernel of w %s is larger than x %s padded by %d",
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: kernel of w %s is larger than x %s padded by %d", op,
                     SHP(w), SHP(x), pad);
         return NULL;
     }
     if (b && (b->ndim != 1 || b->shape[0] != a.Co)) {
-        pd_ctx_fail(ctx, PD_ERR_SHAPE, "conv2d: b %s does not match w %s: expected (%d,)", SHP(b),
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: b %s does not match w %s: expected (%d,)", op, SHP(b),
                     SHP(w), a.Co);
         return NULL;
     }
@@ -215,9 +247,18 @@ pd_tensor *pd_conv2d(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int 
     return pd_op_apply(ctx, &conv2d_op, ins, b ? 3 : 2, shape, 4, &a, sizeof a);
 }
 
+pd_tensor *pd_conv2d(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride, int pad) {
+    return conv2d(ctx, "conv2d", x, w, b, stride, pad, 1);
+}
+
+pd_tensor *pd_conv2d_grouped(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride,
+                             int pad, int groups) {
+    return conv2d(ctx, "conv2d_grouped", x, w, b, stride, pad, groups);
+}
+
 /* ---- conv_transpose2x2 ------------------------------------------------------- */
 /* x (B, Ci, H, W), w (Ci, Co, 2, 2) = (Ci, Co*4), b (Co) -> y (B, Co, 2H, 2W).
- * Per group t (Co*4, g*HW) = w^T @ X (Ci, g*HW); row (co*4 + ky*2 + kx) of t
+ * Per chunk t (Co*4, g*HW) = w^T @ X (Ci, g*HW); row (co*4 + ky*2 + kx) of t
  * holds the (ky, kx) corner of every output 2x2 block. Blocks never
  * overlap, so forward scatters t into y and backward gathers dy back. */
 
@@ -252,12 +293,12 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     const convt_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     size_t HW = (size_t)a->H * a->W;
-    int M = a->Co * 4, G = group_size(a->B, HW, (size_t)M + a->Ci);
+    int M = a->Co * 4, G = chunk_size(a->B, HW, (size_t)M + a->Ci);
     float *t, *xm;
     if (!conv_scratch(ctx, (size_t)M * G * HW, (size_t)a->Ci * G * HW, &t, &xm)) return PD_ERR_NOMEM;
     for (int n0 = 0; n0 < a->B; n0 += G) {
         int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
-        group_shuffle(xm, x->data, n0, g, a->Ci, HW, NULL, false);
+        chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, gl, a->Ci, 1.0f, w->data, M, xm, gl,
                     0.0f, t, gl);
         convt_shuffle(a, t, y->data, n0, g, b ? b->data : NULL, false);
@@ -265,7 +306,7 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     return PD_OK;
 }
 
-/* Per group: dt = gather(dy); dX (Ci, g*HW) = w (Ci, Co*4) @ dt, added into
+/* Per chunk: dt = gather(dy); dX (Ci, g*HW) = w (Ci, Co*4) @ dt, added into
  * dx; dw += X @ dt^T. */
 static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const convt_attr *a = attr;
@@ -273,7 +314,7 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     size_t HW = (size_t)a->H * a->W;
     int M = a->Co * 4;
     if (x->grad || w->grad) {
-        int G = group_size(a->B, HW, (size_t)M + a->Ci);
+        int G = chunk_size(a->B, HW, (size_t)M + a->Ci);
         float *dt, *xm;
         if (!conv_scratch(ctx, (size_t)M * G * HW, (size_t)a->Ci * G * HW, &dt, &xm))
             return PD_ERR_NOMEM;
@@ -281,14 +322,14 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
             int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
             convt_shuffle(a, dt, y->grad, n0, g, NULL, true);
             if (w->grad) {
-                group_shuffle(xm, x->data, n0, g, a->Ci, HW, NULL, false);
+                chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Ci, M, gl, 1.0f, xm, gl, dt,
                             gl, 1.0f, w->grad, M);
             }
             if (x->grad) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Ci, gl, M, 1.0f, w->data, M,
                             dt, gl, 0.0f, xm, gl);
-                /* dx[n] (Ci, HW) += the group's columns */
+                /* dx[n] (Ci, HW) += the chunk's columns */
                 size_t ld = (size_t)gl;
 #pragma omp parallel for collapse(2) if ((size_t)a->Ci * ld > PD_PAR_MIN)
                 for (int gi = 0; gi < g; gi++)

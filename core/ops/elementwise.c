@@ -2,6 +2,7 @@
  * adaLN helpers (modulate, gated residual). */
 #include "ada_util.h"
 #include "op_util.h"
+#include "tape.h"
 
 /* ---- broadcasting binary ops -------------------------------------------- */
 

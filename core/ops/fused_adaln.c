@@ -11,6 +11,7 @@
 
 #include "ada_util.h"
 #include "op_util.h"
+#include "tape.h"
 #include "row_stats.h"
 
 typedef struct {

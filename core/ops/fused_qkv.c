@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "op_util.h"
+#include "tape.h"
 #include "rope_rotate.h"
 #include "row_stats.h"
 

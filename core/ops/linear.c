@@ -3,6 +3,7 @@
 
 #include "gemm.h"
 #include "op_util.h"
+#include "tape.h"
 
 /* ---- linear ------------------------------------------------------------ */
 /* x (rows, in) viewed from (..., in); w (out, in); b (out); y (rows, out). */

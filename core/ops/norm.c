@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "op_util.h"
+#include "tape.h"
 #include "row_stats.h"
 
 /* ---- RMSNorm ------------------------------------------------------------------ */

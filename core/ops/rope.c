@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "op_util.h"
+#include "tape.h"
 #include "rope_rotate.h"
 
 /* ---- table ---------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * slices alias their input (pd_op_alias: data and gradient shared, no
  * copy); the rest copy, so every output is contiguous. */
 #include "op_util.h"
+#include "tape.h"
 
 /* Product of shape[from..to). */
 static size_t dims_prod(const int *shape, int from, int to) {

@@ -1,7 +1,11 @@
-/* Bilinear resize (B, C, H, W) -> (B, C, out_h, out_w) with the index and
- * weight rules of torch's F.interpolate(mode='bilinear') on CPU, so that
- * ported checkpoints reproduce torch outputs. */
+/* Resampling, NCHW: bilinear resize (B, C, H, W) -> (B, C, out_h, out_w)
+ * with the index and weight rules of torch's F.interpolate(mode='bilinear')
+ * on CPU, so that ported checkpoints reproduce torch outputs; and nearest
+ * up-sampling by integer factors. */
+#include <limits.h>
+
 #include "op_util.h"
+#include "tape.h"
 
 /* Source taps of one output coordinate: value = w0 * in[i0] + w1 * in[i1]. */
 typedef struct {
@@ -101,4 +105,71 @@ pd_tensor *pd_upsample_bilinear(pd_ctx *ctx, pd_tensor *x, int out_h, int out_w,
     upsample_attr a = {x->shape[0] * x->shape[1], x->shape[2], x->shape[3], out_h, out_w, ty, tx};
     int shape[4] = {x->shape[0], x->shape[1], out_h, out_w};
     return pd_op_apply(ctx, &upsample_op, &x, 1, shape, 4, &a, sizeof a);
+}
+
+/* ---- nearest, integer factors ------------------------------------------------
+ * x (B, C, H, W) -> y (B, C, H*fh, W*fw), y[.., i, j] = x[.., i/fh, j/fw]:
+ * torch's F.interpolate(mode='nearest') at an integer scale. Backward sums
+ * each fh x fw block of dy into one dx entry, writing every entry once. */
+
+typedef struct {
+    int planes, H, W, fh, fw; /* planes = B*C */
+} nearest_attr;
+
+static pd_status nearest_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const nearest_attr *a = attr;
+    int Wo = a->W * a->fw;
+    long rows = (long)a->planes * a->H * a->fh; /* output rows */
+#pragma omp parallel for if (y->numel > PD_PAR_MIN)
+    for (long r = 0; r < rows; r++) {
+        long src_row = r / a->fh; /* plane * H + i / fh */
+        const float *restrict src = in[0]->data + (size_t)src_row * a->W;
+        float *restrict out = y->data + (size_t)r * Wo;
+        for (int j = 0; j < Wo; j++) out[j] = src[j / a->fw];
+    }
+    return PD_OK;
+}
+
+static pd_status nearest_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
+    (void)ctx, (void)n_in;
+    const nearest_attr *a = attr;
+    float *dx = in[0]->grad;
+    if (!dx) return PD_OK;
+    bool unset = pd_grad_unset(in[0]);
+    int Wo = a->W * a->fw;
+    long rows = (long)a->planes * a->H; /* input rows */
+#pragma omp parallel for if (y->numel > PD_PAR_MIN)
+    for (long r = 0; r < rows; r++) {
+        const float *dy = y->grad + (size_t)r * a->fh * Wo;
+        float *d = dx + (size_t)r * a->W;
+        for (int j = 0; j < a->W; j++) {
+            float s = 0.0f;
+            for (int u = 0; u < a->fh; u++)
+                for (int v = 0; v < a->fw; v++) s += dy[(size_t)u * Wo + (size_t)j * a->fw + v];
+            d[j] = pd_grad_acc(unset, d[j], s);
+        }
+    }
+    return PD_OK;
+}
+
+static const pd_op_def nearest_op = {"upsample_nearest", nearest_fwd, nearest_bwd};
+
+pd_tensor *pd_upsample_nearest(pd_ctx *ctx, pd_tensor *x, int fh, int fw) {
+    PD_OP_GUARD(ctx, x);
+    if (x->ndim != 4) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "upsample_nearest: x %s must be (B, C, H, W)", SHP(x));
+        return NULL;
+    }
+    if (fh < 1 || fw < 1 || (long long)x->shape[2] * fh > INT_MAX ||
+        (long long)x->shape[3] * fw > INT_MAX) {
+        pd_ctx_fail(ctx, PD_ERR_ARG,
+                    "upsample_nearest: factors %d x %d on x %s: expected integers >= 1", fh, fw,
+                    SHP(x));
+        return NULL;
+    }
+    nearest_attr a = {x->shape[0] * x->shape[1], x->shape[2], x->shape[3], fh, fw};
+    int shape[4] = {x->shape[0], x->shape[1], x->shape[2] * fh, x->shape[3] * fw};
+    return pd_op_apply_flags(ctx, &nearest_op, PD_OPF_GRAD_OVERWRITE, &x, 1, shape, 4, &a,
+                             sizeof a);
 }

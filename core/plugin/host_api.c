@@ -101,6 +101,18 @@ static const pd_host_api g_host = {
     .attention = pd_attention_bound,
     .rope_table_init_2d = pd_rope_table_init_2d,
     .rope_table_free = pd_rope_table_free,
+    .sqrt = pd_sqrt,
+    .abs = pd_abs,
+    .exp = pd_exp,
+    .ln = pd_log,
+    .tanh = pd_tanh,
+    .sigmoid = pd_sigmoid,
+    .clamp = pd_clamp,
+    .pow = pd_pow,
+    .pixel_shuffle = pd_pixel_shuffle,
+    .pixel_unshuffle = pd_pixel_unshuffle,
+    .upsample_nearest = pd_upsample_nearest,
+    .conv2d_grouped = pd_conv2d_grouped,
 };
 
 const pd_host_api *pd_host_api_get(void) { return &g_host; }

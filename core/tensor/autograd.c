@@ -4,7 +4,7 @@
 
 #include "ctx_internal.h"
 #include "pixeldit/runtime.h"
-#include "op_util.h"
+#include "tape.h"
 
 void *pd_tensor_attr(const pd_tensor *t) { return t && t->node ? t->node->attr : NULL; }
 

@@ -48,10 +48,8 @@ extern "C" {
 #define PD_CONFIG_MAX_SOURCES 8   /* distinct files / strings / --set layers */
 #define PD_CONFIG_MAX_KEYS 96     /* typed keys in the schema (upper bound) */
 
-#ifndef PD_SAMPLER_KIND_DEFINED /* also in config.h / train.h */
-#define PD_SAMPLER_KIND_DEFINED
+/* [sample] sampler; also pd_sample_config's (train.h includes this header). */
 typedef enum pd_sampler_kind { PD_SAMPLER_HEUN = 0, PD_SAMPLER_EULER = 1 } pd_sampler_kind;
-#endif
 typedef enum pd_data_source { PD_DATA_IDX = 0, PD_DATA_FOLDER = 1 } pd_data_source;
 typedef enum pd_data_split { PD_SPLIT_TRAIN = 0, PD_SPLIT_TEST = 1 } pd_data_split;
 /* How 28x28 IDX images reach image_size: data.h's pd_fit (pad | resize). */
@@ -187,8 +185,15 @@ pd_status pd_config_set(pd_config *cfg, const char *assignment);
 /* Fills every [model] key from a named preset (see docs/config.md). */
 pd_status pd_config_apply_preset(pd_config *cfg, const char *name);
 
-/* Cross-field checks (image_size % patch_size, head dimension for RoPE, ...). */
+/* Cross-field checks (image_size % patch_size, head dimension for RoPE, ...).
+ * The model's shape rules are pd_jit_config_problem's (jit.h), reported here
+ * with the file:line of the key at fault. */
 pd_status pd_config_validate(const pd_config *cfg);
+
+struct pd_jit_config;
+/* The JiT model config a pd_config describes ([model], plus t_eps and
+ * noise_scale from [diffusion]). */
+void pd_config_jit(const pd_config *cfg, struct pd_jit_config *out);
 
 /* Derived values ----------------------------------------------------------- */
 

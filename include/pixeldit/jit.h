@@ -26,7 +26,7 @@ typedef struct pd_jit_config {
     int depth;            /* number of blocks */
     int num_heads;
     int bottleneck_dim;   /* d' of the patch embedding */
-    float mlp_ratio;      /* SwiGLU hidden = int(int(D * ratio) * 2 / 3) */
+    double mlp_ratio;     /* SwiGLU hidden = int(int(D * ratio) * 2 / 3), pd_jit_mlp_hidden */
     int in_context_len;   /* class tokens prepended (0 = none) */
     int in_context_start; /* block index where they are inserted */
     int num_classes;      /* labels 0..num_classes-1; num_classes = null */
@@ -60,15 +60,32 @@ void pd_jit_free(pd_jit *m);
 pd_status pd_jit_init_weights(pd_jit *m, uint64_t seed);
 
 /* x_pred (B, C, H, W) from z (B, C, H, W), t[B] in [0, 1] and labels[B]
- * (num_classes = null). dropout_rng is used only in training mode. */
+ * (num_classes = null). dropout_rng, the training stream, is used only in
+ * training mode: by the blocks' dropout, then by the decoder
+ * (pd_decoder_inputs.rng). NULL when not training. */
 pd_tensor *pd_jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float *t, const int *labels,
                           pd_rng *dropout_rng);
 
 pd_params *pd_jit_params(pd_jit *m);
 const pd_jit_config *pd_jit_get_config(const pd_jit *m);
 const pd_model_info *pd_jit_info(const pd_jit *m);
-/* SwiGLU hidden width, as JiT computes it. */
+/* SwiGLU hidden width, as JiT computes it: int(int(D * ratio) * 2 / 3) in
+ * double, Python's arithmetic (float would differ for some ratios, e.g.
+ * D 60, ratio 1.05: 42 in JiT, 41 in float). The one formula: config
+ * validation and the model both use it. */
 int pd_jit_mlp_hidden(const pd_jit_config *cfg);
+
+/* The rules that make a config buildable, in one place for pd_jit_create
+ * and config validation (which adds the file:line of the key). Returns
+ * NULL when c is fine, else the [model] key at fault (e.g.
+ * "in_context_start"), with why it is wrong in why[n], e.g. "must be <
+ * [model] depth = 6". Sizes must be >= 1; image_size a multiple of
+ * patch_size; hidden_size a multiple of num_heads with a head dim that is
+ * a multiple of 4 (2D RoPE; the sin-cos embedding's D % 4 follows);
+ * in_context_len >= 0 and, when > 0, 0 <= in_context_start < depth (the
+ * class tokens are inserted before that block and removed after the last);
+ * a SwiGLU width >= 1; proj_dropout in [0, 1); attn_dropout 0. */
+const char *pd_jit_config_problem(const pd_jit_config *c, char *why, size_t n);
 /* Forward FLOPs per image (multiply-adds x 2 of every GEMM, attention
  * included, elementwise work excluded), decoder included when it reports
  * its own. */

@@ -50,6 +50,28 @@ pd_tensor *pd_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *shift, pd_tensor *s
  * or the same shape as x (per-pixel gate). The adaLN-Zero residual. */
 pd_tensor *pd_gated_residual(pd_ctx *ctx, pd_tensor *x, pd_tensor *gate, pd_tensor *h);
 
+/* ---- elementwise maths, x and y (...) the same shape ------------------- */
+/* Outside the domain the value is IEEE's, as torch: sqrt(x < 0) = NaN,
+ * log(0) = -inf, log(x < 0) = NaN, pow(x < 0, non-integer) = NaN. The
+ * gradient is the derivative's formula evaluated there, as torch:
+ * sqrt'(0) = +inf, sqrt'(x < 0) = NaN, log'(x) = 1/x (+inf at 0, finite
+ * below). At kinks: abs'(0) = 0; clamp passes the gradient for
+ * lo <= x <= hi (closed). Clamp first when an input can leave the domain. */
+
+pd_tensor *pd_sqrt(pd_ctx *ctx, pd_tensor *x);
+pd_tensor *pd_abs(pd_ctx *ctx, pd_tensor *x);
+pd_tensor *pd_exp(pd_ctx *ctx, pd_tensor *x);
+pd_tensor *pd_log(pd_ctx *ctx, pd_tensor *x);   /* natural log */
+pd_tensor *pd_tanh(pd_ctx *ctx, pd_tensor *x);
+pd_tensor *pd_sigmoid(pd_ctx *ctx, pd_tensor *x); /* 1 / (1 + exp(-x)) */
+/* min(max(x, lo), hi); lo <= hi required (PD_ERR_ARG otherwise), either
+ * may be -INFINITY / INFINITY; NaN in x stays NaN. */
+pd_tensor *pd_clamp(pd_ctx *ctx, pd_tensor *x, float lo, float hi);
+/* x^exponent (powf), exponent finite; d/dx = exponent * x^(exponent-1),
+ * and 0 when exponent = 0 (as torch). A negative base is fine with an
+ * integer exponent. */
+pd_tensor *pd_pow(pd_ctx *ctx, pd_tensor *x, float exponent);
+
 /* ---- activations -------------------------------------------------------- */
 
 pd_tensor *pd_silu(pd_ctx *ctx, pd_tensor *x);
@@ -143,6 +165,13 @@ pd_tensor *pd_unpatchify(pd_ctx *ctx, pd_tensor *tokens, int C, int H, int W, in
 /* x (B, Ci, H, W), w (Co, Ci, kh, kw), b (Co) or NULL -> (B, Co, Ho, Wo);
  * im2col + sgemm. */
 pd_tensor *pd_conv2d(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride, int pad);
+/* Grouped convolution, torch's Conv2d(groups=G): x (B, Ci, H, W),
+ * w (Co, Ci/G, kh, kw), b (Co) or NULL -> (B, Co, Ho, Wo); group j maps
+ * input channels [j*Ci/G, (j+1)*Ci/G) to outputs [j*Co/G, (j+1)*Co/G).
+ * Ci and Co divisible by G. Depthwise: G = Ci, w (Ci*m, 1, kh, kw).
+ * stride and pad as pd_conv2d; G = 1 is pd_conv2d. */
+pd_tensor *pd_conv2d_grouped(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride,
+                             int pad, int groups);
 /* ConvTranspose2d(kernel 2, stride 2): x (B, Ci, H, W), w (Ci, Co, 2, 2)
  * (torch layout), b (Co) or NULL -> (B, Co, 2H, 2W). */
 pd_tensor *pd_conv_transpose2x2(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b);
@@ -153,6 +182,15 @@ pd_tensor *pd_maxpool2x2(pd_ctx *ctx, pd_tensor *x);
  * for align_corners true/false. */
 pd_tensor *pd_upsample_bilinear(pd_ctx *ctx, pd_tensor *x, int out_h, int out_w,
                                 bool align_corners);
+/* Nearest up-sampling by integer factors (each >= 1): (B, C, H, W) ->
+ * (B, C, H*fh, W*fw), out[.., i, j] = x[.., i/fh, j/fw], as torch's
+ * F.interpolate(mode='nearest') at an integer scale. */
+pd_tensor *pd_upsample_nearest(pd_ctx *ctx, pd_tensor *x, int fh, int fw);
+/* torch's PixelShuffle(r): (B, C*r*r, H, W) -> (B, C, H*r, W*r) with
+ * out[b, c, h*r + i, w*r + j] = x[b, (c*r + i)*r + j, h, w]; and its
+ * inverse PixelUnshuffle(r): (B, C, H*r, W*r) -> (B, C*r*r, H, W). */
+pd_tensor *pd_pixel_shuffle(pd_ctx *ctx, pd_tensor *x, int r);
+pd_tensor *pd_pixel_unshuffle(pd_ctx *ctx, pd_tensor *x, int r);
 
 /* ---- reductions, losses ---------------------------------------------------- */
 

@@ -196,6 +196,19 @@ typedef struct pd_host_api {
     pd_status (*rope_table_init_2d)(pd_rope_table *tab, int grid_h, int grid_w, int dim,
                                     int n_prefix, float theta);
     void (*rope_table_free)(pd_rope_table *tab);
+    pd_tensor *(*sqrt)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*abs)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*exp)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*ln)(pd_ctx *, pd_tensor *x); /* pd_log ("log" is the logger above) */
+    pd_tensor *(*tanh)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*sigmoid)(pd_ctx *, pd_tensor *x);
+    pd_tensor *(*clamp)(pd_ctx *, pd_tensor *x, float lo, float hi);
+    pd_tensor *(*pow)(pd_ctx *, pd_tensor *x, float exponent);
+    pd_tensor *(*pixel_shuffle)(pd_ctx *, pd_tensor *x, int r);
+    pd_tensor *(*pixel_unshuffle)(pd_ctx *, pd_tensor *x, int r);
+    pd_tensor *(*upsample_nearest)(pd_ctx *, pd_tensor *x, int fh, int fw);
+    pd_tensor *(*conv2d_grouped)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride,
+                                 int pad, int groups);
     /* new members are appended here; check struct_size before using them */
 } pd_host_api;
 
@@ -209,6 +222,15 @@ typedef struct pd_decoder_inputs {
     pd_tensor *c;       /* (B, D) t_emb + y_emb, JiT's adaLN conditioning */
     pd_tensor *t;       /* (B,) flow time in [0, 1], no gradient */
     pd_tensor *z;       /* (B, C, H, W) noisy input image, no gradient */
+
+    /* ABI 1.1: read only when struct_size > offsetof(pd_decoder_inputs, rng) */
+    pd_rng *rng;        /* training randomness (noise injection, stochastic depth...);
+                           NULL when not training (sampling, eval, `pixeldit forward`):
+                           treat NULL as eval mode. It is the trainer's training stream
+                           (the one JiT's dropout draws from), seeded from train.seed and
+                           saved in every checkpoint, so a run and its resume draw the
+                           same numbers. Draw in forward only, in a fixed order (not from
+                           parallel threads), and keep no pointer to it. */
 } pd_decoder_inputs;
 
 typedef struct pd_decoder_vtable {

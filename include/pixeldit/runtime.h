@@ -5,6 +5,8 @@
 #ifndef PIXELDIT_RUNTIME_H
 #define PIXELDIT_RUNTIME_H
 
+#include <stdbool.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -15,6 +17,16 @@ int pd_get_num_threads(void);
 
 /* The OpenBLAS kernel in use, e.g. "SkylakeX", "Haswell", "Prescott". */
 const char *pd_blas_corename(void);
+/* True for a generic pre-AVX kernel, the kind OpenBLAS falls back to on a
+ * CPU it does not recognise: Prescott, Core2, Nehalem, Atom, Katmai or
+ * Unknown (any case). The one list the pixeldit command and bench_linear
+ * use. */
+bool pd_blas_core_is_generic(const char *core);
+/* The kernel to request with OPENBLAS_CORETYPE: "SkylakeX" (AVX-512 F, BW,
+ * VL, DQ) or "Haswell" (AVX2 + FMA) when the kernel in use is generic and
+ * the CPU has those features; NULL otherwise. The kernel is chosen when
+ * libopenblas loads, so callers set the variable and exec themselves. */
+const char *pd_blas_better_core(void);
 
 /* Monotonic wall clock in seconds (for timing; the origin is arbitrary). */
 double pd_now_seconds(void);

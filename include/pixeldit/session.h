@@ -44,9 +44,6 @@ pd_ctx *pd_session_new_ctx(const pd_session *s);
 pd_status pd_session_open(pd_session *s, const pd_config *cfg);
 void pd_session_close(pd_session *s);
 
-/* The JiT model config implied by a pd_config. */
-void pd_session_jit_config(const pd_config *cfg, pd_jit_config *out);
-
 /* Training loss for one batch: forms v = (x - z) / max(1 - t, t_eps) and
  * v_pred from x_pred, runs every loss plugin and returns
  * sum_i weight_i * loss_i (scalar). values[i] receives loss i unweighted

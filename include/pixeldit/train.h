@@ -3,6 +3,7 @@
 #ifndef PIXELDIT_TRAIN_H
 #define PIXELDIT_TRAIN_H
 
+#include "pixeldit/config.h" /* pd_sampler_kind */
 #include "pixeldit/jit.h"
 #include "pixeldit/params.h"
 #include "pixeldit/rng.h"
@@ -82,11 +83,6 @@ void pd_diffusion_noise(const pd_diffusion_config *cfg, pd_rng *rng, const float
 float pd_diffusion_inv_denom(float t, float t_eps);
 
 /* ---- sampling ------------------------------------------------------------------------------ */
-
-#ifndef PD_SAMPLER_KIND_DEFINED /* also in config.h / train.h */
-#define PD_SAMPLER_KIND_DEFINED
-typedef enum pd_sampler_kind { PD_SAMPLER_HEUN = 0, PD_SAMPLER_EULER = 1 } pd_sampler_kind;
-#endif
 
 typedef struct pd_sample_config {
     pd_sampler_kind sampler;

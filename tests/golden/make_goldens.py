@@ -323,6 +323,45 @@ def spatial():
 
 
 @case
+def maths():
+    """Elementwise maths of host ABI 1.1; inputs kept inside each domain
+    (the edges are unit-tested against the documented values)."""
+    pos = lambda *shape: 0.2 + 2 * torch.rand(*shape)
+    op_case('sqrt', 'sqrt', lambda: [('x', pos(2, 3, 5))], torch.sqrt)
+    op_case('abs', 'abs', lambda: [('x', randn(2, 3, 5))], torch.abs)
+    op_case('exp', 'exp', lambda: [('x', randn(2, 3, 5))], torch.exp)
+    op_case('log', 'log', lambda: [('x', pos(2, 3, 5))], torch.log)
+    op_case('tanh', 'tanh', lambda: [('x', randn(2, 3, 5, scale=2))], torch.tanh)
+    op_case('sigmoid', 'sigmoid', lambda: [('x', randn(2, 3, 5, scale=3))], torch.sigmoid)
+    op_case('clamp', 'clamp', lambda: [('x', randn(2, 3, 5, scale=2))],
+            lambda x: torch.clamp(x, -0.5, 0.8), {'lo': '-0.5', 'hi': '0.8'})
+    for name, e, make in (('pow2', '2', randn), ('pow3', '3', randn), ('pow1_5', '1.5', pos),
+                          ('pow_neg0_5', '-0.5', pos)):
+        op_case(name, 'pow', lambda: [('x', make(2, 3, 5))], lambda x: torch.pow(x, float(e)),
+                {'exponent': e})
+
+
+@case
+def resampling():
+    op_case('pixel_shuffle', 'pixel_shuffle', lambda: [('x', randn(2, 8, 3, 4))],
+            lambda x: F.pixel_shuffle(x, 2), {'r': 2})
+    op_case('pixel_shuffle_r3', 'pixel_shuffle', lambda: [('x', randn(1, 18, 2, 3))],
+            lambda x: F.pixel_shuffle(x, 3), {'r': 3})
+    op_case('pixel_unshuffle', 'pixel_unshuffle', lambda: [('x', randn(2, 2, 6, 4))],
+            lambda x: F.pixel_unshuffle(x, 2), {'r': 2})
+    op_case('upsample_nearest', 'upsample_nearest', lambda: [('x', randn(2, 3, 3, 4))],
+            lambda x: F.interpolate(x, size=(6, 12), mode='nearest'), {'fh': 2, 'fw': 3})
+    op_case('conv2d_grouped', 'conv2d_grouped',
+            lambda: [('x', randn(2, 4, 6, 5)), ('w', randn(6, 2, 3, 3, scale=0.3)), ('b', randn(6))],
+            lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1, groups=2),
+            {'stride': 1, 'pad': 1, 'groups': 2})
+    op_case('conv2d_depthwise', 'conv2d_grouped',
+            lambda: [('x', randn(2, 3, 7, 6)), ('w', randn(6, 1, 3, 3, scale=0.3))],
+            lambda x, w: F.conv2d(x, w, None, stride=2, padding=1, groups=3),
+            {'stride': 2, 'pad': 1, 'groups': 3})
+
+
+@case
 def reductions():
     op_case('sum', 'sum', lambda: [('x', randn(2, 3, 4))], torch.sum)
     op_case('mean', 'mean', lambda: [('x', randn(2, 3, 4))], torch.mean)

@@ -34,8 +34,10 @@ static pd_status smoke(const pd_plugin *pl, pd_ctx *ctx, pd_rng *rng) {
         }
         vt->init_weights(state, rng);
         pd_tensor *c = randn(ctx, rng, (int[]){B, info.hidden_size}, 2);
-        pd_decoder_inputs in = {sizeof in, randn(ctx, rng, (int[]){B, N, info.hidden_size}, 3),
-                                c, c, c, randn(ctx, rng, (int[]){B}, 1), randn(ctx, rng, img, 4)};
+        pd_decoder_inputs in = {.struct_size = sizeof in,
+                                .tokens = randn(ctx, rng, (int[]){B, N, info.hidden_size}, 3),
+                                .t_emb = c, .y_emb = c, .c = c,
+                                .t = randn(ctx, rng, (int[]){B}, 1), .z = randn(ctx, rng, img, 4)};
         out = vt->forward(state, ctx, &in);
         vt->destroy(state);
         pd_params_free(params);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "pixeldit/config.h"
+#include "pixeldit/jit.h"
 
 static const char *g_source_dir = NULL;
 
@@ -219,6 +220,50 @@ static void test_set(void **state) {
     assert_non_null(strstr(pd_last_error(), "--set model.image_size=250: must be a multiple of [model] patch_size = 16"));
 }
 
+static void expect_last_error(const char *want) {
+    if (!strstr(pd_last_error(), want)) fail_msg("message '%s' lacks '%s'", pd_last_error(), want);
+}
+
+/* One JiT shape check (pd_jit_config_problem) for config validation and the
+ * model: in_context_start == depth, which would insert the class tokens
+ * nowhere and then cut real tokens, is refused at the key's file:line, and
+ * pd_jit_create refuses the same config by the same rule. */
+static void test_jit_shape_check(void **state) {
+    (void)state;
+    pd_config cfg;
+    pd_config_defaults(&cfg);
+    const char *ini = "[model]\npreset = small\nin_context_start = 6\n";
+    assert_int_equal(pd_config_load_string(&cfg, ini, "t.ini"), PD_OK);
+    assert_int_equal(cfg.model.depth, 6);
+    assert_true(cfg.model.in_context_len > 0);
+    assert_int_equal(pd_config_validate(&cfg), PD_ERR_CONFIG);
+    expect_last_error("t.ini:3:");
+    expect_last_error("in_context_start = 6: must be in [0, [model] depth = 6)");
+
+    pd_jit_config jc;
+    pd_config_jit(&cfg, &jc);
+    char why[320];
+    assert_string_equal(pd_jit_config_problem(&jc, why, sizeof why), "in_context_start");
+    pd_jit *m = NULL;
+    assert_int_equal(pd_jit_create(&jc, NULL, &m), PD_ERR_CONFIG);
+    assert_null(m);
+    expect_last_error("jit: [model] in_context_start must be in [0, [model] depth = 6)");
+
+    /* the last block is a valid start; without class tokens start is unused */
+    cfg.model.in_context_start = 5;
+    assert_int_equal(pd_config_validate(&cfg), PD_OK);
+    cfg.model.in_context_start = 6;
+    cfg.model.in_context_len = 0;
+    assert_int_equal(pd_config_validate(&cfg), PD_OK);
+
+    /* attn_dropout: refused by the model, so by validation too (with the line) */
+    pd_config_defaults(&cfg);
+    assert_int_equal(pd_config_load_string(&cfg, "[model]\nattn_dropout = 0.1\n", "t.ini"), PD_OK);
+    assert_int_equal(pd_config_validate(&cfg), PD_ERR_CONFIG);
+    expect_last_error("t.ini:2:");
+    expect_last_error("attn_dropout = 0.1: must be 0");
+}
+
 static void test_validate(void **state) {
     (void)state;
     const char *a[] = {"model.preset=small", "model.image_size=30"};
@@ -228,7 +273,7 @@ static void test_validate(void **state) {
     const char *c[] = {"model.preset=small", "model.hidden_size=200", "model.num_heads=4"};
     expect_invalid(c, 3, "200 / 4 = 50 must be a multiple of 4 for 2D RoPE", NULL);
     const char *d[] = {"model.preset=small", "model.in_context_start=7"};
-    expect_invalid(d, 2, "in_context_start=7: must be <= [model] depth = 6", NULL);
+    expect_invalid(d, 2, "in_context_start=7: must be in [0, [model] depth = 6)", NULL);
     const char *e[] = {"sample.cfg_interval_low=0.5", "sample.cfg_interval_high=0.4"};
     expect_invalid(e, 2, "cfg_interval_low", "cfg_interval_high = 0.4");
     const char *f[] = {"train.blr=0"};
@@ -571,6 +616,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_presets_and_order),
         cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_set),
         cmocka_unit_test(test_validate),        cmocka_unit_test(test_plugin_sections),
+        cmocka_unit_test(test_jit_shape_check),
         cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_docs_up_to_date), cmocka_unit_test(test_base_chain),
         cmocka_unit_test(test_diff),            cmocka_unit_test(test_small_presets_do_not_drift),

@@ -133,6 +133,24 @@ static void test_rng_reproducible(void **state) {
     assert_true(fabs(m) < 0.02 && fabs(v - 1) < 0.02);
 }
 
+/* The one list of generic OpenBLAS kernels (pixeldit and bench_linear). */
+static void test_blas_generic_cores(void **state) {
+    (void)state;
+    const char *generic[] = {"Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Unknown", "unknown"};
+    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
+        assert_true(pd_blas_core_is_generic(generic[i]));
+    const char *fast[] = {"SkylakeX", "Haswell", "Zen", "Sandybridge", "Cooperlake", ""};
+    for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++)
+        assert_false(pd_blas_core_is_generic(fast[i]));
+    assert_false(pd_blas_core_is_generic(NULL));
+    /* only ever a better kernel, and only when the one in use is generic */
+    const char *better = pd_blas_better_core();
+    if (better) {
+        assert_true(pd_blas_core_is_generic(pd_blas_corename()));
+        assert_false(pd_blas_core_is_generic(better));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_is_reused_after_warmup),
@@ -142,6 +160,7 @@ int main(void) {
         cmocka_unit_test(test_backward_needs_scalar_and_tape),
         cmocka_unit_test(test_params_names),
         cmocka_unit_test(test_rng_reproducible),
+        cmocka_unit_test(test_blas_generic_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,18 @@
 #pragma weak pd_sum_axis
 #pragma weak pd_mean_axis
 #pragma weak pd_mse
+#pragma weak pd_sqrt
+#pragma weak pd_abs
+#pragma weak pd_exp
+#pragma weak pd_log
+#pragma weak pd_tanh
+#pragma weak pd_sigmoid
+#pragma weak pd_clamp
+#pragma weak pd_pow
+#pragma weak pd_pixel_shuffle
+#pragma weak pd_pixel_unshuffle
+#pragma weak pd_upsample_nearest
+#pragma weak pd_conv2d_grouped
 
 static char golden_dir[1024];
 
@@ -324,6 +336,58 @@ static pd_tensor *b_mse(golden *g) {
     return pd_mse(g->ctx, in(g, "a"), in(g, "b"));
 }
 
+/* The one-input elementwise maths, chosen by the file's op name. */
+static pd_tensor *b_unary(golden *g) {
+    static const struct {
+        const char *op;
+        pd_tensor *(*fn)(pd_ctx *, pd_tensor *);
+    } fns[] = {{"sqrt", pd_sqrt}, {"abs", pd_abs}, {"exp", pd_exp}, {"log", pd_log},
+               {"tanh", pd_tanh}, {"sigmoid", pd_sigmoid}};
+    const char *op = attr(g, "op");
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        if (!strcmp(op, fns[i].op)) {
+            if (!fns[i].fn) {
+                pd_ctx_fail(g->ctx, PD_ERR_STATE, "pd_%s is not implemented in libpixeldit", op);
+                return NULL;
+            }
+            return fns[i].fn(g->ctx, in(g, "x"));
+        }
+    fail_msg("%s: unknown unary op '%s'", g->name, op);
+    return NULL;
+}
+
+static pd_tensor *b_clamp(golden *g) {
+    NEED(g, pd_clamp);
+    return pd_clamp(g->ctx, in(g, "x"), attr_float(g, "lo"), attr_float(g, "hi"));
+}
+
+static pd_tensor *b_pow(golden *g) {
+    NEED(g, pd_pow);
+    return pd_pow(g->ctx, in(g, "x"), attr_float(g, "exponent"));
+}
+
+static pd_tensor *b_pixel_shuffle(golden *g) {
+    NEED(g, pd_pixel_shuffle);
+    return pd_pixel_shuffle(g->ctx, in(g, "x"), attr_int(g, "r"));
+}
+
+static pd_tensor *b_pixel_unshuffle(golden *g) {
+    NEED(g, pd_pixel_unshuffle);
+    return pd_pixel_unshuffle(g->ctx, in(g, "x"), attr_int(g, "r"));
+}
+
+static pd_tensor *b_upsample_nearest(golden *g) {
+    NEED(g, pd_upsample_nearest);
+    return pd_upsample_nearest(g->ctx, in(g, "x"), attr_int(g, "fh"), attr_int(g, "fw"));
+}
+
+static pd_tensor *b_conv2d_grouped(golden *g) {
+    NEED(g, pd_conv2d_grouped);
+    pd_tensor *b = g->n_in > 2 ? in(g, "b") : NULL;
+    return pd_conv2d_grouped(g->ctx, in(g, "x"), in(g, "w"), b, attr_int(g, "stride"),
+                             attr_int(g, "pad"), attr_int(g, "groups"));
+}
+
 /* ---- the JiT block (jit.md 1.7) from pd_* ops ---------------------------------- */
 
 static pd_tensor *b_jit_block(golden *g) {
@@ -456,6 +520,23 @@ static const golden_case cases[] = {
     {"ops/sum_axis", b_sum_axis, T},
     {"ops/mean_axis", b_mean_axis, T},
     {"ops/mse", b_mse, T},
+    {"ops/sqrt", b_unary, T},
+    {"ops/abs", b_unary, T},
+    {"ops/exp", b_unary, T},
+    {"ops/log", b_unary, T},
+    {"ops/tanh", b_unary, T},
+    {"ops/sigmoid", b_unary, T},
+    {"ops/clamp", b_clamp, T},
+    {"ops/pow2", b_pow, T},
+    {"ops/pow3", b_pow, T},
+    {"ops/pow1_5", b_pow, T},
+    {"ops/pow_neg0_5", b_pow, T},
+    {"ops/pixel_shuffle", b_pixel_shuffle, T},
+    {"ops/pixel_shuffle_r3", b_pixel_shuffle, T},
+    {"ops/pixel_unshuffle", b_pixel_unshuffle, T},
+    {"ops/upsample_nearest", b_upsample_nearest, T},
+    {"ops/conv2d_grouped", b_conv2d_grouped, T},
+    {"ops/conv2d_depthwise", b_conv2d_grouped, T},
     /* ~20 chained ops with two norms, softmax and both residual branches:
      * on these inputs torch's own fp32 gradients are up to 1e-5 (scaled)
      * away from a float64 run, so two correct fp32 implementations can

@@ -1,6 +1,6 @@
 /* Shape and spatial ops: embedding, concat, slice, reshape, permute,
- * patchify/unpatchify, conv2d, conv_transpose2x2, maxpool2x2, bilinear
- * upsample. Finite-difference gradient checks for each, plus exact forward
+ * patchify/unpatchify, conv2d (plain and grouped), conv_transpose2x2,
+ * maxpool2x2, bilinear and nearest upsample, pixel shuffle / unshuffle. Finite-difference gradient checks for each, plus exact forward
  * checks against hand-computed values, naive loops and torch goldens. */
 #include "test_util.h"
 
@@ -294,21 +294,24 @@ static pd_tensor *f_conv2d(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
     return pd_conv2d(ctx, x[0], x[1], n > 2 ? x[2] : NULL, a->stride, a->pad);
 }
 
-/* Direct 7-loop convolution, the reference for the im2col path. */
+/* Direct 7-loop convolution with G channel groups (w (Co, Ci/G, kh, kw)),
+ * the reference for the im2col path. */
 static void conv2d_naive(const float *x, const float *w, const float *b, float *y, int B, int Ci,
-                         int H, int W, int Co, int kh, int kw, int s, int p, int Ho, int Wo) {
+                         int H, int W, int Co, int kh, int kw, int s, int p, int Ho, int Wo, int G) {
+    int Cg = Ci / G, Cog = Co / G;
     for (int n = 0; n < B; n++)
         for (int co = 0; co < Co; co++)
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++) {
                     double acc = b ? b[co] : 0;
-                    for (int ci = 0; ci < Ci; ci++)
+                    for (int cg = 0; cg < Cg; cg++)
                         for (int ky = 0; ky < kh; ky++)
                             for (int kx = 0; kx < kw; kx++) {
                                 int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                                int ci = co / Cog * Cg + cg;
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
                                 acc += (double)x[((n * Ci + ci) * H + iy) * W + ix] *
-                                       w[((co * Ci + ci) * kh + ky) * kw + kx];
+                                       w[((co * Cg + cg) * kh + ky) * kw + kx];
                             }
                     y[((n * Co + co) * Ho + oy) * Wo + ox] = (float)acc;
                 }
@@ -331,7 +334,7 @@ static void conv_case(int B, int Ci, int H, int W, int Co, int kh, int kw, int s
     int want_shape[4] = {B, Co, Ho, Wo};
     assert_memory_equal(y->shape, want_shape, sizeof want_shape);
     float *ref = malloc(y->numel * sizeof(float));
-    conv2d_naive(c.bufs[0], c.bufs[1], bias ? c.bufs[2] : NULL, ref, B, Ci, H, W, Co, kh, kw, s, p, Ho, Wo);
+    conv2d_naive(c.bufs[0], c.bufs[1], bias ? c.bufs[2] : NULL, ref, B, Ci, H, W, Co, kh, kw, s, p, Ho, Wo, 1);
     assert_close(y->data, ref, y->numel, 1e-5f, "conv2d vs naive");
     free(ref);
     pd_ctx_free(ctx);
@@ -361,6 +364,65 @@ static void test_conv2d(void **state) {
     assert_null(pd_conv2d(ctx, x, w, b, 1, 1));
     assert_int_equal(pd_ctx_status(ctx), PD_ERR_SHAPE);
     TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(3,)");
+    pd_ctx_free(ctx);
+}
+
+/* ---- grouped / depthwise conv2d -------------------------------------------------- */
+
+typedef struct { int stride, pad, groups; } gconv_arg;
+
+static pd_tensor *f_conv2d_grouped(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    const gconv_arg *a = u;
+    return pd_conv2d_grouped(ctx, x[0], x[1], n > 2 ? x[2] : NULL, a->stride, a->pad, a->groups);
+}
+
+static void gconv_case(int B, int Ci, int H, int W, int Co, int k, int s, int p, int G, bool bias,
+                       uint64_t seed) {
+    gc_case c = {.shapes = {SHAPE(B, Ci, H, W), SHAPE(Co, Ci / G, k, k), SHAPE(Co)},
+                 .ndims = {4, 4, 1}, .n = 3};
+    case_init(&c, seed);
+    gconv_arg a = {s, p, G};
+    TU_GRADCHECK(f_conv2d_grouped, &a, c.in, bias ? 3 : 2, NULL);
+
+    int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_tensor *y = pd_conv2d_grouped(ctx, leaf(ctx, c.bufs[0], c.shapes[0], 4, false),
+                                     leaf(ctx, c.bufs[1], c.shapes[1], 4, false),
+                                     bias ? leaf(ctx, c.bufs[2], c.shapes[2], 1, false) : NULL, s,
+                                     p, G);
+    assert_non_null(y);
+    int want_shape[4] = {B, Co, Ho, Wo};
+    assert_memory_equal(y->shape, want_shape, sizeof want_shape);
+    float *ref = malloc(y->numel * sizeof(float));
+    conv2d_naive(c.bufs[0], c.bufs[1], bias ? c.bufs[2] : NULL, ref, B, Ci, H, W, Co, k, k, s, p, Ho,
+                 Wo, G);
+    assert_close(y->data, ref, y->numel, 1e-5f, "conv2d_grouped vs naive");
+    free(ref);
+    pd_ctx_free(ctx);
+    case_free(&c);
+}
+
+static void test_conv2d_grouped(void **state) {
+    (void)state;
+    gconv_case(2, 4, 6, 5, 6, 3, 1, 1, 2, true, 750);   /* 2 groups of 2 -> 3 channels */
+    gconv_case(2, 3, 7, 6, 3, 3, 2, 1, 3, false, 760);  /* depthwise, stride 2 */
+    gconv_case(1, 2, 5, 5, 4, 3, 1, 0, 2, true, 770);   /* depthwise, multiplier 2 */
+    gconv_case(1, 3, 4, 4, 2, 3, 1, 1, 1, true, 780);   /* groups 1 = conv2d */
+    gconv_case(70, 4, 4, 4, 4, 3, 1, 1, 4, true, 790);  /* several image chunks */
+
+    pd_ctx *ctx = pd_ctx_new(0);
+    float z[128] = {0};
+    pd_tensor *x = leaf(ctx, z, (int[]){1, 4, 4, 4}, 4, false);
+    pd_tensor *w = leaf(ctx, z, (int[]){3, 2, 3, 3}, 4, false); /* Co 3 not divisible by 2 */
+    assert_null(pd_conv2d_grouped(ctx, x, w, NULL, 1, 1, 2));
+    assert_int_equal(pd_ctx_status(ctx), PD_ERR_SHAPE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "conv2d_grouped: x (1, 4, 4, 4) and w (3, 2, 3, 3) with 2 groups");
+    pd_ctx_reset(ctx);
+    x = leaf(ctx, z, (int[]){1, 4, 4, 4}, 4, false);
+    w = leaf(ctx, z, (int[]){4, 1, 3, 3}, 4, false);
+    assert_null(pd_conv2d_grouped(ctx, x, w, NULL, 1, 1, 0));
+    assert_int_equal(pd_ctx_status(ctx), PD_ERR_ARG);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "groups 0 must be >= 1");
     pd_ctx_free(ctx);
 }
 
@@ -505,6 +567,89 @@ static void test_upsample(void **state) {
     pd_ctx_free(ctx);
 }
 
+/* ---- nearest upsample ---------------------------------------------------------- */
+
+typedef struct { int fh, fw; } near_arg;
+static pd_tensor *f_nearest(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    (void)n;
+    const near_arg *a = u;
+    return pd_upsample_nearest(ctx, x[0], a->fh, a->fw);
+}
+
+static void test_upsample_nearest(void **state) {
+    (void)state;
+    gc_case c = {.shapes = {SHAPE(2, 3, 3, 4)}, .ndims = {4}, .n = 1};
+    case_init(&c, 1050);
+    const near_arg cases[] = {{2, 3}, {1, 1}, {3, 1}};
+    for (size_t i = 0; i < 3; i++) TU_GRADCHECK(f_nearest, (void *)&cases[i], c.in, 1, NULL);
+
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_tensor *y = pd_upsample_nearest(ctx, leaf(ctx, c.bufs[0], c.shapes[0], 4, false), 2, 3);
+    assert_non_null(y);
+    int want_shape[4] = {2, 3, 6, 12};
+    assert_memory_equal(y->shape, want_shape, sizeof want_shape);
+    for (int pl = 0; pl < 6; pl++)
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 12; j++)
+                assert_true(y->data[(pl * 6 + i) * 12 + j] == c.bufs[0][(pl * 3 + i / 2) * 4 + j / 3]);
+    assert_null(pd_upsample_nearest(ctx, y, 0, 2));
+    assert_int_equal(pd_ctx_status(ctx), PD_ERR_ARG);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "upsample_nearest: factors 0 x 2");
+    pd_ctx_free(ctx);
+    case_free(&c);
+}
+
+/* ---- pixel shuffle / unshuffle ------------------------------------------------------ */
+
+static pd_tensor *f_shuffle(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    (void)n;
+    return pd_pixel_shuffle(ctx, x[0], *(const int *)u);
+}
+static pd_tensor *f_unshuffle(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    (void)n;
+    return pd_pixel_unshuffle(ctx, x[0], *(const int *)u);
+}
+
+static void test_pixel_shuffle(void **state) {
+    (void)state;
+    int r2 = 2, r3 = 3;
+    gc_case deep = {.shapes = {SHAPE(2, 18, 2, 3)}, .ndims = {4}, .n = 1};
+    gc_case wide = {.shapes = {SHAPE(2, 3, 6, 12)}, .ndims = {4}, .n = 1};
+    case_init(&deep, 1060);
+    case_init(&wide, 1070);
+    TU_GRADCHECK(f_shuffle, &r3, deep.in, 1, NULL);
+    TU_GRADCHECK(f_unshuffle, &r2, wide.in, 1, NULL);
+    TU_GRADCHECK(f_unshuffle, &r3, wide.in, 1, NULL);
+
+    /* the torch index rule, and unshuffle undoing shuffle exactly */
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_tensor *x = leaf(ctx, deep.bufs[0], deep.shapes[0], 4, false);
+    pd_tensor *y = pd_pixel_shuffle(ctx, x, 3); /* (2, 2, 6, 9) */
+    assert_non_null(y);
+    int want_shape[4] = {2, 2, 6, 9};
+    assert_memory_equal(y->shape, want_shape, sizeof want_shape);
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 2; c++)
+            for (int h = 0; h < 6; h++)
+                for (int w = 0; w < 9; w++) {
+                    int src = (((b * 18 + (c * 3 + h % 3) * 3 + w % 3) * 2 + h / 3) * 3) + w / 3;
+                    assert_true(y->data[((b * 2 + c) * 6 + h) * 9 + w] == deep.bufs[0][src]);
+                }
+    pd_tensor *back = pd_pixel_unshuffle(ctx, y, 3);
+    assert_non_null(back);
+    assert_memory_equal(back->shape, x->shape, sizeof x->shape);
+    assert_memory_equal(back->data, x->data, x->numel * sizeof(float));
+    assert_null(pd_pixel_shuffle(ctx, x, 4)); /* 18 channels: not a multiple of 16 */
+    assert_int_equal(pd_ctx_status(ctx), PD_ERR_SHAPE);
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "pixel_shuffle: x (2, 18, 2, 3) with factor 4");
+    pd_ctx_reset(ctx);
+    assert_null(pd_pixel_unshuffle(ctx, leaf(ctx, wide.bufs[0], wide.shapes[0], 4, false), 4));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "pixel_unshuffle: x (2, 3, 6, 12) with factor 4");
+    pd_ctx_free(ctx);
+    case_free(&deep);
+    case_free(&wide);
+}
+
 /* ---- sizes above PD_PAR_MIN: the OpenMP paths ------------------------------------- */
 
 static void test_large_parallel(void **state) {
@@ -530,13 +675,26 @@ static void test_large_parallel(void **state) {
     TU_GRADCHECK(f_upsample, &ua, img.in, 1, &o);
     fill_distinct(img.bufs[0], pd_shape_numel(img.shapes[0], 4), 0.01f, 1120);
     TU_GRADCHECK(f_maxpool, NULL, img.in, 1, &o);
+    near_arg na = {2, 3};
+    TU_GRADCHECK(f_nearest, &na, img.in, 1, &o);
+    int r = 4;
+    TU_GRADCHECK(f_unshuffle, &r, img.in, 1, &o);
     case_free(&img);
+    gc_case deep = {.shapes = {SHAPE(2, 32, 33, 32)}, .ndims = {4}, .n = 1};
+    case_init(&deep, 1125);
+    TU_GRADCHECK(f_shuffle, &r, deep.in, 1, &o);
+    case_free(&deep);
 
     gc_case cv = {.shapes = {SHAPE(2, 8, 32, 31), SHAPE(5, 8, 3, 3), SHAPE(5)}, .ndims = {4, 4, 1}, .n = 3};
     case_init(&cv, 1130);
     conv_arg ca = {1, 1};
     TU_GRADCHECK(f_conv2d, &ca, cv.in, 3, &o);
     case_free(&cv);
+    gc_case dw = {.shapes = {SHAPE(2, 8, 32, 31), SHAPE(8, 1, 3, 3), SHAPE(8)}, .ndims = {4, 4, 1}, .n = 3};
+    case_init(&dw, 1135);
+    gconv_arg ga = {1, 1, 8};
+    TU_GRADCHECK(f_conv2d_grouped, &ga, dw.in, 3, &o);
+    case_free(&dw);
 
     gc_case ct = {.shapes = {SHAPE(2, 6, 33, 32), SHAPE(6, 5, 2, 2), SHAPE(5)}, .ndims = {4, 4, 1}, .n = 3};
     case_init(&ct, 1140);
@@ -551,6 +709,8 @@ int main(void) {
         cmocka_unit_test(test_permute),    cmocka_unit_test(test_patchify),
         cmocka_unit_test(test_conv2d),     cmocka_unit_test(test_conv_transpose2x2),
         cmocka_unit_test(test_maxpool),    cmocka_unit_test(test_upsample),
+        cmocka_unit_test(test_conv2d_grouped), cmocka_unit_test(test_upsample_nearest),
+        cmocka_unit_test(test_pixel_shuffle),
         cmocka_unit_test(test_large_parallel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

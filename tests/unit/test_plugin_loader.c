@@ -113,7 +113,7 @@ static void test_good_decoder(void **state) {
     pd_ctx *ctx = pd_ctx_new(1 << 20);
     pd_tensor *tokens = filled(ctx, (int[]){2, 4, 8}, 3, 11);
     assert_int_equal(pd_tensor_set_requires_grad(ctx, tokens), PD_OK);
-    pd_decoder_inputs in = {sizeof in, tokens, NULL, NULL, NULL, NULL, NULL};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tokens};
     pd_tensor *x = vt->forward(st, ctx, &in);
     if (!x) fail_msg("%s", pd_ctx_error(ctx));
     assert_int_equal(x->ndim, 4);

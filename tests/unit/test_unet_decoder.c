@@ -163,7 +163,8 @@ static void run_golden(const char *name) {
     pd_tensor *c = golden_tensor(ctx, f, "c", (int[]){B, D}, 2, true);
     pd_tensor *gy = golden_tensor(ctx, f, "gy", img, 4, false);
     pd_tensor *y_emb = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, tokens, t_emb, y_emb, c, t, z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tokens, .t_emb = t_emb,
+                            .y_emb = y_emb, .c = c, .t = t, .z = z};
 
     pd_params_zero_grad(d.params);
     pd_tensor *out = d.vt->forward(d.state, ctx, &in);
@@ -205,7 +206,8 @@ static pd_tensor *decoder_fn(pd_ctx *ctx, pd_tensor *const *x, int n, void *user
     decoder *d = user;
     int B = x[3]->shape[0], D = d->info.hidden_size;
     pd_tensor *y_emb = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, x[0], x[1], y_emb, x[2], t, x[3]};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = x[0], .t_emb = x[1],
+                            .y_emb = y_emb, .c = x[2], .t = t, .z = x[3]};
     return d->vt->forward(d->state, ctx, &in);
 }
 
