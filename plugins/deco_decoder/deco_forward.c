@@ -57,16 +57,26 @@ static pd_tensor *pixel_input(const deco_state *s, pd_ctx *ctx, pd_tensor *z, in
     return h->linear(ctx, x, s->in_w, s->in_b);                        /* (R, w) */
 }
 
+/* Chunk i (0 shift, 1 scale, 2 gate) of adaLN_modulation(y).chunk(3): the
+ * Linear(w, 3w) run as three Linear(w, w) on row blocks of its weight.
+ * Slicing the (3w, w) weight costs nothing; slicing a (R, 3w) output would
+ * copy 3 (R, w) matrices forward and backward. */
+static pd_tensor *ada_chunk(const pd_host_api *h, pd_ctx *ctx, const deco_block *bk, pd_tensor *ys,
+                            int i, int w) {
+    pd_tensor *wi = h->slice(ctx, bk->ada_w, 0, i * w, w);             /* (w, w) */
+    pd_tensor *bi = h->slice(ctx, bk->ada_b, 0, i * w, w);             /* (w) */
+    return h->linear(ctx, ys, wi, bi);                                 /* (R, w) */
+}
+
 /* ResBlock: x + gate * MLP(modulate(LN(x), shift, scale)); ys = SiLU(y)
  * (the adaLN's SiLU, shared by all blocks). x, ys (R, w). */
 static pd_tensor *res_block(const deco_state *s, pd_ctx *ctx, const deco_block *bk, pd_tensor *x,
                             pd_tensor *ys) {
     const pd_host_api *h = s->host;
     int w = s->width;
-    pd_tensor *mod = h->linear(ctx, ys, bk->ada_w, bk->ada_b);         /* (R, 3w) */
-    pd_tensor *shift = h->slice(ctx, mod, 1, 0, w);                    /* (R, w) each */
-    pd_tensor *scale = h->slice(ctx, mod, 1, w, w);
-    pd_tensor *gate = h->slice(ctx, mod, 1, 2 * w, w);
+    pd_tensor *shift = ada_chunk(h, ctx, bk, ys, 0, w);                /* (R, w) each */
+    pd_tensor *scale = ada_chunk(h, ctx, bk, ys, 1, w);
+    pd_tensor *gate = ada_chunk(h, ctx, bk, ys, 2, w);
     pd_tensor *t = h->layernorm(ctx, x, bk->ln_w, bk->ln_b, DECO_LN_EPS);
     t = h->modulate(ctx, t, shift, scale);                             /* (R, w) */
     t = h->linear(ctx, h->silu(ctx, h->linear(ctx, t, bk->fc1_w, bk->fc1_b)), bk->fc2_w, bk->fc2_b);
