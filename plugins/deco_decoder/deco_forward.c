@@ -13,7 +13,7 @@
 
 #include "deco_decoder.h"
 
-/* Fails with the shape found unless t is (d0, d1, d2[, d3]). */
+/* True when t has shape want[0 .. ndim); else fails ctx with both shapes. */
 static bool check_shape(const pd_host_api *h, pd_ctx *ctx, const char *what, const pd_tensor *t,
                         const int *want, int ndim) {
     bool ok = t->ndim == ndim;
