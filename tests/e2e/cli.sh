@@ -100,6 +100,16 @@ expect_in_output "bench prints the BLAS core" "OpenBLAS"
 expect_in_output "bench says which kernels ran" "fused kernels"
 check "bench, reference kernels" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --steps 1 --warmup 0 --sample-steps 0 --no-peak --set train.fused_kernels=false
 expect_in_output "train.fused_kernels=false runs the composed ops" "reference (unfused) kernels"
+# the decoder plugins of issue 13: by file (--plugin), by name with keys, then sampled
+plugdir="$(dirname "$bin")/../plugins"
+check "train deco_decoder by --plugin" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/deco" --steps 2 --quiet \
+  --plugin "$plugdir/deco_decoder.so"
+check "sample deco_decoder checkpoint" 0 "$bin" sample --ckpt "$tmp/deco/checkpoint-last.safetensors" \
+  --out "$tmp/deco.png" --classes 0 --n 1 --steps 1 --ema 0
+check "train bilinear_head by name" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/bil" --steps 2 --quiet \
+  --set decoder.plugin=bilinear_head --set decoder.grid_mult=2 --set decoder.align_corners=true
+check "info bilinear_head checkpoint" 0 "$bin" info "$tmp/bil/checkpoint-last.safetensors"
+expect_in_output "info names the bilinear head" "bilinear_head"
 check "plugins" 0 "$bin" plugins
 expect_in_output "plugins lists the default decoder" "jit_final_layer"
 for c in train sample info forward plugins bench plot; do check "$c --help" 0 "$bin" "$c" --help; done
