@@ -17,6 +17,12 @@ for a in sdpa flash_attn; do
     exit 1
   fi
 done
+# the runs used the plugins asked for (else the comparison proves nothing)
+for a in sdpa flash_attn; do
+  if ! "$bin" info "$tmp/$a/checkpoint-last.safetensors" 2>&1 | grep -q "attention=$a@"; then
+    echo "FAIL: the checkpoint of the $a run does not record attention=$a"; exit 1
+  fi
+done
 # log.csv: step,epoch,loss,lr,...; compare the loss column line by line
 paste -d, <(cut -d, -f1,3 "$tmp/sdpa/log.csv") <(cut -d, -f3 "$tmp/flash_attn/log.csv") | awk -F, '
   NR == 1 { next }
