@@ -87,6 +87,31 @@ static void gemm_tile(int m, int n, int k, const float *restrict a, int lda,
     }
 }
 
+/* C (m, n) += A^T B with A stored (k, m): the same tile, reading the four
+ * elements of A it broadcasts from one row (no transposed copy needed). */
+static void gemm_tile_tn(int m, int n, int k, const float *restrict a, int lda,
+                         const float *restrict b, int ldb, float *restrict c, int ldc) {
+    for (int i = 0; i < m; i += 4) {
+        float *c0 = c + (size_t)i * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
+        for (int j = 0; j < n; j += 16) {
+            v8f t00 = load8(c0 + j), t01 = load8(c0 + j + 8), t10 = load8(c1 + j);
+            v8f t11 = load8(c1 + j + 8), t20 = load8(c2 + j), t21 = load8(c2 + j + 8);
+            v8f t30 = load8(c3 + j), t31 = load8(c3 + j + 8);
+            const float *ap = a + i, *bp = b + j;
+            for (int p = 0; p < k; p++, ap += lda, bp += ldb) {
+                v8f b0 = load8(bp), b1 = load8(bp + 8);
+                t00 += ap[0] * b0, t01 += ap[0] * b1;
+                t10 += ap[1] * b0, t11 += ap[1] * b1;
+                t20 += ap[2] * b0, t21 += ap[2] * b1;
+                t30 += ap[3] * b0, t31 += ap[3] * b1;
+            }
+            store8(c0 + j, t00), store8(c0 + j + 8, t01), store8(c1 + j, t10);
+            store8(c1 + j + 8, t11), store8(c2 + j, t20), store8(c2 + j + 8, t21);
+            store8(c3 + j, t30), store8(c3 + j + 8, t31);
+        }
+    }
+}
+
 /* dst (cols_pad, rows_pad) = src (rows, cols)^T, zero elsewhere. */
 static void transpose_pad(const float *src, int rows, int cols, int lds, float *dst, int rows_pad,
                           int cols_pad) {
@@ -211,7 +236,7 @@ typedef struct {
     int n4, bq4, bkp, dp;
     size_t qp, qs, dop, dqacc, drow, lrow;      /* whole head, (n4, dp) / (n4) */
     size_t kt, vt, kb, dkacc, dvacc;            /* one key block */
-    size_t p, ds, pt;                           /* one (query, key) tile */
+    size_t p, ds;                               /* one (query, key) tile */
     size_t total;
 } bwd_layout;
 
@@ -233,7 +258,6 @@ static bwd_layout bwd_plan(const flash_dims *dm) {
     L.dvacc = off, off += kd;   /* (bkp, dp) sum of P^T dout */
     L.p = off, off += tile;     /* (bq4, bkp) P */
     L.ds = off, off += tile;    /* (bq4, bkp) dP, then dS */
-    L.pt = off, off += tile;    /* (bkp, bq4) P^T or dS^T */
     L.total = off + 16;
     return L;
 }
@@ -248,11 +272,11 @@ int flash_bwd_tasks(const flash_dims *dm) { return dm->bh; }
 static void bwd_head(const flash_dims *dm, const bwd_layout *L, const float *q, const float *k,
                      const float *v, const float *o, const float *dout, const float *lse,
                      float *dq, float *dk, float *dv, float *w) {
-    int N = dm->n, M = dm->m, d = dm->d, n4 = L->n4, dp = L->dp, bkp = L->bkp, bq4 = L->bq4;
+    int N = dm->n, M = dm->m, d = dm->d, n4 = L->n4, dp = L->dp, bkp = L->bkp;
     float *qp = w + L->qp, *qs = w + L->qs, *dop = w + L->dop, *dqacc = w + L->dqacc;
     float *drow = w + L->drow, *lrow = w + L->lrow, *kt = w + L->kt, *vt = w + L->vt;
     float *kbuf = w + L->kb, *dkacc = w + L->dkacc, *dvacc = w + L->dvacc;
-    float *p = w + L->p, *ds = w + L->ds, *pt = w + L->pt;
+    float *p = w + L->p, *ds = w + L->ds;
     bool want_s = dq || dk;
     copy_pad(q, N, d, 1.0f, qp, n4, dp);
     copy_pad(q, N, d, dm->scale * LOG2E, qs, n4, dp);
@@ -286,10 +310,8 @@ static void bwd_head(const flash_dims *dm, const bwd_layout *L, const float *q, 
                 for (int j = 0; j < live; j++) pr[j] = fast_exp2(pr[j] - l);
                 for (int j = live; j < kbp; j++) pr[j] = 0.0f;
             }
-            if (dv) { /* dvacc (kbp, dp) += P^T (kbp, qb4) dout (qb4, dp) */
-                transpose_pad(p, qb4, kbp, bkp, pt, bq4, kbp);
-                gemm_tile(kbp, dp, qb4, pt, bq4, dop + (size_t)i0 * dp, dp, dvacc, dp, 1);
-            }
+            if (dv) /* dvacc (kbp, dp) += P^T (kbp, qb4) dout (qb4, dp) */
+                gemm_tile_tn(kbp, dp, qb4, p, bkp, dop + (size_t)i0 * dp, dp, dvacc, dp);
             if (!want_s) continue;
             /* dP (qb4, kbp) = dout (qb4, d) vt (d, kbp) */
             gemm_tile(qb4, kbp, d, dop + (size_t)i0 * dp, dp, vt, bkp, ds, bkp, 0);
@@ -299,10 +321,8 @@ static void bwd_head(const flash_dims *dm, const bwd_layout *L, const float *q, 
             }
             if (dq) /* dqacc (qb4, dp) += dS (qb4, kbp) k (kbp, dp) */
                 gemm_tile(qb4, dp, kbp, ds, bkp, kbuf, dp, dqacc + (size_t)i0 * dp, dp, 1);
-            if (dk) { /* dkacc (kbp, dp) += dS^T (kbp, qb4) q (qb4, dp) */
-                transpose_pad(ds, qb4, kbp, bkp, pt, bq4, kbp);
-                gemm_tile(kbp, dp, qb4, pt, bq4, qp + (size_t)i0 * dp, dp, dkacc, dp, 1);
-            }
+            if (dk) /* dkacc (kbp, dp) += dS^T (kbp, qb4) q (qb4, dp) */
+                gemm_tile_tn(kbp, dp, qb4, ds, bkp, qp + (size_t)i0 * dp, dp, dkacc, dp);
         }
         for (int j = 0; j < kb; j++)
             for (int c = 0; c < d; c++) {
