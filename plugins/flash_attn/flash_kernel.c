@@ -60,8 +60,8 @@ static inline void store8(float *p, v8f v) { *(v8f *)p = v; }
 /* C (m, n) = A (m, k) B (k, n), or += when acc; m % 4 == 0, n % 16 == 0.
  * Each 4 x 16 tile of C is eight vector accumulators; every step of k
  * loads two vectors of B and broadcasts four elements of A (8 FMAs). */
-static void gemm_tile(int m, int n, int k, const float *restrict a, int lda,
-                      const float *restrict b, int ldb, float *restrict c, int ldc, int acc) {
+void flash_gemm_tile(int m, int n, int k, const float *restrict a, int lda,
+                     const float *restrict b, int ldb, float *restrict c, int ldc, int acc) {
     for (int i = 0; i < m; i += 4) {
         const float *a0 = a + (size_t)i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
         float *c0 = c + (size_t)i * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
@@ -182,7 +182,7 @@ static void fwd_block(const flash_dims *dm, const fwd_layout *L, const float *q,
         transpose_pad(k + (size_t)j0 * d, kb, d, d, kt, bkp, d);
         copy_pad(v + (size_t)j0 * d, kb, d, 1.0f, vb, kbp, dp);
         /* S (qb4, kbp) = qs (qb4, d) kt (d, kbp) */
-        gemm_tile(qb4, kbp, d, qs, dp, kt, bkp, s, bkp, 0);
+        flash_gemm_tile(qb4, kbp, d, qs, dp, kt, bkp, s, bkp, 0);
         for (int r = 0; r < qb4; r++) {
             float *sr = s + (size_t)r * bkp, mx = sr[0];
 #pragma omp simd reduction(max : mx)
@@ -202,7 +202,7 @@ static void fwd_block(const flash_dims *dm, const fwd_layout *L, const float *q,
             for (int c = 0; c < dp; c++) orow[c] *= alpha;
         }
         /* oacc (qb4, dp) += P (qb4, kbp) vb (kbp, dp) */
-        gemm_tile(qb4, dp, kbp, s, bkp, vb, dp, oacc, dp, 1);
+        flash_gemm_tile(qb4, dp, kbp, s, bkp, vb, dp, oacc, dp, 1);
     }
     for (int r = 0; r < qb; r++) {
         float inv = 1.0f / lrow[r], *orow = o + (size_t)(i0 + r) * d;
@@ -303,7 +303,7 @@ static void bwd_head(const flash_dims *dm, const bwd_layout *L, const float *q, 
         for (int i0 = 0; i0 < N; i0 += dm->bq) {
             int qb = min_int(dm->bq, N - i0), qb4 = round_up(qb, 4);
             /* S (qb4, kbp) = qs (qb4, d) kt (d, kbp): the forward's logits, bit for bit */
-            gemm_tile(qb4, kbp, d, qs + (size_t)i0 * dp, dp, kt, bkp, p, bkp, 0);
+            flash_gemm_tile(qb4, kbp, d, qs + (size_t)i0 * dp, dp, kt, bkp, p, bkp, 0);
             for (int r = 0; r < qb4; r++) {
                 float *pr = p + (size_t)r * bkp, l = lrow[i0 + r];
                 int live = r < qb ? kb : 0;
@@ -314,13 +314,13 @@ static void bwd_head(const flash_dims *dm, const bwd_layout *L, const float *q, 
                 gemm_tile_tn(kbp, dp, qb4, p, bkp, dop + (size_t)i0 * dp, dp, dvacc, dp);
             if (!want_s) continue;
             /* dP (qb4, kbp) = dout (qb4, d) vt (d, kbp) */
-            gemm_tile(qb4, kbp, d, dop + (size_t)i0 * dp, dp, vt, bkp, ds, bkp, 0);
+            flash_gemm_tile(qb4, kbp, d, dop + (size_t)i0 * dp, dp, vt, bkp, ds, bkp, 0);
             for (int r = 0; r < qb4; r++) {
                 float *dr = ds + (size_t)r * bkp, *pr = p + (size_t)r * bkp, dd = drow[i0 + r];
                 for (int j = 0; j < kbp; j++) dr[j] = pr[j] * (dr[j] - dd);
             }
             if (dq) /* dqacc (qb4, dp) += dS (qb4, kbp) k (kbp, dp) */
-                gemm_tile(qb4, dp, kbp, ds, bkp, kbuf, dp, dqacc + (size_t)i0 * dp, dp, 1);
+                flash_gemm_tile(qb4, dp, kbp, ds, bkp, kbuf, dp, dqacc + (size_t)i0 * dp, dp, 1);
             if (dk) /* dkacc (kbp, dp) += dS^T (kbp, qb4) q (qb4, dp) */
                 gemm_tile_tn(kbp, dp, qb4, ds, bkp, qp + (size_t)i0 * dp, dp, dkacc, dp);
         }

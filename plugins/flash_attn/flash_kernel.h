@@ -39,4 +39,10 @@ void flash_backward(const flash_dims *dm, const float *q, const float *k, const 
                     const float *o, const float *dout, const float *lse, float *dq, float *dk,
                     float *dv, float *scratch, int threads);
 
+/* The register-tiled product every block product runs on: C (m, n) = or
+ * += (acc) A (m, k) B (k, n), row-major; m % 4 == 0, n % 16 == 0. Exposed
+ * for bench/bench_attention_tile.c. */
+void flash_gemm_tile(int m, int n, int k, const float *restrict a, int lda,
+                     const float *restrict b, int ldb, float *restrict c, int ldc, int acc);
+
 #endif
