@@ -6,6 +6,7 @@
  * block by block there. Memory is O(N) per head instead of sdpa's (N, M)
  * probability matrix per head. One custom op with its own backward; the
  * kernels are in flash_kernel.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -40,6 +41,15 @@ static int threads_for(int tasks) {
     (void)tasks;
     return 1;
 #endif
+}
+
+/* "(2, 3, 72, 64)" into buf; returns buf. */
+static const char *shape_str(const pd_tensor *t, char *buf, size_t size) {
+    int n = snprintf(buf, size, "(");
+    for (int i = 0; i < t->ndim && n > 0 && (size_t)n < size; i++)
+        n += snprintf(buf + n, size - (size_t)n, i ? ", %d" : "%d", t->shape[i]);
+    if (n > 0 && (size_t)n < size) snprintf(buf + n, size - (size_t)n, ")");
+    return buf;
 }
 
 /* q (BH, N, d), k, v (BH, M, d) -> o (BH, N, d); lse kept when recording. */
@@ -107,14 +117,16 @@ static pd_tensor *fa_forward(void *state, pd_ctx *ctx, pd_tensor *q, pd_tensor *
         if (k->shape[i] != v->shape[i]) ok = false;
     }
     if (!ok) {
+        char a[80], b[80], c[80];
         h->ctx_fail(ctx, PD_ERR_SHAPE,
-                    "flash_attn: q (rank %d), k (rank %d), v (rank %d) of shapes that do not "
-                    "match: expected q (B, H, N, d) and k, v (B, H, M, d)",
-                    q->ndim, k->ndim, v->ndim);
+                    "flash_attn: q %s, k %s, v %s: expected q (B, H, N, d) and k, v (B, H, M, d)",
+                    shape_str(q, a, sizeof a), shape_str(k, b, sizeof b), shape_str(v, c, sizeof c));
         return NULL;
     }
     if (q->numel == 0 || k->numel == 0) {
-        h->ctx_fail(ctx, PD_ERR_SHAPE, "flash_attn: empty attention (no queries or keys)");
+        char a[80], b[80];
+        h->ctx_fail(ctx, PD_ERR_SHAPE, "flash_attn: q %s, k %s: empty attention (no queries or keys)",
+                    shape_str(q, a, sizeof a), shape_str(k, b, sizeof b));
         return NULL;
     }
     flash_attr at = {
