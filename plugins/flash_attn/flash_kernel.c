@@ -5,10 +5,11 @@
  * lse2 = log2(sum_j exp2(s_j)); this is the same softmax, one multiply
  * cheaper per logit.
  *
- * Every product is one routine, gemm_tile (C (m, n) = or += A (m, k) B (k, n),
- * row-major), run on thread-local copies padded so that m is a multiple of 4
- * and n of 16: its 4 x 16 accumulator tile stays in vector registers and GCC
- * vectorises it at -O3 (two AVX2 or one AVX-512 vector per row). The padding
+ * Every product is one routine, flash_gemm_tile (C (m, n) = or +=
+ * A (m, k) B (k, n), row-major; gemm_tile_tn reads A transposed), run on
+ * thread-local copies padded so that m is a multiple of 4 and n of 16: its
+ * 4 x 16 accumulator tile is eight 8-float vectors that stay in registers
+ * (one AVX register each; AVX-512 machines also run it 8 wide). The padding
  * is zero, so padded rows and columns contribute nothing.
  *
  * Threads: the forward splits (head, query block) pairs; the backward gives
