@@ -21,6 +21,8 @@ static const char *usage =
     "  forward           run the model on inputs from a safetensors file\n"
     "  plugins [NAME]    list the plugins that can be found\n"
     "  bench CONFIG      measure training and sampling speed\n"
+    "  eval              score samples: FD, class accuracy, patch-grid score\n"
+    "  ablate CONFIG...  train and evaluate configs on one budget, side by side\n"
     "  version           print the version and the BLAS kernel\n"
     "\n"
     "environment: PIXELDIT_PLUGIN_PATH (plugin folders), OPENBLAS_CORETYPE (BLAS kernel),\n"
@@ -66,6 +68,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "forward")) rc = cmd_forward(argc - 1, argv + 1);
     else if (!strcmp(cmd, "plugins")) rc = cmd_plugins(argc - 1, argv + 1);
     else if (!strcmp(cmd, "bench")) rc = cmd_bench(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "eval")) rc = cmd_eval(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "ablate")) rc = cmd_ablate(argc - 1, argv + 1);
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pixeldit %s (plugin ABI %d.%d), OpenBLAS core %s\n", pd_version(), PD_PLUGIN_ABI_MAJOR,
                PD_PLUGIN_ABI_MINOR, pd_blas_corename());
