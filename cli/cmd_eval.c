@@ -14,7 +14,7 @@
 static const char *usage =
     "usage: pixeldit eval --ckpt FILE [--n N] [--sampler heun|euler] [--steps S] [--cfg W] [--ema 1|2|0]\n"
     "                     [--seed S] [--ceiling] [--json FILE] [--plugin FILE.so ...]\n"
-    "       pixeldit eval --images DIR --config CONFIG [--json FILE]\n"
+    "       pixeldit eval --images DIR (--config CONFIG | --ckpt FILE) [--json FILE]\n"
     "       pixeldit eval --train-features (--config CONFIG | --ckpt FILE) [--epochs E] [--limit N]\n"
     "                     [--seed S]\n"
     "\n"
@@ -23,7 +23,8 @@ static const char *usage =
     "  --sampler, --steps, --cfg, --seed   override [sample] sampler/steps/cfg/seed\n"
     "  --ema 1|2|0        weights: EMA 1 (default), EMA 2, or the raw model\n"
     "  --ceiling          also score an untrained model's samples (the top of the FD scale)\n"
-    "  --images DIR       score the PNGs in DIR (no class accuracy); CONFIG names the data set\n"
+    "  --images DIR       score the PNGs in DIR (no class accuracy); the config or checkpoint names\n"
+    "                     the data set\n"
     "  --json FILE        also write the numbers as JSON\n"
     "  --train-features   train the feature network for the config's data set and image size and\n"
     "                     cache it in $XDG_CACHE_HOME/pixeldit (default ~/.cache/pixeldit)\n"
@@ -43,7 +44,7 @@ static void show_progress(const char *what, long done, long total, double second
     static double last;
     bool tty = isatty(STDERR_FILENO);
     if (!tty && done < total && seconds - last < 10) return;
-    last = seconds;
+    last = done < total ? seconds : 0; /* a second run (--ceiling) starts its clock at 0 */
     double rate = seconds > 0 ? done / seconds : 0;
     char eta[16];
     fmt_time(eta, sizeof eta, rate > 0 ? (total - done) / rate : -1);
@@ -192,14 +193,14 @@ int cmd_eval(int argc, char **argv) {
     }
     if (sampler && strcmp(sampler, "heun") && strcmp(sampler, "euler"))
         return cli_usage(usage, "--sampler %s: expected heun or euler", sampler);
-    if (!train_feats && !ckpt == !images) return cli_usage(usage, "eval needs --ckpt FILE or --images DIR (one of them)");
+    if (!train_feats && !ckpt && !images) return cli_usage(usage, "eval needs --ckpt FILE or --images DIR");
     if (train_feats && images) return cli_usage(usage, "--train-features and --images do not go together");
     if ((train_feats || images) && !config && !ckpt)
         return cli_usage(usage, "%s needs --config CONFIG (or --ckpt FILE) to know the data set",
                          train_feats ? "--train-features" : "--images");
 
     if (ckpt && config) return cli_usage(usage, "give --ckpt FILE or --config CONFIG, not both");
-    if (ceiling && !ckpt) return cli_usage(usage, "--ceiling needs --ckpt FILE");
+    if (ceiling && (!ckpt || images)) return cli_usage(usage, "--ceiling needs --ckpt FILE (and no --images)");
     static pd_config cfg;
     pd_session s;
     bool have_session = false;

@@ -110,7 +110,7 @@ static void progress_line(const char *what, long done, long total, double second
     const pd_ablate_opts *o = user;
     static double last;
     if (!o->verbose || (done < total && seconds - last < 10)) return;
-    last = seconds;
+    last = done < total ? seconds : 0; /* the next evaluation starts its clock at 0 */
     double rate = seconds > 0 ? done / seconds : 0;
     fprintf(stderr, "%s: %ld/%ld images, %.1f img/s, ETA %.0fs\n", what, done, total, rate,
             rate > 0 ? (total - done) / rate : 0);
@@ -118,7 +118,8 @@ static void progress_line(const char *what, long done, long total, double second
 
 /* Samples o->n images from a session's model (weights loaded) and scores
  * them; the first GRID_ROWS * classes images are kept for the montage. */
-static pd_status evaluate(ablation *a, pd_session *s, uint64_t seed, run_result *r, float *grid_out) {
+static pd_status evaluate(ablation *a, pd_session *s, uint64_t seed, run_result *r, float *grid_out,
+                          long keep) {
     const pd_ablate_opts *o = a->o;
     const pd_jit_config *jc = pd_jit_get_config(s->model);
     size_t per = (size_t)jc->channels * jc->image_size * jc->image_size;
@@ -131,7 +132,6 @@ static pd_status evaluate(ablation *a, pd_session *s, uint64_t seed, run_result 
     if (!st) st = pd_eval_images(&a->ref, imgs, o->n, labels, &er);
     if (!st) {
         r->fd = er.fd, r->class_acc = er.class_acc, r->grid = er.grid_score, r->grid_real = er.grid_score_real;
-        long keep = (long)GRID_ROWS * jc->num_classes < o->n ? (long)GRID_ROWS * jc->num_classes : o->n;
         if (grid_out) memcpy(grid_out, imgs, (size_t)keep * per * sizeof(float));
     }
     free(imgs), free(labels);
@@ -139,7 +139,8 @@ static pd_status evaluate(ablation *a, pd_session *s, uint64_t seed, run_result 
 }
 
 /* Trains (or resumes) one run into dir, then evaluates its checkpoint. */
-static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, run_result *r, float *grid) {
+static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, run_result *r, float *grid,
+                                long keep) {
     const pd_ablate_opts *o = a->o;
     static pd_config cfg;
     cfg = o->configs[ci];
@@ -192,7 +193,7 @@ static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, 
         r->flops = pd_jit_flops_per_image(s.model);
         describe_plugins(&s, r);
         if (o->verbose) fprintf(stderr, "pixeldit: evaluating %s (%ld images)\n", dir, o->n);
-        st = evaluate(a, &s, (uint64_t)o->seed0, r, grid);
+        st = evaluate(a, &s, (uint64_t)o->seed0, r, grid, keep);
     }
     pd_session_close(&s);
     pd_st_close(f);
@@ -217,7 +218,7 @@ static pd_status ceiling(ablation *a, double *out) {
     pd_status st = pd_session_open(&s, &o->configs[0]);
     if (!st) st = pd_jit_init_weights(s.model, (uint64_t)o->seed0);
     if (o->verbose && !st) fprintf(stderr, "pixeldit: sampling the untrained model (FD ceiling)\n");
-    if (!st) st = evaluate(a, &s, (uint64_t)o->seed0, &r, NULL);
+    if (!st) st = evaluate(a, &s, (uint64_t)o->seed0, &r, NULL, 0);
     pd_session_close(&s);
     if (st) return st;
     *out = r.fd;
@@ -328,7 +329,8 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
     if ((st = pd_eval_ref_open(&a.ref, c0, c0->model.patch_size))) return st;
     int C = c0->model.channels, S = c0->model.image_size, K = c0->model.num_classes;
     size_t per = (size_t)C * S * S;
-    long keep = (long)GRID_ROWS * K < o->n ? (long)GRID_ROWS * K : o->n;
+    int cols = K < 10 ? K : 10; /* samples are class i mod K: one column per class when K <= 10 */
+    long keep = (long)GRID_ROWS * cols < o->n ? (long)GRID_ROWS * cols : o->n;
     summary *sm = calloc((size_t)o->n_configs, sizeof *sm);
     float **grids = calloc((size_t)o->n_configs, sizeof *grids);
     int *n_grid = calloc((size_t)o->n_configs, sizeof *n_grid);
@@ -367,7 +369,7 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
             } else {
                 if ((st = pd_eval_make_dir(dir))) break;
                 if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], o->seed0 + k, dir);
-                if ((st = train_and_eval(&a, i, o->seed0 + k, dir, &r, g))) break;
+                if ((st = train_and_eval(&a, i, o->seed0 + k, dir, &r, g, keep))) break;
                 if (g) { /* kept beside the result so that a resumed ablation can draw them */
                     char ck[1100];
                     snprintf(ck, sizeof ck, "%s/samples.safetensors", dir);
@@ -415,7 +417,7 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
         }
         char path[1100];
         snprintf(path, sizeof path, "%s/ablation.png", o->out_dir);
-        if (!st) st = pd_eval_montage(path, (const float *const *)grids, n_grid, labels, o->n_configs, C, S, K);
+        if (!st) st = pd_eval_montage(path, (const float *const *)grids, n_grid, labels, o->n_configs, C, S, cols);
         free(labels), free(text);
     }
     for (int i = 0; grids && i < o->n_configs; i++) free(grids[i]);
