@@ -28,9 +28,8 @@ typedef struct {
     char decoder[64], losses[128];
     double params, flops, train_ips, fd, class_acc, grid, grid_real;
     long steps;
+    char key[20];   /* run_key: a stored result counts only for the same settings */
 } run_result;
-
-static const char *const fields = "params flops train_ips fd class_acc grid grid_real steps";
 
 static pd_status write_result(const char *path, const run_result *r) {
     char tmp[1200];
@@ -38,8 +37,8 @@ static pd_status write_result(const char *path, const run_result *r) {
     FILE *f = fopen(tmp, "w");
     if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open for writing", tmp);
     fprintf(f, "decoder %s\nlosses %s\nparams %.0f\nflops %.6g\ntrain_ips %.6g\nfd %.9g\nclass_acc %.9g\n"
-            "grid %.9g\ngrid_real %.9g\nsteps %ld\n", r->decoder, r->losses, r->params, r->flops,
-            r->train_ips, r->fd, r->class_acc, r->grid, r->grid_real, r->steps);
+            "grid %.9g\ngrid_real %.9g\nsteps %ld\nkey %s\n", r->decoder, r->losses, r->params, r->flops,
+            r->train_ips, r->fd, r->class_acc, r->grid, r->grid_real, r->steps, r->key);
     bool bad = ferror(f) != 0;
     if (fclose(f) || bad || rename(tmp, path)) {
         remove(tmp);
@@ -50,7 +49,7 @@ static pd_status write_result(const char *path, const run_result *r) {
 
 /* Reads a result.txt back; false when it is missing or incomplete (the run
  * is then done again). */
-static bool read_result(const char *path, run_result *r) {
+static bool read_result(const char *path, const char *key, run_result *r) {
     FILE *f = fopen(path, "r");
     if (!f) return false;
     memset(r, 0, sizeof *r);
@@ -75,10 +74,28 @@ static bool read_result(const char *path, run_result *r) {
         else if (num && !strcmp(line, "grid")) r->grid = x, seen |= 128;
         else if (num && !strcmp(line, "grid_real")) r->grid_real = x, seen |= 256;
         else if (num && !strcmp(line, "steps")) r->steps = (long)x, seen |= 512;
+        else if (!strcmp(line, "key") && !strcmp(v, key)) snprintf(r->key, sizeof r->key, "%s", v), seen |= 1024;
     }
     fclose(f);
-    (void)fields;
-    return seen == 1023;
+    return seen == 2047;
+}
+
+/* A hash of everything a run's numbers depend on: the config as given,
+ * the seed, the budget and the evaluation settings. */
+static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, char *out, size_t size) {
+    size_t len = pd_config_to_ini(cfg, NULL, 0);
+    char *text = malloc(len + 1);
+    uint64_t h = PD_FNV_OFFSET;
+    if (text) {
+        pd_config_to_ini(cfg, text, len + 1);
+        h = pd_fnv1a(h, text, len);
+        free(text);
+    }
+    char extra[256];
+    int n = snprintf(extra, sizeof extra, "%d %ld %.9g %ld %d %d %.9g %d %d", seed, o->steps, o->minutes, o->n,
+                     o->sampler, o->sample_steps, o->cfg_scale, o->ema, o->seed0);
+    h = pd_fnv1a(h, extra, (size_t)n);
+    snprintf(out, size, "%016llx", (unsigned long long)h);
 }
 
 /* "name@version" entries of the session's plugins, by kind. */
@@ -139,8 +156,8 @@ static pd_status evaluate(ablation *a, pd_session *s, uint64_t seed, run_result 
 }
 
 /* Trains (or resumes) one run into dir, then evaluates its checkpoint. */
-static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, run_result *r, float *grid,
-                                long keep) {
+static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, const char *key, run_result *r,
+                                float *grid, long keep) {
     const pd_ablate_opts *o = a->o;
     static pd_config cfg;
     cfg = o->configs[ci];
@@ -154,7 +171,15 @@ static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, 
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint-last.safetensors", dir);
     const char *resume = NULL;
     long steps = o->steps;
-    if (o->steps > 0 && access(ckpt, R_OK) == 0) {
+    /* a checkpoint counts only when it was started with the same settings */
+    char key_path[1100], old_key[20] = "";
+    snprintf(key_path, sizeof key_path, "%s/run_key.txt", dir);
+    FILE *kf = fopen(key_path, "r");
+    if (kf) {
+        if (fscanf(kf, "%19s", old_key) != 1) old_key[0] = '\0';
+        fclose(kf);
+    }
+    if (o->steps > 0 && !strcmp(old_key, key) && access(ckpt, R_OK) == 0) {
         /* an interrupted run with a step budget continues where it stopped */
         pd_st_file *f;
         if (!pd_st_open(ckpt, &f)) {
@@ -165,6 +190,12 @@ static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, 
         }
     }
     pd_status st = PD_OK;
+    if (!resume) {
+        kf = fopen(key_path, "w");
+        bool bad = !kf || fprintf(kf, "%s\n", key) < 0;
+        if (kf && fclose(kf)) bad = true;
+        if (bad) return pd_fail(PD_ERR_IO, "%s: cannot write", key_path);
+    }
     if (!resume || steps > 0) {
         pd_train_opts to = {.cfg = &cfg, .out_dir = dir, .max_steps = steps, .max_minutes = o->minutes,
                             .resume = resume, .verbose = o->verbose};
@@ -206,9 +237,11 @@ static pd_status ceiling(ablation *a, double *out) {
     const pd_ablate_opts *o = a->o;
     char path[1100];
     snprintf(path, sizeof path, "%s/ceiling.txt", o->out_dir);
+    char key[20], got[20] = "";
+    run_key(o, &o->configs[0], -1, key, sizeof key);
     FILE *f = fopen(path, "r");
     if (f) {
-        bool ok = fscanf(f, "%lf", out) == 1 && isfinite(*out);
+        bool ok = fscanf(f, "%lf %19s", out, got) == 2 && isfinite(*out) && !strcmp(got, key);
         fclose(f);
         if (ok) return PD_OK;
     }
@@ -223,7 +256,7 @@ static pd_status ceiling(ablation *a, double *out) {
     if (st) return st;
     *out = r.fd;
     if (!(f = fopen(path, "w"))) return pd_fail(PD_ERR_IO, "%s: cannot open for writing", path);
-    fprintf(f, "%.9g\n", r.fd);
+    fprintf(f, "%.9g %s\n", r.fd, key);
     return fclose(f) ? pd_fail(PD_ERR_IO, "%s: write failed", path) : PD_OK;
 }
 
@@ -353,8 +386,10 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
             snprintf(dir, sizeof dir, "%s/%d-%s/seed%d", o->out_dir, i, base, o->seed0 + k);
             snprintf(res, sizeof res, "%s/result.txt", dir);
             run_result r;
+            char key[20];
+            run_key(o, &o->configs[i], o->seed0 + k, key, sizeof key);
             float *g = k == 0 ? grids[i] : NULL;
-            if (read_result(res, &r)) {
+            if (read_result(res, key, &r)) {
                 if (o->verbose) fprintf(stderr, "pixeldit: %s: done before, reading %s\n", o->names[i], res);
                 if (g) { /* the montage reads the samples kept beside the result */
                     char ck[1100];
@@ -369,7 +404,8 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
             } else {
                 if ((st = pd_eval_make_dir(dir))) break;
                 if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], o->seed0 + k, dir);
-                if ((st = train_and_eval(&a, i, o->seed0 + k, dir, &r, g, keep))) break;
+                if ((st = train_and_eval(&a, i, o->seed0 + k, dir, key, &r, g, keep))) break;
+                snprintf(r.key, sizeof r.key, "%s", key);
                 if (g) { /* kept beside the result so that a resumed ablation can draw them */
                     char ck[1100];
                     snprintf(ck, sizeof ck, "%s/samples.safetensors", dir);

@@ -105,6 +105,11 @@ check "ablate resumes" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 2
 expect_in_output "finished runs are skipped" "done before"
 cmp -s "$tmp/first.md" "$tmp/abl/ablation.md" && echo "ok   resumed table identical" \
   || { echo "FAIL resumed table differs"; fails=$((fails + 1)); }
+sed -i 's/lr = 2e-3/lr = 3e-3/' "$tmp/b.ini"
+check "ablate after a config change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 20 --sample-steps 1 \
+  --out "$tmp/abl"
+expect_in_output "the changed config is run again" "ablate: .*b.ini, seed 0 ->"
+expect_in_output "the unchanged one is not" "a.ini: done before"
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
 
 echo "eval_ablate: $fails failure(s)"
