@@ -110,6 +110,8 @@ check "ablate after a config change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" -
   --out "$tmp/abl"
 expect_in_output "the changed config is run again" "ablate: .*b.ini, seed 0 ->"
 expect_in_output "the unchanged one is not" "a.ini: done before"
+check "eval --help" 0 "$bin" eval --help
+check "ablate --help" 0 "$bin" ablate --help
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
 
 echo "eval_ablate: $fails failure(s)"
