@@ -17,6 +17,8 @@ int cmd_forward(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_ablate(int argc, char **argv);
 
 /* Prints "pixeldit: <what>: <last error>" and returns CLI_ERR. */
 int cli_fail(const char *what);

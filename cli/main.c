@@ -22,6 +22,8 @@ static const char *usage =
     "  plugins [NAME]    list the plugins that can be found\n"
     "  bench CONFIG      measure training and sampling speed\n"
     "  plot LOG.csv...   draw training logs (loss, loss parts, lr) as a PNG\n"
+    "  eval              score samples: FD, class accuracy, patch-grid score\n"
+    "  ablate CONFIG...  train and evaluate configs on one budget, side by side\n"
     "  version           print the version and the BLAS kernel\n"
     "\n"
     "environment: PIXELDIT_PLUGIN_PATH (plugin folders), OPENBLAS_CORETYPE (BLAS kernel),\n"
@@ -58,6 +60,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "plugins")) rc = cmd_plugins(argc - 1, argv + 1);
     else if (!strcmp(cmd, "bench")) rc = cmd_bench(argc - 1, argv + 1);
     else if (!strcmp(cmd, "plot")) rc = cmd_plot(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "eval")) rc = cmd_eval(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "ablate")) rc = cmd_ablate(argc - 1, argv + 1);
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pixeldit %s (plugin ABI %d.%d), OpenBLAS core %s\n", pd_version(), PD_PLUGIN_ABI_MAJOR,
                PD_PLUGIN_ABI_MINOR, pd_blas_corename());

@@ -160,7 +160,8 @@ static void run_golden(const char *name) {
     pd_tensor *gy = golden_tensor(ctx, f, "gy", img, 4, false);
     pd_tensor *zero = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
     pd_tensor *z = pd_tensor_zeros(ctx, img, 4);
-    pd_decoder_inputs in = {sizeof in, tokens, zero, zero, c, t, z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tokens, .t_emb = zero,
+                            .y_emb = zero, .c = c, .t = t, .z = z};
 
     pd_params_zero_grad(d.params);
     pd_tensor *out = d.vt->forward(d.state, ctx, &in);
@@ -198,7 +199,8 @@ static pd_tensor *decoder_fn(pd_ctx *ctx, pd_tensor *const *x, int n, void *user
     int B = x[1]->shape[0], D = m->hidden_size;
     pd_tensor *zero = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
     pd_tensor *z = pd_tensor_zeros(ctx, (int[]){B, m->channels, m->image_size, m->image_size}, 4);
-    pd_decoder_inputs in = {sizeof in, x[0], zero, zero, x[1], t, z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = x[0], .t_emb = zero,
+                            .y_emb = zero, .c = x[1], .t = t, .z = z};
     return d->vt->forward(d->state, ctx, &in);
 }
 
@@ -305,7 +307,8 @@ static void flops_and_init(void **state) {
     pd_tensor *tok = pd_tensor_empty(ctx, (int[]){2, 64, 192}, 3), *c = pd_tensor_empty(ctx, (int[]){2, 192}, 2);
     pd_tensor *gy = pd_tensor_empty(ctx, (int[]){2, 1, 32, 32}, 4);
     tu_fill(tok->data, tok->numel, 1), tu_fill(c->data, c->numel, 2), tu_fill(gy->data, gy->numel, 3);
-    pd_decoder_inputs in = {sizeof in, tok, c, c, c, pd_tensor_zeros(ctx, (int[]){2}, 1), gy};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tok, .t_emb = c,
+                            .y_emb = c, .c = c, .t = pd_tensor_zeros(ctx, (int[]){2}, 1), .z = gy};
     pd_params_zero_grad(d.params);
     pd_tensor *out = d.vt->forward(d.state, ctx, &in);
     if (!out) fail_msg("%s", pd_ctx_error(ctx));

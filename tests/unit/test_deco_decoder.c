@@ -173,7 +173,8 @@ static void run_golden(const char *name) {
     pd_tensor *gy = golden_tensor(ctx, f, "gy", img, 4, false);
     pd_tensor *y_emb = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *c = pd_tensor_zeros(ctx, (int[]){B, D}, 2);
     pd_tensor *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, tokens, t_emb, y_emb, c, t, z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tokens, .t_emb = t_emb,
+                            .y_emb = y_emb, .c = c, .t = t, .z = z};
 
     pd_params_zero_grad(d.params);
     pd_tensor *out = d.vt->forward(d.state, ctx, &in);
@@ -239,7 +240,8 @@ static pd_tensor *decoder_fn(pd_ctx *ctx, pd_tensor *const *x, int n, void *user
     int B = x[2]->shape[0], D = d->info.hidden_size;
     pd_tensor *y_emb = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *c = pd_tensor_zeros(ctx, (int[]){B, D}, 2);
     pd_tensor *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, x[0], x[1], y_emb, c, t, x[2]};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = x[0], .t_emb = x[1],
+                            .y_emb = y_emb, .c = c, .t = t, .z = x[2]};
     return d->vt->forward(d->state, ctx, &in);
 }
 
@@ -350,7 +352,8 @@ static void flops_and_init(void **state) {
     pd_tensor *tok = pd_tensor_empty(ctx, (int[]){B, 64, 192}, 3);
     pd_tensor *te = pd_tensor_empty(ctx, (int[]){B, 192}, 2);
     tu_fill(z->data, z->numel, 1), tu_fill(tok->data, tok->numel, 2), tu_fill(te->data, te->numel, 3);
-    pd_decoder_inputs in = {sizeof in, tok, te, te, te, pd_tensor_zeros(ctx, (int[]){B}, 1), z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tok, .t_emb = te,
+                            .y_emb = te, .c = te, .t = pd_tensor_zeros(ctx, (int[]){B}, 1), .z = z};
     pd_params_zero_grad(d.params);
     pd_tensor *out = d.vt->forward(d.state, ctx, &in);
     if (!out) fail_msg("%s", pd_ctx_error(ctx));
@@ -374,7 +377,8 @@ static void shape_and_config_errors(void **state) {
     pd_tensor *z = pd_tensor_zeros(ctx, (int[]){2, 1, 8, 8}, 4);
     pd_tensor *tok = pd_tensor_zeros(ctx, (int[]){2, 5, 6}, 3);
     pd_tensor *te = pd_tensor_zeros(ctx, (int[]){2, 6}, 2);
-    pd_decoder_inputs in = {sizeof in, tok, te, te, te, pd_tensor_zeros(ctx, (int[]){2}, 1), z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tok, .t_emb = te,
+                            .y_emb = te, .c = te, .t = pd_tensor_zeros(ctx, (int[]){2}, 1), .z = z};
     assert_null(d.vt->forward(d.state, ctx, &in));
     TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "deco_decoder: tokens (2, 5, 6), expected (2, 4, 6)");
     print_message("  refused: %s\n", pd_ctx_error(ctx));

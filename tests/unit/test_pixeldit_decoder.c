@@ -91,7 +91,8 @@ static pd_tensor *decoder_run(decoder *d, pd_ctx *ctx, pd_tensor *z, pd_tensor *
                               pd_tensor *t_emb) {
     int B = z->shape[0], D = d->info.hidden_size;
     pd_tensor *zero = pd_tensor_zeros(ctx, (int[]){B, D}, 2), *t = pd_tensor_zeros(ctx, (int[]){B}, 1);
-    pd_decoder_inputs in = {sizeof in, tokens, t_emb, zero, zero, t, z};
+    pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tokens, .t_emb = t_emb,
+                             .y_emb = zero, .c = zero, .t = t, .z = z};
     return d->vt->forward(d->state, ctx, &in);
 }
 

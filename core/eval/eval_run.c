@@ -1,0 +1,231 @@
+/* Evaluation of generated images against the real data: reference
+ * statistics, FD, class accuracy, grid score, the FD floor, sampling and
+ * the JSON record. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "eval_internal.h"
+#include "pixeldit/runtime.h"
+#include "pixeldit/trainer.h"
+
+pd_status pd_eval_make_dir(const char *path) {
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return pd_fail(PD_ERR_ARG, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST)
+        return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+    return PD_OK;
+}
+
+pd_status pd_eval_load_data(const pd_config *cfg, pd_dataset **train, pd_dataset **test, char *name,
+                            size_t name_size) {
+    *train = *test = NULL;
+    pd_dataset_opts opts = {cfg->model.image_size, cfg->model.channels, cfg->data.fit};
+    const char *path = cfg->data.path, *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    pd_status st;
+    if (cfg->data.source == PD_DATA_IDX) {
+        snprintf(name, name_size, "%s-%s", base, cfg->data.fit == PD_FIT_PAD ? "pad" : "resize");
+        st = pd_dataset_load_fashion_mnist(path, true, &opts, train);
+        if (!st) st = pd_dataset_load_fashion_mnist(path, false, &opts, test);
+    } else {
+        /* a PNG folder has one split: it is its own reference */
+        snprintf(name, name_size, "%s", base);
+        st = pd_dataset_load_folder(path, &opts, train);
+        if (!st) st = pd_dataset_load_folder(path, &opts, test);
+    }
+    if (st) {
+        pd_dataset_free(*train);
+        pd_dataset_free(*test);
+        *train = *test = NULL;
+    }
+    return st;
+}
+
+/* Features (n, 128) of images [i0, i0 + n) of ds; into a malloc'd buffer. */
+static pd_status dataset_features(pd_featnet *net, const pd_dataset *ds, const int *order, long n,
+                                  float **feats) {
+    size_t per = (size_t)ds->channels * ds->size * ds->size;
+    const int chunk = 1000;
+    *feats = malloc((size_t)n * PD_FEATNET_DIM * sizeof(float));
+    float *x = malloc((size_t)chunk * per * sizeof(float));
+    int *idx = malloc((size_t)chunk * sizeof(int));
+    pd_status st = (*feats && x && idx) ? PD_OK : pd_fail(PD_ERR_NOMEM, "eval: out of memory");
+    for (long i0 = 0; i0 < n && !st; i0 += chunk) {
+        int b = n - i0 < chunk ? (int)(n - i0) : chunk;
+        for (int i = 0; i < b; i++) idx[i] = order ? order[i0 + i] : (int)(i0 + i);
+        st = pd_dataset_batch(ds, idx, b, NULL, x, NULL);
+        if (!st) st = pd_featnet_apply(net, x, b, *feats + (size_t)i0 * PD_FEATNET_DIM, NULL);
+    }
+    free(x), free(idx);
+    if (st) {
+        free(*feats);
+        *feats = NULL;
+    }
+    return st;
+}
+
+pd_status pd_eval_ref_open(pd_eval_ref *r, const pd_config *cfg, int patch) {
+    memset(r, 0, sizeof *r);
+    r->patch = patch;
+    char name[64], path[1024];
+    pd_status st = pd_eval_load_data(cfg, &r->train, &r->test, name, sizeof name);
+    if (st) return st;
+    pd_featnet_key key;
+    pd_featnet_key_of(r->train, name, &key);
+    if ((st = pd_featnet_cache_path(&key, path, sizeof path, false))) goto fail;
+    struct stat sb;
+    if (stat(path, &sb)) {
+        st = pd_fail(PD_ERR_IO, "no feature network for %s at %dx%d yet (%s is missing); train it once "
+                     "with `pixeldit eval --train-features --config CONFIG` (a few minutes)",
+                     name, key.size, key.size, path);
+        goto fail;
+    }
+    if ((st = pd_featnet_load(path, &key, &r->net, &r->featnet_acc))) goto fail;
+    float *f = NULL;
+    if ((st = dataset_features(r->net, r->test, NULL, r->test->n, &f))) goto fail;
+    st = pd_gauss_stats_compute(f, r->test->n, PD_FEATNET_DIM, &r->test_stats);
+    free(f);
+    if (st) goto fail;
+    /* reference grid score on (at most) the first 5000 test images */
+    long nref = r->test->n < 5000 ? r->test->n : 5000;
+    size_t per = (size_t)r->test->channels * r->test->size * r->test->size;
+    float *x = malloc((size_t)nref * per * sizeof(float));
+    int *idx = malloc((size_t)nref * sizeof(int));
+    if (!x || !idx) st = pd_fail(PD_ERR_NOMEM, "eval: out of memory");
+    for (long i = 0; !st && i < nref; i++) idx[i] = (int)i;
+    if (!st) st = pd_dataset_batch(r->test, idx, (int)nref, NULL, x, NULL);
+    if (!st) st = pd_patch_grid_score(x, (int)nref, r->test->channels, r->test->size, r->test->size, patch,
+                                      &r->grid_score_real);
+    free(x), free(idx);
+    if (st) goto fail;
+    return PD_OK;
+fail:
+    pd_eval_ref_close(r);
+    return st;
+}
+
+void pd_eval_ref_close(pd_eval_ref *r) {
+    pd_featnet_free(r->net);
+    pd_dataset_free(r->train);
+    pd_dataset_free(r->test);
+    pd_gauss_stats_free(&r->test_stats);
+    memset(r, 0, sizeof *r);
+}
+
+pd_status pd_eval_images(pd_eval_ref *r, const float *imgs, long n, const int *labels,
+                         pd_eval_result *out) {
+    const pd_featnet_key *k = pd_featnet_get_key(r->net);
+    if (n < 2) return pd_fail(PD_ERR_ARG, "eval: needs at least 2 images, got %ld", n);
+    float *f = malloc((size_t)n * PD_FEATNET_DIM * sizeof(float));
+    float *z = malloc((size_t)n * k->num_classes * sizeof(float));
+    pd_gauss_stats gs = {0};
+    pd_status st = (f && z) ? pd_featnet_apply(r->net, imgs, (int)n, f, z)
+                            : pd_fail(PD_ERR_NOMEM, "eval: out of memory for %ld images", n);
+    if (!st) st = pd_gauss_stats_compute(f, n, PD_FEATNET_DIM, &gs);
+    if (!st) st = pd_frechet_distance(&gs, &r->test_stats, &out->fd);
+    if (!st) st = pd_patch_grid_score(imgs, (int)n, k->channels, k->size, k->size, r->patch, &out->grid_score);
+    if (!st) {
+        out->n = n;
+        out->class_acc = labels ? pd_class_accuracy(z, labels, (int)n, k->num_classes) : -1;
+        out->grid_score_real = r->grid_score_real;
+        out->featnet_acc = r->featnet_acc;
+    }
+    pd_gauss_stats_free(&gs);
+    free(f), free(z);
+    return st;
+}
+
+pd_status pd_eval_fd_floor(pd_eval_ref *r, long n, uint64_t seed, double *out) {
+    if (n > r->train->n) n = r->train->n;
+    int *order = malloc((size_t)r->train->n * sizeof(int));
+    if (!order) return pd_fail(PD_ERR_NOMEM, "eval: out of memory");
+    for (int i = 0; i < r->train->n; i++) order[i] = i;
+    pd_rng rng;
+    pd_rng_seed(&rng, seed);
+    for (int i = r->train->n - 1; i > 0; i--) {
+        int j = (int)pd_rng_below(&rng, (uint32_t)i + 1), t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    float *f = NULL;
+    pd_gauss_stats gs = {0};
+    pd_status st = dataset_features(r->net, r->train, order, n, &f);
+    if (!st) st = pd_gauss_stats_compute(f, n, PD_FEATNET_DIM, &gs);
+    if (!st) st = pd_frechet_distance(&gs, &r->test_stats, out);
+    pd_gauss_stats_free(&gs);
+    free(f), free(order);
+    return st;
+}
+
+typedef struct {
+    pd_eval_progress_fn fn;
+    void *user;
+    long done, total;
+    double t0;
+} sample_progress;
+
+pd_status pd_eval_sample(struct pd_session *s, const struct pd_sample_config *sc, long n, uint64_t seed,
+                         float *imgs, int *labels, pd_eval_progress_fn progress, void *user) {
+    const pd_jit_config *jc = pd_jit_get_config(s->model);
+    size_t per = (size_t)jc->channels * jc->image_size * jc->image_size;
+    int K = jc->num_classes;
+    for (long i = 0; i < n; i++) labels[i] = (int)(i % K);
+    pd_ctx *ctx = pd_session_new_ctx(s);
+    if (!ctx) return pd_fail(PD_ERR_NOMEM, "eval: out of memory");
+    pd_rng rng;
+    pd_rng_seed(&rng, seed);
+    const int chunk = 64; /* as pd_sample_grid: the noise is drawn image by image */
+    double t0 = pd_now_seconds();
+    pd_status st = PD_OK;
+    for (long i0 = 0; i0 < n && !st; i0 += chunk) {
+        int b = n - i0 < chunk ? (int)(n - i0) : chunk;
+        st = pd_sample(s->model, ctx, sc, labels + i0, b, &rng, imgs + (size_t)i0 * per, NULL, NULL);
+        if (progress) progress("sampling", i0 + b, n, pd_now_seconds() - t0, user);
+    }
+    pd_ctx_free(ctx);
+    return st;
+}
+
+pd_status pd_eval_write_json(const char *path, const pd_eval_result *r, const char *source,
+                             const char *sampler, int steps, double cfg, int ema, uint64_t seed) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"source\": \"");
+    for (const char *c = source; *c; c++) {
+        if (*c == '"' || *c == '\\') fputc('\\', f);
+        if ((unsigned char)*c >= 0x20) fputc(*c, f);
+    }
+    fprintf(f, "\",\n  \"n\": %ld,\n", r->n);
+    if (sampler) fprintf(f, "  \"sampler\": \"%s\",\n  \"steps\": %d,\n  \"cfg\": %.6g,\n  \"ema\": %d,\n  \"seed\": %llu,\n",
+                         sampler, steps, cfg, ema, (unsigned long long)seed);
+    fprintf(f, "  \"fd\": %.6f,\n", r->fd);
+    if (r->class_acc >= 0) fprintf(f, "  \"class_accuracy\": %.6f,\n", r->class_acc);
+    else fprintf(f, "  \"class_accuracy\": null,\n");
+    fprintf(f, "  \"grid_score\": %.6f,\n  \"grid_score_real\": %.6f,\n", r->grid_score, r->grid_score_real);
+    if (r->fd_floor >= 0) fprintf(f, "  \"fd_floor\": %.6f,\n", r->fd_floor);
+    if (r->fd_ceiling >= 0) fprintf(f, "  \"fd_ceiling\": %.6f,\n", r->fd_ceiling);
+    fprintf(f, "  \"featnet_test_accuracy\": %.6f,\n  \"seconds\": %.3f,\n  \"sample_images_per_s\": %.3f\n}\n",
+            r->featnet_acc, r->seconds, r->images_per_s);
+    bool bad = ferror(f) != 0;
+    if (fclose(f) || bad) {
+        remove(tmp);
+        return pd_fail(PD_ERR_IO, "%s: write failed", tmp);
+    }
+    if (rename(tmp, path)) {
+        remove(tmp);
+        return pd_fail(PD_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    }
+    return PD_OK;
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# End-to-end checks of `pixeldit eval` and `pixeldit ablate` on a tiny model:
+# the missing-feature-network error, --train-features into a test-only cache
+# (XDG_CACHE_HOME), eval of a checkpoint and of a PNG folder with --json, a
+# refused mismatched cache file, and a two-config ablation that resumes.
+# Usage: eval_ablate.sh PIXELDIT_BINARY
+set -u
+bin="$1"
+tmp=$(mktemp -d /tmp/pixeldit-eval-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME="$tmp/cache"
+fails=0
+check() { # check NAME EXPECTED_RC COMMAND... ; output in $tmp/out
+  local name="$1" want="$2"
+  shift 2
+  "$@" >"$tmp/out" 2>&1
+  local rc=$?
+  if [[ $rc -ne $want ]]; then
+    echo "FAIL $name: exit $rc, expected $want"
+    sed 's/^/    /' "$tmp/out" | tail -8
+    fails=$((fails + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+expect_in_output() { # expect_in_output NAME REGEX
+  if grep -q -- "$2" "$tmp/out"; then echo "ok   $1"; else
+    echo "FAIL $1: output lacks '$2'"
+    sed 's/^/    /' "$tmp/out" | tail -8
+    fails=$((fails + 1))
+  fi
+}
+expect_file() { # expect_file NAME PATH REGEX
+  if [[ -f "$2" ]] && grep -q -- "$3" "$2"; then echo "ok   $1"; else
+    echo "FAIL $1: $2 missing or lacks '$3'"
+    fails=$((fails + 1))
+  fi
+}
+
+cat >"$tmp/a.ini" <<'INI'
+[model]
+preset = small
+image_size = 16
+hidden_size = 32
+depth = 2
+num_heads = 2
+bottleneck_dim = 8
+in_context_len = 2
+in_context_start = 1
+[train]
+batch_size = 8
+lr = 1e-3
+warmup_steps = 1
+threads = 2
+ckpt_every = 0
+[sample]
+steps = 2
+per_class = 1
+[data]
+fit = resize
+limit = 64
+INI
+# the second config: another loss and one key outside the plugin sections
+sed -e 's/lr = 1e-3/lr = 2e-3/' "$tmp/a.ini" >"$tmp/b.ini"
+printf '[loss]\nplugin = v_loss, freq_loss\n' >>"$tmp/b.ini"
+
+check "train a tiny model" 0 "$bin" train "$tmp/a.ini" --out "$tmp/run" --steps 2 --quiet
+ck="$tmp/run/checkpoint-last.safetensors"
+check "eval without a feature network" 1 "$bin" eval --ckpt "$ck" --n 20 --steps 1
+expect_in_output "the error says what to run" "pixeldit eval --train-features"
+check "train the feature network" 0 "$bin" eval --train-features --config "$tmp/a.ini" --limit 2000 --epochs 1
+expect_in_output "its test accuracy is printed" "test accuracy 0\.[0-9]"
+ls "$tmp/cache/pixeldit"/featnet-*-16px.safetensors >/dev/null 2>&1 \
+  && echo "ok   cached under XDG_CACHE_HOME/pixeldit" || { echo "FAIL no cache file"; fails=$((fails + 1)); }
+check "eval a checkpoint" 0 "$bin" eval --ckpt "$ck" --n 40 --steps 2 --sampler euler --seed 3 \
+  --json "$tmp/e.json" --ceiling
+expect_in_output "FD printed" "FD  *[0-9]"
+expect_in_output "class accuracy printed" "class accuracy"
+expect_in_output "grid score printed" "grid score"
+expect_in_output "FD ceiling printed" "FD ceiling"
+expect_in_output "settings printed" "n 40, sampler euler, steps 2, cfg 3.00, ema 1, seed 3"
+expect_file "--json written" "$tmp/e.json" '"fd": [0-9]'
+expect_file "--json has the seed" "$tmp/e.json" '"seed": 3'
+check "sample a folder" 0 "$bin" sample --ckpt "$ck" --out-dir "$tmp/pngs" --n 2 --steps 1 --sampler euler
+check "eval a PNG folder" 0 "$bin" eval --images "$tmp/pngs" --config "$tmp/a.ini"
+expect_in_output "folder FD printed" "FD  *[0-9]"
+check "eval --images needs a config" 2 "$bin" eval --images "$tmp/pngs"
+check "eval --ckpt with --config refused" 2 "$bin" eval --ckpt "$ck" --config "$tmp/a.ini"
+# a cache file for another size is refused by name, not used
+cp "$tmp/cache/pixeldit"/featnet-*-16px.safetensors "$tmp/cache/pixeldit/featnet-fashion-mnist-resize-20px.safetensors"
+sed -e 's/image_size = 16/image_size = 20/' "$tmp/a.ini" >"$tmp/c.ini"
+check "mismatched cache refused" 1 "$bin" eval --images "$tmp/pngs" --config "$tmp/c.ini"
+expect_in_output "the mismatch is named" "is for fashion-mnist-resize (16x16"
+
+check "ablate two configs" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 20 --sample-steps 1 \
+  --out "$tmp/abl"
+expect_in_output "differing keys printed" "train.lr: 0.001 | 0.002"
+expect_file "ablation.md has the baseline row" "$tmp/abl/ablation.md" "| a.ini | jit_final_layer | v_loss |"
+expect_file "ablation.md has the second row" "$tmp/abl/ablation.md" "| b.ini | jit_final_layer | v_loss+freq_loss |"
+expect_file "ablation.json" "$tmp/abl/ablation.json" '"fd_change_pct"'
+[[ -s "$tmp/abl/ablation.png" ]] && echo "ok   ablation.png" || { echo "FAIL ablation.png"; fails=$((fails + 1)); }
+cp "$tmp/abl/ablation.md" "$tmp/first.md"
+check "ablate resumes" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 20 --sample-steps 1 \
+  --out "$tmp/abl"
+expect_in_output "finished runs are skipped" "done before"
+cmp -s "$tmp/first.md" "$tmp/abl/ablation.md" && echo "ok   resumed table identical" \
+  || { echo "FAIL resumed table differs"; fails=$((fails + 1)); }
+sed -i 's/lr = 2e-3/lr = 3e-3/' "$tmp/b.ini"
+check "ablate after a config change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 20 --sample-steps 1 \
+  --out "$tmp/abl"
+expect_in_output "the changed config is run again" "ablate: .*b.ini, seed 0 ->"
+expect_in_output "the unchanged one is not" "a.ini: done before"
+check "eval --help" 0 "$bin" eval --help
+check "ablate --help" 0 "$bin" ablate --help
+check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
+
+echo "eval_ablate: $fails failure(s)"
+[[ $fails -eq 0 ]]
