@@ -3,6 +3,8 @@
 #include <math.h>
 
 #include "config_internal.h"
+#include "pixeldit/jit.h"
+#include "pixeldit/limits.h"
 
 #define KEY(sec, name) pd_cfg_key_index(sec, name)
 
@@ -26,11 +28,17 @@ static pd_status check_model(const pd_config *cfg) {
     if (m->in_context_len > 0 && m->in_context_start > m->depth)
         return pd_cfg_fail_key_index(cfg, KEY("model", "in_context_start"),
                                      "must be <= [model] depth = %d", m->depth);
+    /* hidden_size and mlp_ratio are bounded by the schema, so this fits an int */
     if ((int)((int)(m->hidden_size * m->mlp_ratio) * 2 / 3) < 1)
         return pd_cfg_fail_key_index(cfg, KEY("model", "mlp_ratio"),
                                      "gives an empty SwiGLU hidden layer for hidden_size = %d",
                                      m->hidden_size);
-    return PD_OK;
+    pd_jit_config jc = {.image_size = m->image_size, .channels = m->channels,
+                        .patch_size = m->patch_size, .hidden_size = m->hidden_size,
+                        .depth = m->depth, .num_heads = m->num_heads,
+                        .bottleneck_dim = m->bottleneck_dim, .mlp_ratio = (float)m->mlp_ratio,
+                        .in_context_len = m->in_context_len, .num_classes = m->num_classes};
+    return pd_limits_check_jit(&jc);
 }
 
 static pd_status check_train_sample(const pd_config *cfg) {
