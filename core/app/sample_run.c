@@ -51,6 +51,12 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
                        show ? show_progress : NULL, &ps);
     }
     if (show) fprintf(stderr, "\n");
+    /* NaN would be written as black pixels: a broken checkpoint must fail */
+    for (size_t k = 0; !st && k < (size_t)n * per; k++)
+        if (!isfinite(imgs[k]))
+            st = pd_fail(PD_ERR_NUMERIC, "sample: image %zu is not finite (NaN or inf): the "
+                         "weights are broken (a checkpoint of a diverged run?); nothing written",
+                         k / per);
     if (!st && grid_path)
         st = pd_image_grid_write(grid_path, imgs, n, jc->channels, jc->image_size, jc->image_size,
                                  per_class, 2);

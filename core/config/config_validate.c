@@ -1,6 +1,7 @@
 /* Cross-field checks: the keys are each in range (the parser saw to that);
  * here they must also fit together. Messages name every key involved. */
 #include <math.h>
+#include <string.h>
 
 #include "config_internal.h"
 #include "pixeldit/jit.h"
@@ -63,6 +64,12 @@ static pd_status check_plugins(const pd_config *cfg) {
             return pd_cfg_fail_key_index(cfg, KEY(secs[i]->section, "plugin"),
                                          "expected one plugin");
     }
+    /* a loss listed twice would silently count twice */
+    for (int i = 0; i < cfg->loss.n_plugins; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(cfg->loss.plugins[i], cfg->loss.plugins[j]))
+                return pd_cfg_fail_key_index(cfg, KEY("loss", "plugin"), "lists '%s' twice",
+                                             cfg->loss.plugins[i]);
     return PD_OK;
 }
 

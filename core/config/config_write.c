@@ -20,7 +20,9 @@ void cfg_text_put(cfg_text *o, const char *fmt, ...) {
 /* "key = value", or "key=value" when that is what it takes to stay within
  * inih's line limit (values read from a file always fit that way). */
 static void put_line(cfg_text *o, const char *key, const char *value, const char *compact_value) {
-    if (strlen(key) + 3 + strlen(value) <= PD_CONFIG_LINE_MAX)
+    /* "key = ;x" would read back as a comment: a value that starts with ';'
+     * (from "key =;x") goes right after the '=' */
+    if (value[0] != ';' && strlen(key) + 3 + strlen(value) <= PD_CONFIG_LINE_MAX)
         put(o, "%s = %s\n", key, value);
     else
         put(o, "%s=%s\n", key, compact_value);
