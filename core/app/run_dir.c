@@ -81,6 +81,11 @@ pd_status pd_run_dir_cut_log(const char *path, int64_t step) {
         if (errno == ENOENT) return PD_OK;
         return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { /* a pipe or device: leave it */
+        fclose(f);
+        return PD_OK;
+    }
     char *line = NULL;
     size_t cap = 0;
     long keep = 0; /* bytes to keep */
