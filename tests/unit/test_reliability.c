@@ -14,6 +14,7 @@
 #include "pixeldit/data.h"
 #include "pixeldit/limits.h"
 #include "pixeldit/safetensors.h"
+#include "pixeldit/trainer.h"
 #include "fast_exp.h"
 
 static char tmpdir[256];
@@ -354,6 +355,32 @@ static void test_png_palette_trns(void **state) {
     pd_image_free(&img);
 }
 
+/* Item 11: sampling a checkpoint whose weights are NaN exited 0 with a
+ * black PNG; it must fail and write nothing. */
+static void test_sample_nan_weights(void **state) {
+    (void)state;
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    const char *ini = "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
+                      "depth = 1\nnum_heads = 1\nbottleneck_dim = 4\nin_context_len = 0\n"
+                      "num_classes = 2\n[sample]\nsteps = 2\n";
+    if (pd_config_load_string(&cfg, ini, "t.ini")) fail_msg("%s", pd_last_error());
+    static pd_session s;
+    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    pd_tensor *w = pd_params_find(pd_jit_params(s.model), "t_embedder.mlp.0.weight");
+    assert_non_null(w);
+    for (size_t i = 0; i < w->numel; i++) w->data[i] = NAN;
+    pd_sample_config sc;
+    pd_sample_config_from(&cfg, &sc);
+    char path[300];
+    snprintf(path, sizeof path, "%s/nan.png", tmpdir);
+    int classes[1] = {0};
+    assert_int_equal(pd_sample_grid(&s, &sc, classes, 1, 1, 1, path, NULL, false), PD_ERR_NUMERIC);
+    TU_ASSERT_CONTAINS(pd_last_error(), "not finite");
+    assert_int_equal(access(path, F_OK), -1);
+    pd_session_close(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_limits),
@@ -369,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_config_semicolon_round_trip),
         cmocka_unit_test(test_loss_listed_twice),
         cmocka_unit_test(test_png_palette_trns),
+        cmocka_unit_test(test_sample_nan_weights),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
