@@ -144,12 +144,12 @@ pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, bool resume, int64_t 
         goto fail;
     }
     if ((s = make_dirs(rd->dir)) || (s = make_dirs(rd->samples))) goto fail;
-    int n = pd_run_dir_remove_stale(rd->dir);
-    if (n < 0) {
+    int n = pd_run_dir_remove_stale(rd->dir), m = n < 0 ? 0 : pd_run_dir_remove_stale(rd->samples);
+    if (n < 0 || m < 0) {
         s = PD_ERR_IO;
         goto fail;
     }
-    rd->stale_removed = n;
+    rd->stale_removed = n + m;
     if (resume && (s = pd_run_dir_cut_log(rd->log, resume_step))) goto fail;
     return PD_OK;
 fail:

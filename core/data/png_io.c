@@ -186,7 +186,7 @@ pd_status pd_png_write(const char *path, const uint8_t *data, int w, int h, int 
         return pd_fail(PD_ERR_ARG, "png_write %s: expected w, h > 0 and c = 1 or 3, got %dx%dx%d",
                        path, w, h, c);
     char tmp[4096];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (len < 0 || (size_t)len >= sizeof tmp)
         return pd_fail(PD_ERR_ARG, "png_write: path too long: %s", path);
     FILE *f = fopen(tmp, "wb");
