@@ -313,6 +313,13 @@ static void test_config_semicolon_round_trip(void **state) {
     pd_config_defaults(&b);
     if (pd_config_load_string(&b, text, "written.ini")) fail_msg("%s\n%s", pd_last_error(), text);
     assert_true(pd_config_equal(&a, &b));
+    /* found by fuzz_config: a list item that starts with ';' ("a ,;b") */
+    pd_config_defaults(&a);
+    assert_int_equal(pd_config_load_string(&a, "[loss]\nplugin = mse ,;x\n", "t.ini"), PD_OK);
+    assert_true(pd_config_to_ini(&a, text, sizeof text) < sizeof text);
+    pd_config_defaults(&b);
+    if (pd_config_load_string(&b, text, "written.ini")) fail_msg("%s\n%s", pd_last_error(), text);
+    assert_true(pd_config_equal(&a, &b));
 }
 
 /* Item 11: the same loss listed twice silently doubled the loss. */
