@@ -13,7 +13,7 @@ int cmd_info(int argc, char **argv) {
     }
     const char *path = argv[1];
     pd_st_file *f;
-    if (pd_st_open(path, &f)) return cli_fail("info");
+    if (pd_st_open_header(path, &f)) return cli_fail("info");
     const char *ini, *plugins;
     if (pd_checkpoint_read_meta(f, &ini, &plugins)) {
         pd_st_close(f);

@@ -2,13 +2,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "pixeldit/trainer.h"
 
 static const char *usage =
     "usage: pixeldit train CONFIG [--out DIR] [--steps N] [--minutes M] [--resume CKPT]\n"
-    "                      [--set section.key=value ...] [--plugin FILE.so ...] [--quiet]\n"
+    "                      [--set section.key=value ...] [--plugin FILE.so ...] [--quiet] [--force]\n"
     "\n"
     "  --out DIR        where checkpoint-last.safetensors, log.csv and samples/ go (default: runs/NAME)\n"
     "  --steps N        run N optimiser steps now (default: [train] epochs, or until stopped)\n"
@@ -17,18 +18,25 @@ static const char *usage =
     "  --set s.k=v      override a config key (repeatable)\n"
     "  --plugin F.so    put a plugin in the slot of its kind; a loss is added to [loss] (repeatable)\n"
     "  --quiet          no progress output\n"
+    "  --force          start over in a --out folder that already holds a run (replaces it)\n"
     "\n"
-    "Ctrl-C saves a checkpoint and stops. See docs/config.md for every key.\n";
+    "Ctrl-C saves a checkpoint and stops (a second Ctrl-C stops at once; the last checkpoint\n"
+    "stays intact). A run never starts over an existing run without --resume or --force.\n"
+    "See docs/config.md for every key.\n";
 
+/* First signal while steps run: save and stop. During set-up (nothing
+ * written yet) or on a second signal: end now; checkpoints are written to a
+ * temporary file and renamed, so no file is left half-written. */
+static volatile sig_atomic_t g_signals;
 static void on_sigint(int sig) {
-    (void)sig;
-    pd_train_request_stop();
+    if (!pd_train_request_stop() || g_signals++) _exit(128 + sig);
 }
 
 int cmd_train(int argc, char **argv) {
     const char *config = NULL, *out = NULL, *resume = NULL;
     const char *sets[64], *plugins[8];
     int nsets = 0, nplugins = 0, verbose = 1;
+    bool force = false;
     long steps = 0;
     double minutes = 0;
     for (int i = 1; i < argc; i++) {
@@ -50,6 +58,7 @@ int cmd_train(int argc, char **argv) {
             if (nplugins == 8) return cli_usage(usage, "too many --plugin options (8 at most)");
             plugins[nplugins++] = argv[++i];
         } else if (!strcmp(a, "--quiet")) verbose = 0;
+        else if (!strcmp(a, "--force")) force = true;
         else if (a[0] == '-') return cli_usage(usage, "unknown or incomplete option '%s'", a);
         else if (!config) config = a;
         else return cli_usage(usage, "unexpected argument '%s'", a);
@@ -71,7 +80,7 @@ int cmd_train(int argc, char **argv) {
     }
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
-    pd_train_opts o = {&cfg, out, steps, minutes, resume, verbose};
+    pd_train_opts o = {&cfg, out, steps, minutes, resume, verbose, force};
     pd_train_result res;
     pd_status s = pd_train_run(&o, &res);
     if (s == PD_ERR_INTERRUPTED) {

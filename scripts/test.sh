@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs dependencies, builds, runs every meson
 # test (unit, golden, plugin, e2e), then the unit tests again in an
-# AddressSanitizer + UBSan build. Ends with one line "N passed, N failed".
+# AddressSanitizer + UBSan build, then each libFuzzer target for about 30 s
+# (PD_FUZZ_SECONDS). Ends with one line "N passed, N failed".
 # Usage: scripts/test.sh [--no-sanitize]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,18 @@ if ((sanitize)); then
     echo "sanitizer build failed"
     failed=$((failed + 1))
   fi
+fi
+if ((sanitize)); then
+  # libFuzzer targets (fuzz/), about 30 s each under ASan/UBSan; each target
+  # counts as one test
+  echo "== fuzz (${PD_FUZZ_SECONDS:-30} s per target) =="
+  scripts/fuzz.sh "${PD_FUZZ_SECONDS:-30}" | tee build-fuzz-summary.txt
+  p=$(grep -c ' 0 findings$' build-fuzz-summary.txt || true)
+  f=$(grep -c -E 'FINDING|fuzz build failed' build-fuzz-summary.txt || true)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  ((p + f == 0)) && failed=$((failed + 1))
+  rm -f build-fuzz-summary.txt
 fi
 echo "${passed} passed, ${failed} failed"
 ((failed == 0))

@@ -70,6 +70,12 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
         ps.done += b;
     }
     if (show) fprintf(stderr, "\n");
+    /* NaN would be written as black pixels: a broken checkpoint must fail */
+    for (size_t k = 0; !st && k < (size_t)n * per; k++)
+        if (!isfinite(imgs[k]))
+            st = pd_fail(PD_ERR_NUMERIC, "sample: image %zu is not finite (NaN or inf): the "
+                         "weights are broken (a checkpoint of a diverged run?); nothing written",
+                         k / per);
     /* Off a terminal (logs, pipes): one line at the end instead. */
     double secs = pd_now_seconds() - ps.t0;
     if (progress && !st)

@@ -57,6 +57,15 @@ pd_status pd_session_open(pd_session *s, const pd_config *cfg) {
     s->n_losses = cfg->loss.n_plugins;
     for (int i = 0; i < s->n_losses; i++)
         if ((st = load_slot(&cfg->loss, i, PD_PLUGIN_LOSS, &s->loss[i]))) goto fail;
+    /* the same loss twice (by name and by path, say) would silently count twice */
+    for (int i = 0; i < s->n_losses; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(pd_plugin_name(s->loss[i]), pd_plugin_name(s->loss[j]))) {
+                st = pd_fail(PD_ERR_CONFIG, "[loss] plugin lists the loss '%s' twice (%s and %s); "
+                             "use its weight key to scale it", pd_plugin_name(s->loss[i]),
+                             cfg->loss.plugins[j], cfg->loss.plugins[i]);
+                goto fail;
+            }
     if ((st = pd_plugin_config_from_section(cfg, &cfg->decoder, &s->decoder,
                                              1, &s->decoder_cfg)))
         goto fail;

@@ -14,25 +14,16 @@
 #include "pixeldit/plot.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
+#include "run_dir.h"
 #include "train_step.h"
 
 static volatile sig_atomic_t g_stop;
-void pd_train_request_stop(void) { g_stop = 1; }
-
-/* mkdir -p: creates path and any missing parents. */
-static pd_status make_dir(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST)
-            return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST)
-        return pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
-    return PD_OK;
+/* 1 while steps run: from then on a stop saves a checkpoint first. Before,
+ * nothing has been written that a stop could lose. */
+static volatile sig_atomic_t g_in_loop;
+int pd_train_request_stop(void) {
+    g_stop = 1;
+    return g_in_loop;
 }
 
 static pd_status load_data(const pd_config *cfg, pd_dataset **ds) {
@@ -74,6 +65,7 @@ typedef struct {
     pd_train_state st;
     char *config_text;
     FILE *csv;
+    pd_run_dir dir;
 } run;
 
 static pd_status save(run *r, const char *path) {
@@ -103,12 +95,14 @@ static pd_status write_samples(run *r, const char *path) {
 
 /* loss.png next to log.csv; a picture that fails is worth a warning, not
  * the run. */
-static void plot_log(const pd_train_opts *o) {
-    char csv[1100], png[1100];
-    snprintf(csv, sizeof csv, "%s/log.csv", o->out_dir);
-    snprintf(png, sizeof png, "%s/loss.png", o->out_dir);
-    if (pd_plot_training_log(csv, png) && o->verbose)
+static void plot_log(const pd_run_dir *rd, bool verbose) {
+    size_t n = strlen(rd->dir) + sizeof "/loss.png";
+    char *png = malloc(n);
+    if (!png) return; /* a picture is not worth failing the run for */
+    snprintf(png, n, "%s/loss.png", rd->dir);
+    if (pd_plot_training_log(rd->log, png) && verbose)
         fprintf(stderr, "pixeldit: warning: %s\n", pd_last_error());
+    free(png);
 }
 
 static void warn_young_ema(const run *r) {
@@ -117,13 +111,19 @@ static void warn_young_ema(const run *r) {
         fprintf(stderr, "pixeldit: note: %s\n", note);
 }
 
+/* Set-up checks for a stop between its phases: nothing is written yet. */
+static pd_status stopped(void) {
+    return g_stop ? pd_fail(PD_ERR_INTERRUPTED, "interrupted during set-up; nothing was written")
+                  : PD_OK;
+}
+
 static pd_status setup(run *r, const pd_train_opts *o) {
     const pd_config *cfg = o->cfg;
     pd_status s;
     pd_set_num_threads(cfg->train.threads);
-    if ((s = pd_session_open(&r->s, cfg))) return s;
-    if ((s = load_data(cfg, &r->ds))) return s;
-    if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed))) return s;
+    if ((s = pd_session_open(&r->s, cfg)) || (s = stopped())) return s;
+    if ((s = load_data(cfg, &r->ds)) || (s = stopped())) return s;
+    if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed)) || (s = stopped())) return s;
     pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
                           (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
     pd_params *p = pd_jit_params(r->s.model);
@@ -155,11 +155,12 @@ static pd_status setup(run *r, const pd_train_opts *o) {
     }
     if (!(r->ctx = pd_session_new_ctx(&r->s))) return PD_ERR_NOMEM;
     if (!(r->config_text = pd_session_config_text(&r->s))) return pd_fail(PD_ERR_NOMEM, "out of memory");
-    return PD_OK;
+    return stopped();
 }
 
 static void teardown(run *r) {
     if (r->csv) fclose(r->csv);
+    pd_run_dir_close(&r->dir);
     free(r->config_text);
     pd_ctx_free(r->ctx);
     pd_ema_free(r->ema1);
@@ -194,15 +195,13 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     memset(&r, 0, sizeof r);
     memset(res, 0, sizeof *res);
     g_stop = 0;
+    g_in_loop = 0;
     const pd_config *cfg = o->cfg;
-    char path[1024], ckpt[1024], tmp[1100];
+    char *tmp = NULL;
     /* Everything that can reject the config runs before anything is written. */
     pd_status s = setup(&r, o);
-    if (!s) s = make_dir(o->out_dir);
-    if (!s) {
-        snprintf(path, sizeof path, "%s/samples", o->out_dir);
-        s = make_dir(path);
-    }
+    if (!s) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume != NULL, r.st.step, o->force);
+    const char *ckpt = r.dir.checkpoint, *path = r.dir.log;
     int B = cfg->train.batch_size;
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
     int *idx = malloc((size_t)B * sizeof(int)), *labels = malloc((size_t)B * sizeof(int));
@@ -214,24 +213,23 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         s = pd_fail(PD_ERR_NOMEM, "train: out of memory for a batch of %d", B);
     if (s) goto done;
 
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint-last.safetensors", o->out_dir);
-    snprintf(path, sizeof path, "%s/log.csv", o->out_dir);
     bool fresh_csv = access(path, F_OK) != 0 || !o->resume;
     if (!(r.csv = fopen(path, fresh_csv ? "w" : "a"))) {
         s = pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
         goto done;
     }
     if (fresh_csv) {
-        fprintf(r.csv, "step,epoch,loss,lr");
-        for (int i = 0; i < r.s.n_losses; i++) fprintf(r.csv, ",%s", pd_plugin_name(r.s.loss[i]));
-        fprintf(r.csv, ",images_per_s\n");
+        s = pd_log_printf(r.csv, path, "step,epoch,loss,lr");
+        for (int i = 0; i < r.s.n_losses && !s; i++) s = pd_log_printf(r.csv, path, ",%s", pd_plugin_name(r.s.loss[i]));
+        if (!s) s = pd_log_printf(r.csv, path, ",images_per_s\n");
+        if (s) goto done;
     }
 
     int64_t steps_per_epoch = r.ds->n / B;
     int64_t warmup = pd_config_warmup_steps(cfg, steps_per_epoch);
     float base_lr = (float)pd_config_lr(cfg);
     int64_t start = r.st.step, end = INT64_MAX;
-    if (o->max_steps > 0) end = start + o->max_steps;
+    if (o->max_steps > 0 && o->max_steps < INT64_MAX - start) end = start + o->max_steps;
     if (cfg->train.epochs > 0 && steps_per_epoch * cfg->train.epochs < end) end = steps_per_epoch * cfg->train.epochs;
     bool tty = isatty(STDERR_FILENO);
     if (o->verbose)
@@ -245,6 +243,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     double t0 = pd_now_seconds(), t_window = t0, seconds_before = r.st.train_seconds;
     int64_t window_start = start;
     float loss = 0, parts[PD_SESSION_MAX_LOSSES] = {0}, img_s = 0;
+    g_in_loop = 1;
     while (r.st.step < end && !g_stop) {
         if (o->max_minutes > 0 && pd_now_seconds() - t0 > o->max_minutes * 60) break;
         float lr = pd_lr_at(base_lr, r.st.step, warmup);
@@ -257,9 +256,10 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             t_window = now;
             window_start = step;
         }
-        fprintf(r.csv, "%lld,%lld,%.6f,%.6g", (long long)step, (long long)epoch, (double)loss, (double)lr);
-        for (int i = 0; i < r.s.n_losses; i++) fprintf(r.csv, ",%.6f", (double)parts[i]);
-        fprintf(r.csv, ",%.2f\n", (double)img_s);
+        s = pd_log_printf(r.csv, path, "%lld,%lld,%.6f,%.6g", (long long)step, (long long)epoch, (double)loss, (double)lr);
+        for (int i = 0; i < r.s.n_losses && !s; i++) s = pd_log_printf(r.csv, path, ",%.6f", (double)parts[i]);
+        if (!s) s = pd_log_printf(r.csv, path, ",%.2f\n", (double)img_s);
+        if (s) break;
         double eta = -1;
         double rate = (double)(step - start) / (now - t0);
         if (end != INT64_MAX) eta = (double)(end - step) / rate;
@@ -272,27 +272,29 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         if (o->verbose && tty)
             fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f | lr %.2e | %.1f img/s | ETA %s   ",
                     (long long)step, (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
-        if (cfg->train.log_every > 0 && step % cfg->train.log_every == 0) fflush(r.csv);
+        if (cfg->train.log_every > 0 && step % cfg->train.log_every == 0 && (s = pd_log_flush(r.csv, path))) break;
         if (o->verbose && !tty && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
             fprintf(stderr, "step %lld epoch %lld loss %.4f lr %.3g %.1f img/s ETA %s\n", (long long)step,
                     (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
         r.st.train_seconds = seconds_before + (now - t0);
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
-            fflush(r.csv);
-            if ((s = save(&r, ckpt))) break;
-            plot_log(o);
+            if ((s = pd_log_flush(r.csv, path)) || (s = save(&r, ckpt))) break;
+            plot_log(&r.dir, o->verbose);
         }
         if (cfg->train.sample_every > 0 && step % cfg->train.sample_every == 0) {
-            snprintf(tmp, sizeof tmp, "%s/samples/step_%06lld.png", o->out_dir, (long long)step);
-            if ((s = write_samples(&r, tmp))) break;
+            char name[64];
+            snprintf(name, sizeof name, "step_%06lld.png", (long long)step);
+            free(tmp);
+            if (!(tmp = pd_run_dir_sample_path(&r.dir, name))) s = PD_ERR_NOMEM;
+            if (s || (s = write_samples(&r, tmp))) break;
         }
     }
     if (o->verbose && tty) fprintf(stderr, "\n");
-    fflush(r.csv);
+    if (!s) s = pd_log_flush(r.csv, path);
     res->step = r.st.step;
     res->last_loss = loss;
     res->images_per_s = img_s;
-    if (s == PD_ERR_NUMERIC) {
+    if (s == PD_ERR_NUMERIC || s == PD_ERR_IO) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", pd_last_error());
         s = pd_fail(s, "%s; stopped without saving (the last checkpoint, if any, is %s)", msg, ckpt);
@@ -300,8 +302,14 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     }
     if (s) goto done;
     r.st.train_seconds = seconds_before + (pd_now_seconds() - t0);
-    if ((s = save(&r, ckpt))) goto done;
-    plot_log(o);
+    /* no step taken: the folder's checkpoint (if any) already holds this state */
+    if (r.st.step == start && g_stop) {
+        s = pd_fail(PD_ERR_INTERRUPTED, "interrupted before the first step; nothing was saved");
+        goto done;
+    }
+    if (r.st.step > start && (s = save(&r, ckpt))) goto done;
+    g_in_loop = 0; /* saved: a stop from here on loses nothing */
+    plot_log(&r.dir, o->verbose);
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", ckpt);
     if (g_stop) {
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved to %s",
@@ -313,12 +321,18 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
                                 (long long)r.st.step, (double)loss, ckpt);
         goto done;
     }
-    snprintf(tmp, sizeof tmp, "%s/samples/final.png", o->out_dir);
+    free(tmp);
+    if (!(tmp = pd_run_dir_sample_path(&r.dir, "final.png"))) {
+        s = PD_ERR_NOMEM;
+        goto done;
+    }
     if (o->verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s; sampling %s\n",
                             (long long)r.st.step, (double)loss, ckpt, tmp);
     if (o->verbose) warn_young_ema(&r);
     s = write_samples(&r, tmp);
 done:
+    g_in_loop = 0;
+    free(tmp);
     free(idx);
     free(labels);
     free(labels_dropped);

@@ -114,6 +114,10 @@ static char *read_line(char *str, int num, void *stream) {
     int n = 0;
     bool too_long = false;
     while (c != EOF && c != '\n') {
+        if (c == '\0') { /* C strings would silently end the line here */
+            FAIL(st, "%s:%d: NUL byte in the line (not a text file?)", st->name, st->line);
+            c = ' ';
+        }
         if (n < num - 2)
             str[n++] = (char)c;
         else

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "pixeldit/limits.h"
 
 /* C enums are stored through int pointers by the value parser. */
 _Static_assert(sizeof(pd_sampler_kind) == sizeof(int), "enum size");
@@ -54,26 +55,26 @@ const cfg_key pd_cfg_keys[] = {
     /* [model] */
     {.section = "model", .name = "preset", .type = CFG_PRESET, FIELD(model.preset), .def = "",
      .help = "Named architecture that fills every [model] key first; explicit [model] keys override it."},
-    INT_KEY("model", "image_size", model.image_size, "256", 1, NONE,
+    INT_KEY("model", "image_size", model.image_size, "256", 1, PD_MAX_IMAGE_SIZE,
             "Side of the square images in pixels."),
     INT_ONE_OF("model", "channels", model.channels, "3", channels_ch,
                "Image channels: 1 (grayscale) or 3 (RGB)."),
-    INT_KEY("model", "patch_size", model.patch_size, "16", 1, NONE,
+    INT_KEY("model", "patch_size", model.patch_size, "16", 1, PD_MAX_PATCH_SIZE,
             "Side p of the square patch one token covers; image_size must be a multiple of it."),
-    INT_KEY("model", "hidden_size", model.hidden_size, "768", 1, NONE,
+    INT_KEY("model", "hidden_size", model.hidden_size, "768", 1, PD_MAX_HIDDEN_SIZE,
             "Token width D of the transformer."),
-    INT_KEY("model", "depth", model.depth, "12", 1, NONE, "Number of transformer blocks."),
-    INT_KEY("model", "num_heads", model.num_heads, "12", 1, NONE,
+    INT_KEY("model", "depth", model.depth, "12", 1, PD_MAX_DEPTH, "Number of transformer blocks."),
+    INT_KEY("model", "num_heads", model.num_heads, "12", 1, PD_MAX_HEADS,
             "Attention heads; the head dimension hidden_size / num_heads must be a multiple of 4 (2D RoPE)."),
-    INT_KEY("model", "bottleneck_dim", model.bottleneck_dim, "128", 1, NONE,
+    INT_KEY("model", "bottleneck_dim", model.bottleneck_dim, "128", 1, PD_MAX_BOTTLENECK_DIM,
             "Width d' of the linear bottleneck in the patch embedding (patch -> d' -> D)."),
-    FLOAT_KEY("model", "mlp_ratio", model.mlp_ratio, "4.0", 0, true, NONE, false,
+    FLOAT_KEY("model", "mlp_ratio", model.mlp_ratio, "4.0", 0, true, PD_MAX_MLP_RATIO, false,
               "SwiGLU hidden width is int(int(D * mlp_ratio) * 2 / 3)."),
-    INT_KEY("model", "in_context_len", model.in_context_len, "32", 0, NONE,
+    INT_KEY("model", "in_context_len", model.in_context_len, "32", 0, PD_MAX_IN_CONTEXT_LEN,
             "Copies of the class embedding prepended as in-context tokens (0 = none)."),
-    INT_KEY("model", "in_context_start", model.in_context_start, "4", 0, NONE,
+    INT_KEY("model", "in_context_start", model.in_context_start, "4", 0, PD_MAX_DEPTH,
             "Index of the block before which the in-context tokens are inserted."),
-    INT_KEY("model", "num_classes", model.num_classes, "1000", 1, NONE,
+    INT_KEY("model", "num_classes", model.num_classes, "1000", 1, PD_MAX_CLASSES,
             "Number of class labels; label num_classes is the null class used for guidance."),
     FLOAT_KEY("model", "proj_dropout", model.proj_dropout, "0.0", 0, false, 1, true,
               "Training dropout after the attention projection and on the SwiGLU hidden, middle half of the blocks."),
@@ -93,7 +94,7 @@ const cfg_key pd_cfg_keys[] = {
               "Probability that a training label is replaced by the null class, for guidance."),
 
     /* [train] */
-    INT_KEY("train", "batch_size", train.batch_size, "64", 1, NONE, "Images per optimizer step."),
+    INT_KEY("train", "batch_size", train.batch_size, "64", 1, PD_MAX_BATCH, "Images per optimizer step."),
     FLOAT_KEY("train", "lr", train.lr, "0", 0, false, NONE, false,
               "Learning rate after warm-up; 0 = derive it from blr."),
     FLOAT_KEY("train", "blr", train.blr, "5e-5", 0, false, NONE, false,
@@ -148,7 +149,7 @@ const cfg_key pd_cfg_keys[] = {
     /* [sample] */
     ENUM_KEY("sample", "sampler", sample.sampler, "heun", sampler_ch,
              "ODE solver: heun (second order, last step Euler, as JiT) or euler."),
-    INT_KEY("sample", "steps", sample.steps, "50", 1, NONE,
+    INT_KEY("sample", "steps", sample.steps, "50", 1, PD_MAX_SAMPLE_STEPS,
             "Steps on the uniform time grid from 0 (noise) to 1 (image)."),
     FLOAT_KEY("sample", "cfg", sample.cfg, "3.0", 0, false, NONE, false,
               "Classifier-free guidance scale (1 = conditional only)."),
@@ -157,7 +158,7 @@ const cfg_key pd_cfg_keys[] = {
     FLOAT_KEY("sample", "cfg_interval_high", sample.cfg_interval_high, "1.0", 0, false, 1, false,
               "Upper end of the guidance interval."),
     INT_KEY("sample", "seed", sample.seed, "0", 0, NONE, "Seed for the sampling noise."),
-    INT_KEY("sample", "per_class", sample.per_class, "8", 1, NONE, "Images sampled per class."),
+    INT_KEY("sample", "per_class", sample.per_class, "8", 1, PD_MAX_PER_CLASS, "Images sampled per class."),
     INT_KEY("sample", "ema", sample.ema, "1", 0, 2,
             "Weights to sample with: 0 = raw model, 1 = EMA 1, 2 = EMA 2."),
 

@@ -1,9 +1,11 @@
 /* Cross-field checks: the keys are each in range (the parser saw to that);
  * here they must also fit together. Messages name every key involved. */
 #include <math.h>
+#include <string.h>
 
 #include "config_internal.h"
 #include "pixeldit/jit.h"
+#include "pixeldit/limits.h"
 
 #define KEY(sec, name) pd_cfg_key_index(sec, name)
 
@@ -35,7 +37,9 @@ static pd_status check_model(const pd_config *cfg) {
     pd_config_jit(cfg, &jc);
     char why[320];
     const char *key = pd_jit_config_problem(&jc, why, sizeof why);
-    return key ? pd_cfg_fail_key_index(cfg, KEY("model", key), "%s", why) : PD_OK;
+    if (key) return pd_cfg_fail_key_index(cfg, KEY("model", key), "%s", why);
+    /* sizes within limits.h and the parameters within memory */
+    return pd_limits_check_jit(&jc);
 }
 
 static pd_status check_train_sample(const pd_config *cfg) {
@@ -60,6 +64,12 @@ static pd_status check_plugins(const pd_config *cfg) {
             return pd_cfg_fail_key_index(cfg, KEY(secs[i]->section, "plugin"),
                                          "expected one plugin");
     }
+    /* a loss listed twice would silently count twice */
+    for (int i = 0; i < cfg->loss.n_plugins; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(cfg->loss.plugins[i], cfg->loss.plugins[j]))
+                return pd_cfg_fail_key_index(cfg, KEY("loss", "plugin"), "lists '%s' twice",
+                                             cfg->loss.plugins[i]);
     return PD_OK;
 }
 

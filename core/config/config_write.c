@@ -17,10 +17,19 @@ void cfg_text_put(cfg_text *o, const char *fmt, ...) {
 
 #define put cfg_text_put
 
+/* True if inih would read part of "key = value" as a comment: a ';' after
+ * a blank, or first (after "= "). "key =;x" and the list "a ,;b" both load. */
+static bool starts_comment(const char *value) {
+    for (const char *p = value; *p; p++)
+        if (*p == ';' && (p == value || p[-1] == ' ' || p[-1] == '\t')) return true;
+    return false;
+}
+
 /* "key = value", or "key=value" when that is what it takes to stay within
- * inih's line limit (values read from a file always fit that way). */
+ * inih's line limit (values read from a file always fit that way) or to keep
+ * a ';' from starting a comment (lists are compact: "a,;b"). */
 static void put_line(cfg_text *o, const char *key, const char *value, const char *compact_value) {
-    if (strlen(key) + 3 + strlen(value) <= PD_CONFIG_LINE_MAX)
+    if (!starts_comment(value) && strlen(key) + 3 + strlen(value) <= PD_CONFIG_LINE_MAX)
         put(o, "%s = %s\n", key, value);
     else
         put(o, "%s=%s\n", key, compact_value);

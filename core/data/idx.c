@@ -69,19 +69,41 @@ static pd_status open_header(const char *path, uint32_t magic, int ndims, gzFile
     return PD_OK;
 }
 
-/* Reads the payload and insists that nothing is missing or left over. */
-static pd_status read_payload(gzFile gz, const char *path, uint8_t *buf, size_t len,
-                              const char *what) {
-    long long got = read_all(gz, path, buf, len);
-    if (got < 0) return PD_ERR_FORMAT;
-    if ((size_t)got < len)
-        return pd_fail(PD_ERR_FORMAT, "%s: truncated: header promises %s (%zu bytes), read %lld",
-                       path, what, len, got);
+/* Reads the payload into a new buffer and insists that nothing is missing
+ * or left over. The buffer grows with the data actually read, so a small
+ * file whose header promises gigabytes costs no more than its content. */
+static pd_status read_payload(gzFile gz, const char *path, size_t len, const char *what,
+                              uint8_t **out) {
+    size_t cap = len < (1u << 20) ? len : (1u << 20), got = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %zu bytes for %s", path, cap, what);
+    for (;;) {
+        long long r = read_all(gz, path, buf + got, cap - got);
+        if (r < 0) {
+            free(buf);
+            return PD_ERR_FORMAT;
+        }
+        got += (size_t)r;
+        if (got < cap || cap == len) break;
+        size_t grown = cap > len / 2 ? len : 2 * cap;
+        uint8_t *b = realloc(buf, grown);
+        if (!b) {
+            free(buf);
+            return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %zu bytes for %s", path, grown, what);
+        }
+        buf = b;
+        cap = grown;
+    }
     uint8_t extra;
-    if (read_all(gz, path, &extra, 1) == 1)
-        return pd_fail(PD_ERR_FORMAT, "%s: trailing data after %s (%zu bytes)", path, what,
-                       len);
-    return PD_OK;
+    pd_status st = PD_OK;
+    if (got < len)
+        st = pd_fail(PD_ERR_FORMAT, "%s: truncated: header promises %s (%zu bytes), read %zu",
+                     path, what, len, got);
+    else if (read_all(gz, path, &extra, 1) == 1)
+        st = pd_fail(PD_ERR_FORMAT, "%s: trailing data after %s (%zu bytes)", path, what, len);
+    if (st) free(buf);
+    else *out = buf;
+    return st;
 }
 
 pd_status pd_idx_read_images(const char *path, uint8_t **pixels, int *n, int *rows,
@@ -101,20 +123,13 @@ pd_status pd_idx_read_images(const char *path, uint8_t **pixels, int *n, int *ro
                        "1..%u x 1..%u pixels",
                        path, d[0], d[1], d[2], INT_MAX, IDX_MAX_SIDE, IDX_MAX_SIDE);
     }
-    size_t len = (size_t)d[0] * d[1] * d[2];
-    uint8_t *buf = malloc(len);
-    if (!buf) {
-        gzclose(gz);
-        return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %zu bytes for images", path, len);
-    }
+    size_t len = (size_t)d[0] * d[1] * d[2]; /* < 2^63: each factor < 2^31 */
+    uint8_t *buf = NULL;
     char what[96];
     snprintf(what, sizeof what, "%u images of %ux%u", d[0], d[1], d[2]);
-    st = read_payload(gz, path, buf, len, what);
+    st = read_payload(gz, path, len, what, &buf);
     gzclose(gz);
-    if (st != PD_OK) {
-        free(buf);
-        return st;
-    }
+    if (st != PD_OK) return st;
     *pixels = buf;
     *n = (int)d[0];
     *rows = (int)d[1];
@@ -134,19 +149,12 @@ pd_status pd_idx_read_labels(const char *path, uint8_t **labels, int *n) {
         return pd_fail(PD_ERR_FORMAT, "%s: bad IDX label count %u: expected 1..%d", path, d[0],
                        INT_MAX);
     }
-    uint8_t *buf = malloc(d[0]);
-    if (!buf) {
-        gzclose(gz);
-        return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %u bytes for labels", path, d[0]);
-    }
+    uint8_t *buf = NULL;
     char what[64];
     snprintf(what, sizeof what, "%u labels", d[0]);
-    st = read_payload(gz, path, buf, d[0], what);
+    st = read_payload(gz, path, d[0], what, &buf);
     gzclose(gz);
-    if (st != PD_OK) {
-        free(buf);
-        return st;
-    }
+    if (st != PD_OK) return st;
     *labels = buf;
     *n = (int)d[0];
     return PD_OK;

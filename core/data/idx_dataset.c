@@ -108,10 +108,11 @@ pd_status pd_dataset_load_fashion_mnist(const char *dir, bool train,
     if (st != PD_OK) return st;
     pd_dataset *ds = *out;
     if (ds->num_classes > 10) {
+        int max_label = ds->num_classes - 1; /* read before the free */
         pd_dataset_free(ds);
         *out = NULL;
         return pd_fail(PD_ERR_FORMAT, "%s: labels go up to %d, Fashion-MNIST has 10 classes",
-                       labels, ds->num_classes - 1);
+                       labels, max_label);
     }
     /* All ten classes exist even if a tiny file misses the last ones. */
     char **names = realloc(ds->class_names, 10 * sizeof(char *));

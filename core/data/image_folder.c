@@ -4,6 +4,7 @@
  * every machine. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,8 @@ static int has_png_suffix(const char *name) {
 /* Lists the visible entries of dir that are folders (want_dirs) or regular
  * .png files, sorted; *others counts visible entries of the other kind. */
 static pd_status list_dir(const char *dir, int want_dirs, name_list *out, int *others) {
+    if (strlen(dir) + 1 + NAME_MAX + 1 > 4096) /* paths are never cut */
+        return pd_fail(PD_ERR_ARG, "%s: path longer than %d bytes", dir, 4096 - NAME_MAX - 2);
     DIR *d = opendir(dir);
     if (!d) return pd_fail(PD_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
     *others = 0;
@@ -96,6 +99,8 @@ static pd_status load_one(const char *path, int C, int S, uint8_t *dst) {
 
 pd_status pd_dataset_load_folder(const char *root, const pd_dataset_opts *opts,
                                  pd_dataset **out) {
+    if (root && strlen(root) + 2 * (NAME_MAX + 1) + 1 > 4096) /* root/class/file, never cut */
+        return pd_fail(PD_ERR_ARG, "%s: path longer than %d bytes", root, 4096 - 2 * NAME_MAX - 3);
     if (!root || !out) return pd_fail(PD_ERR_ARG, "dataset_load_folder: NULL argument");
     *out = NULL;
     pd_status st = pd_dataset_check_opts(opts, root);

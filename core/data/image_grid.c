@@ -65,6 +65,8 @@ pd_status pd_image_folder_write(const char *dir, const float *imgs, int n, int C
     if (st != PD_OK) return st;
     if (first_index < 0)
         return pd_fail(PD_ERR_ARG, "%s: first_index must be >= 0, got %d", dir, first_index);
+    if (strlen(dir) + 32 > 4096) /* dir/NNNNNN.png, never cut */
+        return pd_fail(PD_ERR_ARG, "%s: path longer than %d bytes", dir, 4096 - 32);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return pd_fail(PD_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
     uint8_t *buf = malloc((size_t)C * H * W); /* (H, W, C) */

@@ -66,6 +66,9 @@ static int set_read_transforms(png_structp png, png_infop info) {
     if (depth == 16) png_set_strip_16(png);
     /* Dropped, not composited: PIL's convert("RGB") ignores alpha too. */
     if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    /* a palette with a tRNS chunk expands to RGBA: drop that alpha too */
+    if (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_strip_alpha(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     return png_get_channels(png, info);
@@ -183,7 +186,7 @@ pd_status pd_png_write(const char *path, const uint8_t *data, int w, int h, int 
         return pd_fail(PD_ERR_ARG, "png_write %s: expected w, h > 0 and c = 1 or 3, got %dx%dx%d",
                        path, w, h, c);
     char tmp[4096];
-    int len = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (len < 0 || (size_t)len >= sizeof tmp)
         return pd_fail(PD_ERR_ARG, "png_write: path too long: %s", path);
     FILE *f = fopen(tmp, "wb");

@@ -12,14 +12,16 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "pixeldit/limits.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; this reader assumes a little-endian host"
 #endif
 
-/* Headers of real checkpoints are tens of KiB; the cap (as in the reference
- * implementation) rejects garbage lengths before allocating. */
-#define ST_MAX_HEADER (100u << 20)
+/* Headers of real checkpoints are tens of KiB to a few MiB; the cap
+ * (pixeldit/limits.h) rejects garbage lengths before allocating and bounds
+ * the parsed header's memory (at most ~40 bytes per header byte). */
+#define ST_MAX_HEADER PD_MAX_ST_HEADER
 #define ST_ALIGN 64
 
 static const struct {
@@ -74,6 +76,7 @@ struct pd_st_file {
     int *by_name;              /* indices sorted by name, for bsearch */
     int n_meta;
     const pd_json *meta;       /* the "__metadata__" object or NULL */
+    const pd_json **meta_at;   /* its members in order, n_meta of them */
 };
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -100,7 +103,7 @@ static uint64_t le64(const unsigned char *b) {
 
 /* Reads path into f->alloc and checks the header length; sets the header
  * span [*hdr, *hdr + *hdr_len). */
-static pd_status load_file(pd_st_file *f, const char **hdr, size_t *hdr_len) {
+static pd_status load_file(pd_st_file *f, bool header_only, const char **hdr, size_t *hdr_len) {
     const char *path = f->path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -136,17 +139,18 @@ static pd_status load_file(pd_st_file *f, const char **hdr, size_t *hdr_len) {
     /* Offset the file in the allocation so that the data area (at 8 + n)
      * starts on a 64-byte boundary: tensors can be used in place. */
     size_t pad = (ST_ALIGN - (8 + (size_t)n) % ST_ALIGN) % ST_ALIGN;
-    size_t total = (pad + size + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN;
+    size_t want = header_only ? 8 + (size_t)n : size; /* `info` reads only the header */
+    size_t total = (pad + want + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN;
     f->alloc = aligned_alloc(ST_ALIGN, total);
     if (!f->alloc) {
         s = pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, total);
         goto done;
     }
     memcpy(f->alloc + pad, lenbuf, 8);
-    if ((s = read_all(fd, f->alloc + pad + 8, size - 8, path))) goto done;
+    if ((s = read_all(fd, f->alloc + pad + 8, want - 8, path))) goto done;
     *hdr = (const char *)f->alloc + pad + 8;
     *hdr_len = (size_t)n;
-    f->data = f->alloc + pad + 8 + n;
+    f->data = header_only ? NULL : f->alloc + pad + 8 + n;
     f->data_size = size - 8 - (size_t)n;
 done:
     close(fd);
@@ -226,7 +230,7 @@ static pd_status parse_entry(pd_st_file *f, const pd_json *e, pd_st_tensor *t, u
                        "needs %zu bytes", path, name, (unsigned long long)*begin,
                        (unsigned long long)*end, pd_st_describe(t, d, sizeof d), need);
     }
-    t->data = f->data + *begin;
+    t->data = f->data ? f->data + *begin : NULL;
     t->nbytes = need;
     return PD_OK;
 }
@@ -236,15 +240,38 @@ static pd_status parse_metadata(pd_st_file *f, const pd_json *m) {
     if (m->type != PD_JSON_OBJECT)
         return pd_fail(PD_ERR_FORMAT, "%s: \"__metadata__\" is a JSON %s, expected an object",
                        f->path, pd_json_type_name(m->type));
-    for (const pd_json *kv = m->child; kv; kv = kv->next) {
-        if (kv->type != PD_JSON_STRING)
-            return pd_fail(PD_ERR_FORMAT, "%s: metadata \"%s\" is a JSON %s, expected a string",
-                           f->path, kv->key, pd_json_type_name(kv->type));
-        for (const pd_json *o = m->child; o != kv; o = o->next)
-            if (strcmp(o->key, kv->key) == 0)
-                return pd_fail(PD_ERR_FORMAT, "%s: metadata key \"%s\" appears twice", f->path,
-                               kv->key);
+    if (m->count > PD_MAX_ST_METADATA)
+        return pd_fail(PD_ERR_FORMAT, "%s: %d metadata keys, above the limit %d", f->path,
+                       m->count, PD_MAX_ST_METADATA);
+    /* duplicate keys through a hash set of the keys seen (open addressing,
+     * at most half full): linear in the number of keys */
+    size_t n_slots = 16;
+    while (n_slots < 2 * (size_t)m->count) n_slots *= 2;
+    const char **slots = calloc(n_slots, sizeof *slots);
+    f->meta_at = calloc((size_t)m->count + 1, sizeof *f->meta_at);
+    if (!slots || !f->meta_at) {
+        free(slots);
+        return pd_fail(PD_ERR_NOMEM, "%s: out of memory for %d metadata keys", f->path, m->count);
     }
+    pd_status s = PD_OK;
+    int i = 0;
+    for (const pd_json *kv = m->child; kv && !s; kv = kv->next) {
+        if (kv->type != PD_JSON_STRING) {
+            s = pd_fail(PD_ERR_FORMAT, "%s: metadata \"%s\" is a JSON %s, expected a string",
+                        f->path, kv->key, pd_json_type_name(kv->type));
+            break;
+        }
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (const char *c = kv->key; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        size_t j = (size_t)h & (n_slots - 1);
+        while (slots[j] && strcmp(slots[j], kv->key)) j = (j + 1) & (n_slots - 1);
+        if (slots[j])
+            s = pd_fail(PD_ERR_FORMAT, "%s: metadata key \"%s\" appears twice", f->path, kv->key);
+        slots[j] = kv->key;
+        f->meta_at[i++] = kv;
+    }
+    free(slots);
+    if (s) return s;
     f->meta = m;
     f->n_meta = m->count;
     return PD_OK;
@@ -301,6 +328,9 @@ static pd_status parse_header(pd_st_file *f, const char *hdr, size_t len) {
         return pd_fail(PD_ERR_FORMAT, "%s: header is a JSON %s, expected an object", f->path,
                        pd_json_type_name(root->type));
     int cap = root->count;
+    if (cap > PD_MAX_ST_TENSORS + 1)
+        return pd_fail(PD_ERR_FORMAT, "%s: %d header entries, above the limit of %d tensors",
+                       f->path, cap, PD_MAX_ST_TENSORS);
     f->tensors = calloc((size_t)cap + 1, sizeof *f->tensors);
     f->by_name = calloc((size_t)cap + 1, sizeof(int));
     uint64_t *begin = calloc((size_t)cap + 1, sizeof *begin);
@@ -326,7 +356,7 @@ done:
     return s;
 }
 
-pd_status pd_st_open(const char *path, pd_st_file **out) {
+static pd_status open_file(const char *path, bool header_only, pd_st_file **out) {
     if (!out) return pd_fail(PD_ERR_ARG, "st_open: out is NULL");
     *out = NULL;
     if (!path) return pd_fail(PD_ERR_ARG, "st_open: path is NULL");
@@ -338,7 +368,7 @@ pd_status pd_st_open(const char *path, pd_st_file **out) {
     }
     const char *hdr = NULL;
     size_t hdr_len = 0;
-    pd_status s = load_file(f, &hdr, &hdr_len);
+    pd_status s = load_file(f, header_only, &hdr, &hdr_len);
     if (!s) s = parse_header(f, hdr, hdr_len);
     if (s) {
         pd_st_close(f);
@@ -348,8 +378,15 @@ pd_status pd_st_open(const char *path, pd_st_file **out) {
     return PD_OK;
 }
 
+pd_status pd_st_open(const char *path, pd_st_file **out) { return open_file(path, false, out); }
+
+pd_status pd_st_open_header(const char *path, pd_st_file **out) {
+    return open_file(path, true, out);
+}
+
 void pd_st_close(pd_st_file *f) {
     if (!f) return;
+    free(f->meta_at);
     pd_json_free(f->doc);
     free(f->tensors);
     free(f->by_name);
@@ -384,8 +421,7 @@ const pd_st_tensor *pd_st_find(const pd_st_file *f, const char *name) {
 int pd_st_metadata_count(const pd_st_file *f) { return f ? f->n_meta : 0; }
 
 void pd_st_metadata_at(const pd_st_file *f, int i, const char **key, const char **value) {
-    const pd_json *kv = f && f->meta && i >= 0 ? f->meta->child : NULL;
-    for (int k = 0; kv && k < i; k++) kv = kv->next;
+    const pd_json *kv = f && i >= 0 && i < f->n_meta ? f->meta_at[i] : NULL;
     if (key) *key = kv ? kv->key : NULL;
     if (value) *value = kv ? kv->str : NULL;
 }
@@ -403,6 +439,9 @@ pd_status pd_st_read_f32(const pd_st_file *f, const char *name, float *dst,
         return pd_fail(PD_ERR_ARG, "st_read_f32: NULL argument");
     const pd_st_tensor *t = pd_st_find(f, name);
     if (!t) return pd_fail(PD_ERR_FORMAT, "%s: no tensor '%s'", f->path, name);
+    if (!f->data)
+        return pd_fail(PD_ERR_ARG, "%s: opened for its header only; tensor '%s' not read",
+                       f->path, name);
     bool same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == expect_shape[i];
     if (!same) {

@@ -8,6 +8,7 @@
 
 #include "ctx_attention.h"
 #include "pixeldit/jit.h"
+#include "pixeldit/limits.h"
 #include "pixeldit/ops.h"
 #include "pixeldit/plugin_host.h"
 
@@ -98,6 +99,9 @@ const char *pd_jit_config_problem(const pd_jit_config *c, char *why, size_t n) {
 }
 
 static pd_status validate(const pd_jit_config *c) {
+    /* limits.h first: the rules below compute with these sizes */
+    pd_status s = pd_limits_check_jit(c);
+    if (s) return s;
     char why[320];
     const char *key = pd_jit_config_problem(c, why, sizeof why);
     return key ? pd_fail(PD_ERR_CONFIG, "jit: [model] %s %s", key, why) : PD_OK;
@@ -131,6 +135,10 @@ static pd_status register_params(pd_jit *m) {
     m->proj2_b = add(p, "", "x_embedder.proj2.bias", 0, 1, D);
     m->pos_embed = add(p, "", "pos_embed", PD_PARAM_FROZEN, 3, 1, m->N, D);
     if (L > 0) m->ctx_posemb = add(p, "", "in_context_posemb", 0, 3, 1, L, D);
+    /* Every registration is checked through the count: a failed one
+     * (out of memory; the message is set) registers nothing. */
+    int want = 9 + (L > 0);
+    if (pd_params_count(p) != want) return PD_ERR_NOMEM;
     for (int i = 0; i < c->depth; i++) {
         jit_block *b = &m->blocks[i];
         char pre[48];
@@ -149,12 +157,12 @@ static pd_status register_params(pd_jit *m) {
         b->w3_b = add(p, pre, "mlp.w3.bias", 0, 1, D);
         b->ada_w = add(p, pre, "adaLN_modulation.1.weight", 0, 2, 6 * D, D);
         b->ada_b = add(p, pre, "adaLN_modulation.1.bias", 0, 1, 6 * D);
-        if (!b->ada_b) return PD_ERR_ARG;
+        if (pd_params_count(p) != (want += 14)) return PD_ERR_NOMEM;
         /* model_jit.py: depth // 4 * 3 > i >= depth // 4 (not 3 * depth // 4: they
          * differ when depth is not a multiple of 4) */
         b->dropout = i >= c->depth / 4 && i < c->depth / 4 * 3;
     }
-    return m->proj2_b && m->y_table ? PD_OK : PD_ERR_ARG;
+    return PD_OK;
 }
 
 static pd_status check_kind(const pd_plugin *pl, pd_plugin_kind kind, const char *slot) {

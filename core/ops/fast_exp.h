@@ -13,6 +13,10 @@
 static inline float pd_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
     float n = floorf(x * 1.44269504088896341f + 0.5f);
+    /* NaN passes the clamps above (compares are false) and stays in r, so
+     * the result is NaN; n must still be a valid exponent: the conversion
+     * and shift below would be undefined for NaN */
+    n = n >= -126.0f ? n : -126.0f;
     float r = x - n * 0.693359375f - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;

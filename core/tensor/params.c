@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pixeldit/limits.h"
 #include "pixeldit/params.h"
 
 typedef struct {
@@ -9,10 +10,46 @@ typedef struct {
     unsigned flags;
 } pd_param;
 
+/* Names are found through an open-addressing hash table of item indices
+ * (slot -1 = empty, at most half full), so building a model of any depth and
+ * loading a checkpoint stay linear in the parameter count. */
 struct pd_params {
     pd_param **items;
     int n, cap;
+    int *slots;
+    size_t n_slots; /* a power of two, >= 2 * cap */
 };
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The slot holding name, or the empty slot where it would go. */
+static size_t find_slot(const pd_params *p, const char *name) {
+    size_t mask = p->n_slots - 1, i = (size_t)name_hash(name) & mask;
+    while (p->slots[i] >= 0 && strcmp(p->items[p->slots[i]]->t.name, name) != 0) i = (i + 1) & mask;
+    return i;
+}
+
+/* Grows items and the table together; false when out of memory. */
+static bool grow(pd_params *p) {
+    int cap = p->cap ? p->cap * 2 : 64;
+    pd_param **items = realloc(p->items, (size_t)cap * sizeof *items);
+    if (!items) return false;
+    p->items = items;
+    size_t n_slots = (size_t)cap * 2;
+    int *slots = malloc(n_slots * sizeof *slots);
+    if (!slots) return false;
+    free(p->slots);
+    p->slots = slots;
+    p->n_slots = n_slots;
+    p->cap = cap;
+    memset(slots, 0xff, n_slots * sizeof *slots);
+    for (int i = 0; i < p->n; i++) slots[find_slot(p, items[i]->t.name)] = i;
+    return true;
+}
 
 pd_params *pd_params_new(void) {
     pd_params *p = calloc(1, sizeof *p);
@@ -31,6 +68,7 @@ void pd_params_free(pd_params *p) {
         free(q);
     }
     free(p->items);
+    free(p->slots);
     free(p);
 }
 
@@ -70,19 +108,27 @@ pd_tensor *pd_params_add(pd_params *p, const char *name, const int *shape, int n
             pd_fail(PD_ERR_SHAPE, "params_add: '%s' dim %d is %d", name, i, shape[i]);
             return NULL;
         }
-    if (p->n == p->cap) {
-        int cap = p->cap ? p->cap * 2 : 64;
-        pd_param **items = realloc(p->items, (size_t)cap * sizeof *items);
-        if (!items) goto nomem;
-        p->items = items;
-        p->cap = cap;
+    if (p->n == PD_MAX_PARAM_TENSORS) {
+        pd_fail(PD_ERR_ARG, "params_add: more than %d parameter tensors", PD_MAX_PARAM_TENSORS);
+        return NULL;
     }
+    if (p->n == p->cap && !grow(p)) goto nomem;
     pd_param *q = calloc(1, sizeof *q);
     if (!q) goto nomem;
     pd_tensor *t = &q->t;
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
-    t->numel = pd_shape_numel(shape, ndim);
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (numel > PD_MAX_PARAMS / shape[i]) {
+            free(q);
+            pd_fail(PD_ERR_SHAPE, "params_add: '%s' has more than %lld elements", name,
+                    (long long)PD_MAX_PARAMS);
+            return NULL;
+        }
+        numel *= shape[i];
+    }
+    t->numel = (size_t)numel;
     t->data = calloc(t->numel, sizeof(float));
     t->name = strdup(name);
     t->magic = PD_TENSOR_MAGIC;
@@ -101,6 +147,7 @@ pd_tensor *pd_params_add(pd_params *p, const char *name, const int *shape, int n
         goto nomem;
     }
     q->flags = flags;
+    p->slots[find_slot(p, name)] = p->n;
     p->items[p->n++] = q;
     return t;
 nomem:
@@ -119,10 +166,9 @@ unsigned pd_params_flags_at(const pd_params *p, int i) {
 }
 
 pd_tensor *pd_params_find(const pd_params *p, const char *name) {
-    if (!p || !name) return NULL;
-    for (int i = 0; i < p->n; i++)
-        if (strcmp(p->items[i]->t.name, name) == 0) return &p->items[i]->t;
-    return NULL;
+    if (!p || !name || !p->n_slots) return NULL;
+    int i = p->slots[find_slot(p, name)];
+    return i >= 0 ? &p->items[i]->t : NULL;
 }
 
 size_t pd_params_numel(const pd_params *p, bool trainable_only) {

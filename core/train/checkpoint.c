@@ -1,10 +1,12 @@
 /* Checkpoint save/load on top of the safetensors reader and writer. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pixeldit/checkpoint.h"
+#include "pixeldit/limits.h"
 
 /* ---- save --------------------------------------------------------------------- */
 
@@ -87,23 +89,32 @@ static pd_status load_into(const pd_st_file *f, const char *prefix, const pd_ten
     return pd_st_read_f32(f, name, dst, t->shape, t->ndim);
 }
 
+/* Strict, like load_state_dict: every tensor in the file must be a parameter
+ * of this model, bare or under one of the prefixes a checkpoint writes; one
+ * that is not means another architecture, or a file made by hand. A file
+ * of weights alone (no ema/optim) is fine; the caller that needs those
+ * copies finds them missing by name. Names are hashed (pd_params_find), so
+ * this is linear in the tensor count. */
+static pd_status check_tensor_set(const pd_st_file *f, const pd_params *p) {
+    static const char *const prefixes[] = {"ema1.", "ema2.", "optim.m.", "optim.v."};
+    for (int i = 0; i < pd_st_count(f); i++) {
+        const char *n = pd_st_at(f, i)->name, *bare = n;
+        for (int k = 0; k < 4 && bare == n; k++)
+            if (!strncmp(n, prefixes[k], strlen(prefixes[k]))) bare = n + strlen(prefixes[k]);
+        if (!pd_params_find(p, bare))
+            return pd_fail(PD_ERR_FORMAT, "%s: unexpected tensor '%s' (not a parameter of this "
+                           "model: different config or plugins?)", pd_st_path(f), n);
+    }
+    return PD_OK;
+}
+
 pd_status pd_checkpoint_load_params(const pd_st_file *f, pd_params *p, const char *prefix) {
     for (int i = 0; i < pd_params_count(p); i++) {
         pd_tensor *t = pd_params_at(p, i);
         pd_status s = load_into(f, prefix, t, t->data);
         if (s) return s;
     }
-    /* strict, like load_state_dict: an unprefixed tensor that the model does
-     * not have means the file belongs to another architecture */
-    if (prefix[0] == '\0')
-        for (int i = 0; i < pd_st_count(f); i++) {
-            const char *n = pd_st_at(f, i)->name;
-            if (!strncmp(n, "ema1.", 5) || !strncmp(n, "ema2.", 5) || !strncmp(n, "optim.", 6)) continue;
-            if (!pd_params_find(p, n))
-                return pd_fail(PD_ERR_FORMAT, "%s: unexpected tensor '%s' (not a parameter of this "
-                               "model: different config or plugins?)", pd_st_path(f), n);
-        }
-    return PD_OK;
+    return check_tensor_set(f, p);
 }
 
 static pd_status get_u64s(const pd_st_file *f, const char *key, uint64_t *v, int n) {
@@ -120,13 +131,19 @@ static pd_status get_u64s(const pd_st_file *f, const char *key, uint64_t *v, int
     return PD_OK;
 }
 
-static pd_status get_i64(const pd_st_file *f, const char *key, int64_t *v) {
+/* An integer in [0, max]: counters from a file are bounded so that the
+ * loop's arithmetic on them cannot overflow. */
+static pd_status get_i64(const pd_st_file *f, const char *key, int64_t *v, int64_t max) {
     const char *s = pd_st_metadata(f, key);
     char *end;
     if (!s) return pd_fail(PD_ERR_FORMAT, "%s: metadata '%s' missing", pd_st_path(f), key);
+    errno = 0;
     *v = strtoll(s, &end, 10);
-    if (end == s || *end)
+    if (end == s || *end || errno)
         return pd_fail(PD_ERR_FORMAT, "%s: metadata '%s' = '%s' is not an integer", pd_st_path(f), key, s);
+    if (*v < 0 || *v > max)
+        return pd_fail(PD_ERR_FORMAT, "%s: metadata '%s' = %lld is outside [0, %lld]", pd_st_path(f),
+                       key, (long long)*v, (long long)max);
     return PD_OK;
 }
 
@@ -158,18 +175,20 @@ pd_status pd_checkpoint_load_training(const pd_st_file *f, pd_checkpoint *ck) {
     }
     if (s) return s;
     int64_t v;
-    if ((s = get_i64(f, "step", &ck->state.step))) return s;
+    if ((s = get_i64(f, "step", &ck->state.step, PD_MAX_STEP))) return s;
     if (ck->opt) {
-        if ((s = get_i64(f, "optim.steps", &v))) return s;
+        if ((s = get_i64(f, "optim.steps", &v, PD_MAX_STEP))) return s;
         pd_adamw_set_steps(ck->opt, v);
     }
     if ((s = get_u64s(f, "rng", ck->state.rng.s, 4))) return s;
     if ((s = get_u64s(f, "dropout_rng", ck->state.dropout_rng.s, 4))) return s;
-    if ((s = get_i64(f, "data.epoch", &ck->state.data.epoch))) return s;
-    if ((s = get_i64(f, "data.pos", &v))) return s;
+    if ((s = get_i64(f, "data.epoch", &ck->state.data.epoch, PD_MAX_STEP))) return s;
+    if ((s = get_i64(f, "data.pos", &v, PD_MAX_DATASET_IMAGES))) return s;
     ck->state.data.pos = v;
     if ((s = get_u64s(f, "data.rng", ck->state.data.rng, 4))) return s;
     const char *ts = pd_st_metadata(f, "train_seconds");
     ck->state.train_seconds = ts ? atof(ts) : 0.0;
+    if (!(ck->state.train_seconds >= 0 && ck->state.train_seconds < 1e12))
+        ck->state.train_seconds = 0.0; /* only reported, never used for control */
     return PD_OK;
 }

@@ -68,6 +68,10 @@ typedef struct pd_st_file pd_st_file;
 
 /* Opens and validates path; *out is NULL on failure. */
 pd_status pd_st_open(const char *path, pd_st_file **out);
+/* Reads and validates only the header (tensor names, shapes, offsets and
+ * metadata): memory and time do not grow with the tensor data. Tensors
+ * cannot be read from such a handle (pd_st_read_f32 fails; data is NULL). */
+pd_status pd_st_open_header(const char *path, pd_st_file **out);
 void pd_st_close(pd_st_file *f);
 
 const char *pd_st_path(const pd_st_file *f);

@@ -3,6 +3,7 @@
 #ifndef PIXELDIT_TRAINER_H
 #define PIXELDIT_TRAINER_H
 
+#include "pixeldit/limits.h"
 #include "pixeldit/session.h"
 #include "pixeldit/train.h"
 
@@ -17,13 +18,14 @@ typedef struct pd_train_opts {
     double max_minutes;       /* wall-clock bound; 0: none */
     const char *resume;       /* checkpoint to continue from, or NULL */
     int verbose;              /* 0 quiet, 1 normal */
+    bool force;               /* a fresh run may replace the run in out_dir */
 } pd_train_opts;
 
 typedef struct pd_train_result {
     int64_t step;             /* global step reached */
     float last_loss;
     double images_per_s;
-    char checkpoint[1024];    /* last checkpoint written */
+    char checkpoint[PD_MAX_PATH]; /* last checkpoint written (out_dir is bounded to fit) */
 } pd_train_result;
 
 /* Runs training. Stops at max_steps / max_minutes / epochs, on a NaN or
@@ -31,8 +33,11 @@ typedef struct pd_train_result {
  * overwritten), or when pd_train_request_stop() is called (a checkpoint is
  * saved first; returns PD_ERR_INTERRUPTED). */
 pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res);
-/* Async-signal-safe: asks the running loop to save and stop. */
-void pd_train_request_stop(void);
+/* Async-signal-safe: asks the running loop to save and stop. Returns 1 if
+ * steps are running (the stop saves a checkpoint first: wait for it), 0 if
+ * nothing is at stake (set-up, or after the last save): a signal handler
+ * may then end the process at once. */
+int pd_train_request_stop(void);
 
 /* Samples per_class images for each class id in classes[n_classes] with
  * the session's model as it is (load the wanted weights first), rows =

@@ -160,7 +160,7 @@ static void test_parse_errors(void **state) {
                       "t.ini:2: [sample] sampler = rk4: expected one of heun, euler", NULL);
     expect_load_error("[model]\nchannels = 2\n", "t.ini:2: [model] channels = 2: expected one of 1, 3",
                       NULL);
-    expect_load_error("[model]\ndepth = 0\n", "t.ini:2: [model] depth = 0: expected an integer >= 1",
+    expect_load_error("[model]\ndepth = 0\n", "t.ini:2: [model] depth = 0: expected an integer in [1, 1024]",
                       NULL);
     expect_load_error("[diffusion]\nlabel_drop_prob = 1.5\n", "expected a number in [0, 1]", NULL);
     expect_load_error("[train]\nema_decay1 = 1\n", "t.ini:2: [train] ema_decay1 = 1: expected a number in [0, 1)",
@@ -284,7 +284,7 @@ static void test_validate(void **state) {
     pd_config_defaults(&cfg);
     cfg.model.patch_size = 0;
     assert_int_equal(pd_config_validate(&cfg), PD_ERR_CONFIG);
-    assert_non_null(strstr(pd_last_error(), "[model] patch_size = 0 (default): expected an integer >= 1"));
+    assert_non_null(strstr(pd_last_error(), "[model] patch_size = 0 (default): expected an integer in [1, 256]"));
 }
 
 static void test_plugin_sections(void **state) {

@@ -43,7 +43,7 @@ static void tiny_config(pd_config *cfg) {
 static void train(const char *dir, int64_t steps, const char *resume) {
     static pd_config cfg;
     tiny_config(&cfg);
-    pd_train_opts o = {&cfg, dir, steps, 0, resume, 0};
+    pd_train_opts o = {.cfg = &cfg, .out_dir = dir, .max_steps = steps, .resume = resume};
     pd_train_result r;
     if (pd_train_run(&o, &r)) fail_msg("train %s: %s", dir, pd_last_error());
 }
@@ -168,7 +168,7 @@ static void test_nan_loss_keeps_last_checkpoint(void **state) {
     static pd_config cfg;
     tiny_config(&cfg);
     assert_int_equal(pd_config_set(&cfg, "train.lr=1e30"), PD_OK);
-    pd_train_opts o = {&cfg, dir, 20, 0, ck, 0};
+    pd_train_opts o = {.cfg = &cfg, .out_dir = dir, .max_steps = 20, .resume = ck};
     pd_train_result r;
     assert_int_equal(pd_train_run(&o, &r), PD_ERR_NUMERIC);
     TU_ASSERT_CONTAINS(pd_last_error(), "loss is");

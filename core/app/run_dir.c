@@ -1,0 +1,181 @@
+/* The run folder's rules: refuse to start over a run, clean up after killed
+ * runs, keep log.csv in step with the checkpoint (see run_dir.h). */
+#include "run_dir.h"
+#include "pixeldit/limits.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* malloc'ed "a" + "b"; NULL with the error set when out of memory. */
+static char *join(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (!s) {
+        pd_fail(PD_ERR_NOMEM, "%s%s: out of memory for the path", a, b);
+        return NULL;
+    }
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    return s;
+}
+
+/* mkdir -p on a copy of the path, whatever its length. */
+static pd_status make_dirs(const char *path) {
+    char *buf = join(path, "");
+    if (!buf) return PD_ERR_NOMEM;
+    pd_status s = PD_OK;
+    for (char *p = buf + 1; *p && !s; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            s = pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (!s && mkdir(buf, 0755) && errno != EEXIST)
+        s = pd_fail(PD_ERR_IO, "%s: cannot create directory: %s", path, strerror(errno));
+    free(buf);
+    return s;
+}
+
+/* A pid in a temp-file name: "NAME.tmp.<digits>" -> pid, else 0. */
+static long tmp_pid(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t) return 0;
+    const char *d = t + 5;
+    if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 9) return 0;
+    return strtol(d, NULL, 10);
+}
+
+int pd_run_dir_remove_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        pd_fail(PD_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
+        return -1;
+    }
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        long pid = tmp_pid(e->d_name);
+        if (pid <= 0 || pid == (long)getpid()) continue;
+        /* a live writer (another run in the same folder) keeps its file */
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+        char *slash = join(dir, "/"), *path = slash ? join(slash, e->d_name) : NULL;
+        if (path && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+        free(slash);
+        free(path);
+    }
+    closedir(d);
+    return removed;
+}
+
+pd_status pd_run_dir_cut_log(const char *path, int64_t step) {
+    FILE *f = fopen(path, "r+");
+    if (!f) {
+        if (errno == ENOENT) return PD_OK;
+        return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { /* a pipe or device: leave it */
+        fclose(f);
+        return PD_OK;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long keep = 0; /* bytes to keep */
+    bool header = true;
+    for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+        if (line[n - 1] != '\n') break; /* a partial row from a killed run */
+        if (!header) {
+            char *end;
+            long long row = strtoll(line, &end, 10);
+            if (end == line || *end != ',' || row > step) break;
+        }
+        header = false;
+        keep += (long)n;
+    }
+    free(line);
+    pd_status s = PD_OK;
+    if (ferror(f)) s = pd_fail(PD_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+    else if (ftruncate(fileno(f), keep) != 0)
+        s = pd_fail(PD_ERR_IO, "%s: cannot cut back to step %lld: %s", path, (long long)step,
+                    strerror(errno));
+    if (fclose(f) != 0 && !s) s = pd_fail(PD_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    return s;
+}
+
+void pd_run_dir_close(pd_run_dir *rd) {
+    free(rd->dir);
+    free(rd->checkpoint);
+    free(rd->log);
+    free(rd->samples);
+    memset(rd, 0, sizeof *rd);
+}
+
+pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, bool resume, int64_t resume_step,
+                          bool force) {
+    memset(rd, 0, sizeof *rd);
+    rd->dir = join(dir, "");
+    rd->checkpoint = join(dir, "/checkpoint-last.safetensors");
+    rd->log = join(dir, "/log.csv");
+    rd->samples = join(dir, "/samples");
+    pd_status s = PD_OK;
+    if (!rd->dir || !rd->checkpoint || !rd->log || !rd->samples) {
+        s = PD_ERR_NOMEM;
+        goto fail;
+    }
+    /* the longest name written is samples/step_<19 digits>.png or a temp
+     * file; refuse rather than cut the path */
+    if (strlen(dir) + 64 >= PD_MAX_PATH) {
+        s = pd_fail(PD_ERR_ARG, "--out folder path is %zu bytes; the limit is %d with the file "
+                    "names under it", strlen(dir), PD_MAX_PATH - 64);
+        goto fail;
+    }
+    if (!resume && !force && access(rd->checkpoint, F_OK) == 0) {
+        s = pd_fail(PD_ERR_ARG, "%s already holds a run (%s); continue it with --resume %s, or "
+                    "pass --force to start over and replace it", dir, rd->checkpoint,
+                    rd->checkpoint);
+        goto fail;
+    }
+    if ((s = make_dirs(rd->dir)) || (s = make_dirs(rd->samples))) goto fail;
+    int n = pd_run_dir_remove_stale(rd->dir), m = n < 0 ? 0 : pd_run_dir_remove_stale(rd->samples);
+    if (n < 0 || m < 0) {
+        s = PD_ERR_IO;
+        goto fail;
+    }
+    rd->stale_removed = n + m;
+    if (resume && (s = pd_run_dir_cut_log(rd->log, resume_step))) goto fail;
+    return PD_OK;
+fail:
+    pd_run_dir_close(rd);
+    return s;
+}
+
+char *pd_run_dir_sample_path(const pd_run_dir *rd, const char *name) {
+    char *slash = join(rd->samples, "/");
+    char *path = slash ? join(slash, name) : NULL;
+    free(slash);
+    return path;
+}
+
+pd_status pd_log_printf(FILE *f, const char *path, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vfprintf(f, fmt, ap);
+    va_end(ap);
+    if (n < 0 || ferror(f))
+        return pd_fail(PD_ERR_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    return PD_OK;
+}
+
+pd_status pd_log_flush(FILE *f, const char *path) {
+    if (fflush(f) != 0 || ferror(f))
+        return pd_fail(PD_ERR_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    return PD_OK;
+}
