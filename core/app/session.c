@@ -129,18 +129,9 @@ pd_tensor *pd_session_loss(pd_session *s, pd_ctx *ctx, pd_tensor *x_pred, pd_ten
     pd_loss_inputs in = {sizeof in, x_pred, x, z, tt, v, v_pred, labels, B};
     pd_tensor *total = NULL;
     for (int i = 0; i < s->n_losses; i++) {
-        pd_loss_parts parts = {0};
-        pd_tensor *l = pd_plugin_loss_vtable(s->loss[i])->forward(s->loss_state[i], ctx, &in, &parts);
-        if (!l) {
-            if (!pd_ctx_status(ctx))
-                pd_ctx_fail(ctx, PD_ERR_PLUGIN, "loss plugin %s returned no loss", pd_plugin_name(s->loss[i]));
-            return NULL;
-        }
-        if (l->numel != 1) {
-            pd_ctx_fail(ctx, PD_ERR_PLUGIN, "loss plugin %s returned %zu values, expected a scalar",
-                        pd_plugin_name(s->loss[i]), l->numel);
-            return NULL;
-        }
+        pd_tensor *l = pd_plugin_loss_forward(s->loss[i], s->loss_state[i], ctx, &in,
+                                              &s->loss_parts[i]); /* scalar, checked */
+        if (!l) return NULL;
         if (values) values[i] = l->data[0];
         if (s->loss_weight[i] != 1.0f) l = pd_affine(ctx, l, s->loss_weight[i], 0.0f);
         total = total ? pd_add(ctx, total, l) : l;

@@ -73,7 +73,31 @@ typedef struct {
     pd_train_state st;
     char *config_text;
     FILE *csv;
+    int n_parts[PD_SESSION_MAX_LOSSES]; /* loss parts with a log.csv column, per loss */
 } run;
+
+/* log.csv columns: step, epoch, total loss, lr, each loss plugin
+ * (unweighted), each part a loss reported in the first step
+ * ("freq_loss.freq"), images/s. */
+static void csv_header(run *r) {
+    fprintf(r->csv, "step,epoch,loss,lr");
+    for (int i = 0; i < r->s.n_losses; i++) fprintf(r->csv, ",%s", pd_plugin_name(r->s.loss[i]));
+    for (int i = 0; i < r->s.n_losses; i++) {
+        for (int j = 0; j < r->n_parts[i]; j++)
+            fprintf(r->csv, ",%s.%s", pd_plugin_name(r->s.loss[i]), r->s.loss_parts[i].name[j]);
+    }
+    fprintf(r->csv, ",images_per_s\n");
+}
+
+/* " | freq_loss.freq 0.0123" per part of the last step, for the progress line. */
+static void parts_text(const run *r, char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->s.n_losses; i++)
+        for (int j = 0; j < r->s.loss_parts[i].n && o < cap; j++)
+            o += (size_t)snprintf(buf + o, cap - o, " | %s.%s %.4f", pd_plugin_name(r->s.loss[i]),
+                                  r->s.loss_parts[i].name[j], (double)r->s.loss_parts[i].value[j]);
+}
 
 static pd_status save(run *r, const char *path) {
     pd_checkpoint ck = {pd_jit_params(r->s.model), r->ema1, r->ema2, r->opt, r->config_text,
@@ -208,11 +232,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         s = pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
         goto done;
     }
-    if (fresh_csv) {
-        fprintf(r.csv, "step,epoch,loss,lr");
-        for (int i = 0; i < r.s.n_losses; i++) fprintf(r.csv, ",%s", pd_plugin_name(r.s.loss[i]));
-        fprintf(r.csv, ",images_per_s\n");
-    }
+    bool first_row = true; /* the header comes after the first step: parts are named then */
 
     int64_t steps_per_epoch = r.ds->n / B;
     int64_t warmup = pd_config_warmup_steps(cfg, steps_per_epoch);
@@ -244,9 +264,19 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             t_window = now;
             window_start = step;
         }
+        if (first_row) { /* a resumed log.csv has these columns already */
+            for (int i = 0; i < r.s.n_losses; i++) r.n_parts[i] = r.s.loss_parts[i].n;
+            if (fresh_csv) csv_header(&r);
+            first_row = false;
+        }
         fprintf(r.csv, "%lld,%lld,%.6f,%.6g", (long long)step, (long long)epoch, (double)loss, (double)lr);
         for (int i = 0; i < r.s.n_losses; i++) fprintf(r.csv, ",%.6f", (double)parts[i]);
+        for (int i = 0; i < r.s.n_losses; i++)
+            for (int j = 0; j < r.n_parts[i]; j++)
+                fprintf(r.csv, j < r.s.loss_parts[i].n ? ",%.6f" : ",", (double)r.s.loss_parts[i].value[j]);
         fprintf(r.csv, ",%.2f\n", (double)img_s);
+        char partstr[256];
+        parts_text(&r, partstr, sizeof partstr);
         double eta = -1;
         double rate = (double)(step - start) / (now - t0);
         if (end != INT64_MAX) eta = (double)(end - step) / rate;
@@ -257,12 +287,14 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         char etas[32];
         fmt_eta(etas, sizeof etas, eta);
         if (o->verbose && tty)
-            fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f | lr %.2e | %.1f img/s | ETA %s   ",
-                    (long long)step, (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
+            fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f%s | lr %.2e | %.1f img/s | ETA %s   ",
+                    (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
+                    (double)img_s, etas);
         if (cfg->train.log_every > 0 && step % cfg->train.log_every == 0) fflush(r.csv);
         if (o->verbose && !tty && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
-            fprintf(stderr, "step %lld epoch %lld loss %.4f lr %.3g %.1f img/s ETA %s\n", (long long)step,
-                    (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
+            fprintf(stderr, "step %lld epoch %lld loss %.4f%s lr %.3g %.1f img/s ETA %s\n",
+                    (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
+                    (double)img_s, etas);
         r.st.train_seconds = seconds_before + (now - t0);
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
             fflush(r.csv);

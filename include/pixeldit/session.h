@@ -27,6 +27,9 @@ typedef struct pd_session {
     pd_plugin_config *loss_cfg[PD_SESSION_MAX_LOSSES];
     void *loss_state[PD_SESSION_MAX_LOSSES];
     float loss_weight[PD_SESSION_MAX_LOSSES];
+    /* named parts each loss reported in the last pd_session_loss (unweighted;
+     * logged as log.csv columns "loss_name.part" and on the progress line) */
+    pd_loss_parts loss_parts[PD_SESSION_MAX_LOSSES];
     pd_jit *model;
     char plugins_desc[512];          /* "decoder=name@ver;attention=...;loss=..." */
 } pd_session;

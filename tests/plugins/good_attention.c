@@ -3,6 +3,10 @@
 
 #include "pixeldit/plugin.h"
 
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "good_attention"
+#endif
+
 typedef struct attention_state {
     const pd_host_api *host;
     float scale_mult;
@@ -27,7 +31,11 @@ static pd_status create(const pd_host_api *host, const pd_model_info *info,
 static pd_tensor *forward(void *state, pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v,
                           float scale) {
     attention_state *s = state;
-    return s->host->sdpa(ctx, q, k, v, scale * s->scale_mult);
+    pd_tensor *o = s->host->sdpa(ctx, q, k, v, scale * s->scale_mult);
+#ifdef BAD_LAYOUT
+    o = s->host->permute(ctx, o, (int[]){0, 2, 1, 3}); /* (B, N, H, d): the contract broken */
+#endif
+    return o;
 }
 
 static void destroy(void *state) { free(state); }
@@ -37,7 +45,7 @@ static const pd_attention_vtable vtable = {
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, "good_attention", "1.0.0",
+    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, PLUGIN_NAME, "1.0.0",
     "test attention: host SDPA", keys, 1, &vtable,
 };
 

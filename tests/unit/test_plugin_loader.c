@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "pixeldit/plugin_host.h"
+#include "pixeldit/session.h"
 #include "test_util.h"
 
 static int g_argc;
@@ -268,6 +269,60 @@ static void test_good_attention(void **state) {
     pd_plugin_config_free(cfg);
 }
 
+/* ---- output checks (ABI 1.1) ------------------------------------------------ */
+
+/* One forward (and loss) of a tiny JiT built around the named plugins,
+ * loaded by path first so the config can name them. Returns the context's
+ * error, "" when it ran. */
+static const char *forward_with(const char *decoder, const char *attention) {
+    static char err[1024];
+    pd_plugin *pl;
+    assert_int_equal(pd_plugin_load(plugin_file(decoder), PD_PLUGIN_DECODER, &pl), PD_OK);
+    assert_int_equal(pd_plugin_load(plugin_file(attention), PD_PLUGIN_ATTENTION, &pl), PD_OK);
+    assert_int_equal(pd_plugin_load(plugin_file("v_loss"), PD_PLUGIN_LOSS, &pl), PD_OK);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
+             "depth = 1\nnum_heads = 2\nbottleneck_dim = 8\nin_context_len = 0\n"
+             "in_context_start = 0\nnum_classes = 2\n"
+             "[decoder]\nplugin = %s\n[attention]\nplugin = %s\n[loss]\nplugin = v_loss\n",
+             decoder, attention);
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    if (pd_config_load_string(&cfg, ini, "tiny.ini")) fail_msg("%s", pd_last_error());
+    pd_session s;
+    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    pd_ctx *ctx = pd_session_new_ctx(&s);
+    int shape[4] = {2, 1, 8, 8};
+    pd_tensor *z = filled(ctx, shape, 4, 5), *x = filled(ctx, shape, 4, 6);
+    float t[2] = {0.3f, 0.7f};
+    int labels[2] = {0, 1};
+    pd_tensor *xp = pd_jit_forward(s.model, ctx, z, t, labels, NULL);
+    pd_tensor *loss = pd_session_loss(&s, ctx, xp, x, z, t, labels, NULL);
+    assert_true((loss != NULL) == (pd_ctx_status(ctx) == PD_OK));
+    snprintf(err, sizeof err, "%s", pd_ctx_error(ctx));
+    pd_ctx_free(ctx);
+    pd_session_close(&s);
+    return err;
+}
+
+static void test_output_checks(void **state) {
+    (void)state;
+    assert_string_equal(forward_with("good_decoder", "good_attention"), "");
+    pd_plugins_unload_all();
+    const char *e = forward_with("hwc_decoder", "good_attention");
+    assert_string_equal(e, "decoder plugin hwc_decoder: x_pred: expected (B, C, H, W) = "
+                           "(2, 1, 8, 8), found (2, 8, 8, 1)");
+    pd_plugins_unload_all();
+    e = forward_with("good_decoder", "nhd_attention");
+    assert_string_equal(e, "attention plugin nhd_attention: output: expected q's shape "
+                           "(B, H, N, d) = (2, 2, 4, 8), found (2, 4, 2, 8)");
+    pd_plugins_unload_all();
+    e = forward_with("err_decoder", "good_attention");
+    if (strncmp(e, "decoder plugin err_decoder: add: ", 33) != 0)
+        fail_msg("expected the plugin's own error with its name in front, got: %s", e);
+}
+
 /* ---- refusals -------------------------------------------------------------------- */
 
 static void test_broken_plugins(void **state) {
@@ -285,6 +340,8 @@ static void test_broken_plugins(void **state) {
         {"null_version", "version: expected a non-empty string, found NULL", NULL},
         {"null_vtable", "vtable: expected a loss vtable, found NULL", NULL},
         {"small_vtable", "loss vtable struct_size: expected >= ", ", found 4"},
+        {"kind_vtable", "kind decoder, but its vtable is the size of a loss vtable",
+         "wrong kind in the descriptor?"},
         {"null_forward", "loss vtable: required member 'forward' is NULL", NULL},
         {"key_bad_name", "key 1 name: expected [a-z0-9_]+", "found 'Bad Key'"},
         {"key_bad_type", "key 'mode' type: expected 1..5", "found 9"},
@@ -553,6 +610,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_undeclared_key_read, unload),
         cmocka_unit_test_teardown(test_good_loss, unload),
         cmocka_unit_test_teardown(test_good_attention, unload),
+        cmocka_unit_test_teardown(test_output_checks, unload),
         cmocka_unit_test_teardown(test_broken_plugins, unload),
         cmocka_unit_test_teardown(test_wrong_slot, unload),
         cmocka_unit_test_teardown(test_duplicates, unload),
