@@ -274,6 +274,8 @@ static void test_good_attention(void **state) {
 /* One forward (and loss) of a tiny JiT built around the named plugins,
  * loaded by path first so the config can name them. Returns the context's
  * error, "" when it ran. */
+static double g_flops; /* pd_jit_flops_per_image of the last forward_with model */
+
 static const char *forward_with(const char *decoder, const char *attention) {
     static char err[1024];
     pd_plugin *pl;
@@ -292,6 +294,7 @@ static const char *forward_with(const char *decoder, const char *attention) {
     if (pd_config_load_string(&cfg, ini, "tiny.ini")) fail_msg("%s", pd_last_error());
     pd_session s;
     if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    g_flops = pd_jit_flops_per_image(s.model);
     pd_ctx *ctx = pd_session_new_ctx(&s);
     int shape[4] = {2, 1, 8, 8};
     pd_tensor *z = filled(ctx, shape, 4, 5), *x = filled(ctx, shape, 4, 6);
@@ -317,6 +320,12 @@ static void test_output_checks(void **state) {
     e = forward_with("good_decoder", "nhd_attention");
     assert_string_equal(e, "attention plugin nhd_attention: output: expected q's shape "
                            "(B, H, N, d) = (2, 2, 4, 8), found (2, 4, 2, 8)");
+    pd_plugins_unload_all();
+    /* attention flops feed the model's count (FLOPs, MFU): 1 block, H = 2,
+     * N = 4 tokens; exact attention is 2 * 2 * N^2 * D with D = 16 */
+    double exact = g_flops;
+    assert_string_equal(forward_with("good_decoder", "flops_attention"), "");
+    assert_float_equal(g_flops - exact, 1000.0 * 2 * 4 * 4 - 2 * 2 * 4 * 4 * 16, 1e-6);
     pd_plugins_unload_all();
     e = forward_with("err_decoder", "good_attention");
     if (strncmp(e, "decoder plugin err_decoder: add: ", 33) != 0)
