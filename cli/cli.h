@@ -27,9 +27,12 @@ bool cli_is_help(const char *arg);
 bool cli_int(const char *s, long *out);
 bool cli_double(const char *s, double *out);
 
-/* Opens a checkpoint and builds its session (config and plugins from its
- * metadata, extra --plugin files first), then loads the weights chosen by
- * ema (0 raw, 1 ema1, 2 ema2). */
+/* Opens a checkpoint and builds its model session (config from its
+ * metadata; decoder and attention plugins only, found by the names the
+ * checkpoint records, after loading the --plugin names or paths; a path
+ * stored in the checkpoint is refused), checks the recorded versions, then
+ * loads the weights chosen by ema (0 raw, 1 ema1, 2 ema2). On failure the
+ * session is closed and the message printed. */
 int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, int n_plugins,
                         pd_session *s, pd_st_file **f);
 

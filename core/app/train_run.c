@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pixeldit/plugin_record.h"
 #include "pixeldit/checkpoint.h"
 #include "pixeldit/data.h"
 #include "pixeldit/runtime.h"
@@ -128,6 +129,19 @@ static void warn_young_ema(const run *r) {
         fprintf(stderr, "pixeldit: note: %s\n", note);
 }
 
+/* A resumed run uses the plugins the checkpoint was made with, losses
+ * included (the optimiser state depends on them), at the same major version. */
+static pd_status check_resume_plugins(const run *r, const pd_st_file *f, const pd_train_opts *o) {
+    const char *ini, *recorded;
+    pd_plugin_record rec;
+    char note[512];
+    pd_status s = pd_checkpoint_read_meta(f, &ini, &recorded);
+    if (!s) s = pd_plugin_record_parse(recorded, o->resume, &rec);
+    if (!s) s = pd_plugin_record_check(&rec, &r->s, PD_RECORD_ALL, o->resume, note, sizeof note);
+    if (!s && note[0] && o->verbose) fprintf(stderr, "pixeldit: warning: %s: %s\n", o->resume, note);
+    return s;
+}
+
 static pd_status setup(run *r, const pd_train_opts *o) {
     const pd_config *cfg = o->cfg;
     pd_status s;
@@ -145,7 +159,8 @@ static pd_status setup(run *r, const pd_train_opts *o) {
     if (o->resume) {
         pd_st_file *f;
         if ((s = pd_st_open(o->resume, &f))) return s;
-        s = pd_checkpoint_load_params(f, p, "");
+        s = check_resume_plugins(r, f, o);
+        if (!s) s = pd_checkpoint_load_params(f, p, "");
         if (!s) {
             /* EMA copies start from the loaded weights, then take theirs. */
             r->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);

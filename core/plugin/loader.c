@@ -34,10 +34,9 @@ int pd_plugin_search_dirs(const char **dirs, int max) {
     return n < max ? n : max;
 }
 
-static bool is_path(const char *s) {
-    size_t n = strlen(s);
-    return strchr(s, '/') || (n >= 3 && strcmp(s + n - 3, ".so") == 0);
-}
+/* Only a slash makes a path: "foo.so" is a (bad) plugin name, never a
+ * file in the working directory. */
+static bool is_path(const char *s) { return strchr(s, '/') != NULL; }
 
 /* Finds NAME.so (or NAME/NAME.so) in the search dirs; writes the tried
  * paths into `tried` for the not-found message. */
@@ -172,8 +171,9 @@ pd_status pd_plugin_load(const char *name_or_path, pd_plugin_kind expected_kind,
     } else {
         if (!pd_plugin_name_ok(name_or_path, PD_PLUGIN_NAME_MAX))
             return pd_fail(PD_ERR_PLUGIN,
-                           "plugin '%s': expected a name [a-z0-9_]+ or a path to a .so file",
-                           name_or_path);
+                           "plugin '%s': expected a plugin name [a-z0-9_]+ or a path with a '/' "
+                           "(e.g. ./%s)",
+                           name_or_path, name_or_path);
         pd_plugin *known = pd_plugin_find(name_or_path);
         if (known) {
             pd_status s = kind_matches(known, expected_kind);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "pixeldit/plugin_host.h"
+#include "pixeldit/plugin_record.h"
 #include "pixeldit/session.h"
 #include "test_util.h"
 
@@ -332,6 +333,99 @@ static void test_output_checks(void **state) {
         fail_msg("expected the plugin's own error with its name in front, got: %s", e);
 }
 
+/* --plugin FILE and --set KIND.plugin=NAME give the same config: keys an
+ * earlier layer set for the replaced plugin are dropped, --set keys of the
+ * same command line are kept, a loss is added to the list. */
+static void test_plugin_arg_is_a_set(void **state) {
+    (void)state;
+    static pd_config a, b;
+    const char *ini = "[decoder]\nplugin = good_decoder\nlayout = unfold\n"
+                      "[loss]\nplugin = good_loss\nweight = 2\n";
+    pd_plugin *pl;
+    assert_int_equal(pd_plugin_load(plugin_file("good_decoder"), 0, &pl), PD_OK);
+    for (int i = 0; i < 2; i++) {
+        pd_config *c = i ? &b : &a;
+        pd_config_defaults(c);
+        if (pd_config_load_string(c, ini, "cfg.ini")) fail_msg("%s", pd_last_error());
+    }
+    const char *plugins[] = {plugin_file("err_decoder"), plugin_file("wrong_kind")};
+    const char *sets[] = {"decoder.init_std=0.3"};
+    if (pd_session_apply_args(&a, plugins, 2, sets, 1)) fail_msg("%s", pd_last_error());
+    const char *same[] = {"decoder.plugin=err_decoder", "loss.plugin=good_loss, wrong_kind",
+                          "decoder.init_std=0.3"};
+    if (pd_config_set_all(&b, same, 3)) fail_msg("%s", pd_last_error());
+    assert_true(pd_config_equal(&a, &b));
+    assert_string_equal(a.decoder.plugins[0], "err_decoder");
+    assert_int_equal(a.decoder.n_raw, 1); /* layout (for good_decoder) dropped, init_std kept */
+    assert_string_equal(a.decoder.raw[0].key, "init_std");
+    assert_int_equal(a.loss.n_plugins, 2);
+    assert_int_equal(a.loss.n_raw, 0);
+    /* the same loss twice is listed once */
+    const char *twice[] = {plugin_file("wrong_kind")};
+    assert_int_equal(pd_session_apply_args(&a, twice, 1, NULL, 0), PD_OK);
+    assert_int_equal(a.loss.n_plugins, 2);
+}
+
+/* The checkpoint's plugin record: names only, versions checked. */
+static void test_plugin_record(void **state) {
+    (void)state;
+    pd_plugin_record r;
+    assert_int_equal(pd_plugin_record_parse("", "ck", &r), PD_OK);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(pd_plugin_record_parse("decoder=good_decoder@1.2.0;attention=good_attention@1.0.0;"
+                                            "loss=v_loss@1.0.0", "ck", &r), PD_OK);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.e[2].kind, PD_PLUGIN_LOSS);
+    assert_string_equal(r.e[0].version, "1.2.0");
+    char text[256];
+    pd_plugin_record_format(&r, text, sizeof text);
+    assert_string_equal(text, "decoder=good_decoder@1.2.0;attention=good_attention@1.0.0;"
+                              "loss=v_loss@1.0.0");
+    static const struct { const char *text, *msg; } bad[] = {
+        {"decoder=/tmp/evil.so@1.0", "ck: plugin record 'decoder=/tmp/evil.so@1.0': expected a "
+                                     "plugin name [a-z0-9_]+, found a path"},
+        {"decoder=evil.so@1.0", "expected a plugin name [a-z0-9_]+ (a checkpoint names plugins"},
+        {"decoder=x", "expected KIND=NAME@VERSION"},
+        {"codec=x@1", "expected the kind decoder, loss or attention"},
+        {"loss=x@1 0", "expected a version without blanks"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pd_plugin_record_parse(bad[i].text, "ck", &r), PD_ERR_FORMAT);
+        TU_ASSERT_CONTAINS(pd_last_error(), bad[i].msg);
+    }
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    assert_int_equal(pd_config_load_string(&cfg, "[loss]\nplugin = v_loss, ./evil.so\n", "ck"), PD_OK);
+    assert_int_equal(pd_plugin_record_check_config(&cfg, "ck"), PD_ERR_FORMAT);
+    TU_ASSERT_CONTAINS(pd_last_error(), "ck: stored config [loss] plugin = ./evil.so: expected a "
+                                        "plugin name");
+    /* versions: same major passes with a note, another major or plugin fails */
+    forward_with("good_decoder", "good_attention"); /* loads them */
+    pd_config_defaults(&cfg);
+    assert_int_equal(pd_config_load_string(&cfg,
+        "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\ndepth = 1\n"
+        "num_heads = 2\nbottleneck_dim = 8\nin_context_len = 0\nin_context_start = 0\n"
+        "num_classes = 2\n[decoder]\nplugin = good_decoder\n[attention]\nplugin = good_attention\n"
+        "[loss]\nplugin = v_loss\n", "t.ini"), PD_OK);
+    pd_session s;
+    if (pd_session_open_model(&s, &cfg)) fail_msg("%s", pd_last_error());
+    assert_int_equal(s.n_losses, 0);
+    char note[256];
+    assert_int_equal(pd_plugin_record_parse("decoder=good_decoder@1.2.0;loss=v_loss@7.0.0", "ck", &r),
+                     PD_OK);
+    assert_int_equal(pd_plugin_record_check(&r, &s, PD_RECORD_MODEL, "ck", note, sizeof note), PD_OK);
+    assert_string_equal(note, "decoder plugin good_decoder was 1.2.0 when saved, now 1.0.0");
+    assert_int_equal(pd_plugin_record_check(&r, &s, PD_RECORD_ALL, "ck", note, sizeof note),
+                     PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "ck: made with loss plugin v_loss 7.0.0, which this model "
+                                        "does not use");
+    assert_int_equal(pd_plugin_record_parse("decoder=good_decoder@2.0.0", "ck", &r), PD_OK);
+    assert_int_equal(pd_plugin_record_check(&r, &s, PD_RECORD_MODEL, "ck", NULL, 0), PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "made with decoder plugin good_decoder 2.0.0, found "
+                                        "good_decoder 1.0.0 at ");
+    pd_session_close(&s);
+}
+
 /* ---- refusals -------------------------------------------------------------------- */
 
 static void test_broken_plugins(void **state) {
@@ -412,7 +506,17 @@ static void test_search_by_name(void **state) {
     assert_int_equal(pd_plugin_load("dup_name_a", 0, &pl), PD_ERR_PLUGIN);
     TU_ASSERT_CONTAINS(pd_last_error(), "dup_name_a.so: name: expected 'dup_name_a' (the file name), found 'dup_name'");
     assert_int_equal(pd_plugin_load("Not-A-Name", 0, &pl), PD_ERR_PLUGIN);
-    TU_ASSERT_CONTAINS(pd_last_error(), "expected a name [a-z0-9_]+ or a path");
+    TU_ASSERT_CONTAINS(pd_last_error(), "expected a plugin name [a-z0-9_]+ or a path with a '/'");
+    /* no slash, no path: "good_loss.so" never opens the file in the working directory */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(plugin_dir()), 0);
+    assert_int_equal(access("good_loss.so", R_OK), 0);
+    assert_int_equal(pd_plugin_load("good_loss.so", 0, &pl), PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "plugin 'good_loss.so': expected a plugin name");
+    TU_ASSERT_CONTAINS(pd_last_error(), "(e.g. ./good_loss.so)");
+    assert_null(pd_plugin_find("good_loss"));
+    assert_int_equal(chdir(cwd), 0);
     assert_int_equal(pd_plugin_load("/nonexistent/x.so", 0, &pl), PD_ERR_PLUGIN);
     TU_ASSERT_CONTAINS(pd_last_error(), "/nonexistent/x.so: cannot open");
 }
@@ -620,6 +724,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_good_loss, unload),
         cmocka_unit_test_teardown(test_good_attention, unload),
         cmocka_unit_test_teardown(test_output_checks, unload),
+        cmocka_unit_test_teardown(test_plugin_arg_is_a_set, unload),
+        cmocka_unit_test_teardown(test_plugin_record, unload),
         cmocka_unit_test_teardown(test_broken_plugins, unload),
         cmocka_unit_test_teardown(test_wrong_slot, unload),
         cmocka_unit_test_teardown(test_duplicates, unload),
