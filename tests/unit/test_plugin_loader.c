@@ -694,6 +694,60 @@ static void test_listing(void **state) {
     TU_ASSERT_CONTAINS(pd_last_error(), "no plugin named 'no_such_plugin' in ");
 }
 
+/* Copies the first `n` bytes of src to dst (all when n is 0). */
+static void copy_bytes(const char *src, const char *dst, long n) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[4096];
+    size_t got;
+    long left = n ? n : -1;
+    while ((got = fread(buf, 1, left < 0 || left > (long)sizeof buf ? sizeof buf : (size_t)left, in)) > 0) {
+        assert_int_equal(fwrite(buf, 1, got, out), got);
+        if (left > 0 && (left -= (long)got) == 0) break;
+    }
+    fclose(in);
+    fclose(out);
+}
+
+/* `pixeldit plugins` over a folder of bad files: each is checked before
+ * dlopen (a truncated ELF would SIGBUS inside dlopen), reported, and the
+ * listing goes on to the good one. */
+static void test_listing_bad_files(void **state) {
+    (void)state;
+    char dir[] = "/tmp/pixeldit-badso-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/good_attention.so", dir);
+    copy_bytes(plugin_file("good_attention"), path, 0);
+    snprintf(path, sizeof path, "%s/trunc.so", dir);
+    copy_bytes(plugin_file("good_loss"), path, 6000);
+    snprintf(path, sizeof path, "%s/junk.so", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 20; i++) fputs("not a library\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/empty.so", dir);
+    fclose(fopen(path, "w"));
+    setenv("PIXELDIT_PLUGIN_PATH", dir, 1);
+    char *text = NULL;
+    size_t len = 0;
+    f = open_memstream(&text, &len);
+    assert_int_equal(pd_plugins_print(f, NULL), PD_OK);
+    fclose(f);
+    TU_ASSERT_CONTAINS(text, "attention good_attention 1.0.0");
+    TU_ASSERT_CONTAINS(text, "/junk.so\n    expected an ELF shared object, found no ELF header");
+    TU_ASSERT_CONTAINS(text, "/empty.so\n    expected an ELF shared object, found a file too short");
+    TU_ASSERT_CONTAINS(text, "/trunc.so\n    ELF ");
+    TU_ASSERT_CONTAINS(text, "(truncated?)");
+    assert_null(pd_plugin_find("good_loss"));
+    free(text);
+    const char *names[] = {"good_attention", "trunc", "junk", "empty"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s.so", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void test_host_table(void **state) {
     (void)state;
     const pd_host_api *h = pd_host_api_get();
@@ -733,6 +787,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_config_binding, unload),
         cmocka_unit_test_teardown(test_config_from_section, unload),
         cmocka_unit_test_teardown(test_listing, unload),
+        cmocka_unit_test_teardown(test_listing_bad_files, unload),
         cmocka_unit_test_teardown(test_host_table, unload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
