@@ -23,7 +23,8 @@ int cli_fail(const char *what);
 int cli_usage(const char *usage, const char *fmt, ...);
 /* True when arg is "-h" or "--help". */
 bool cli_is_help(const char *arg);
-/* Parses a whole int / double argument; false on junk. */
+/* Parses a whole int / double argument; false on junk, blanks, overflow,
+ * and (double) nan or inf. Range checks are the caller's. */
 bool cli_int(const char *s, long *out);
 bool cli_double(const char *s, double *out);
 

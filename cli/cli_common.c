@@ -1,4 +1,7 @@
 /* Helpers shared by the subcommands. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +27,23 @@ int cli_usage(const char *usage, const char *fmt, ...) {
 
 bool cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
 
+/* Strict: the whole argument, no blanks, no overflow (99999999999999999999
+ * is refused, not clamped to LONG_MAX). */
 bool cli_int(const char *s, long *out) {
     char *end;
+    if (!*s || isspace((unsigned char)*s)) return false;
+    errno = 0;
     *out = strtol(s, &end, 10);
-    return end != s && *end == '\0';
+    return end != s && *end == '\0' && errno != ERANGE;
 }
 
+/* Strict: the whole argument, finite (nan, inf and overflow are refused). */
 bool cli_double(const char *s, double *out) {
     char *end;
+    if (!*s || isspace((unsigned char)*s)) return false;
+    errno = 0;
     *out = strtod(s, &end);
-    return end != s && *end == '\0';
+    return end != s && *end == '\0' && errno != ERANGE && isfinite(*out);
 }
 
 int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, int n_plugins,

@@ -42,7 +42,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--steps") && has) {
             if (!cli_int(argv[++i], &steps) || steps < 0) return cli_usage(usage, "--steps %s: expected a non-negative integer", argv[i]);
         } else if (!strcmp(a, "--minutes") && has) {
-            if (!cli_double(argv[++i], &minutes) || minutes < 0) return cli_usage(usage, "--minutes %s: expected a non-negative number", argv[i]);
+            if (!cli_double(argv[++i], &minutes) || minutes < 0 || minutes > 1e9) return cli_usage(usage, "--minutes %s: expected a finite non-negative number", argv[i]);
         } else if (!strcmp(a, "--set") && has) {
             if (nsets == 64) return cli_usage(usage, "too many --set options (64 at most)");
             sets[nsets++] = argv[++i];

@@ -48,6 +48,13 @@ cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden \
     -o "$tmp/my_loss.so" "$src/examples/plugin-template/my_loss.c" -lm || fail "cc one-liner failed"
 
 # plugins link nothing from pixeldit: the host table is all they use
+if command -v nm >/dev/null; then
+    for so in "$tmp"/tpl/*.so "$tmp/my_loss.so"; do
+        if nm -D --undefined-only "$so" | awk '{print $2}' | grep -q '^pd_'; then
+            fail "$so imports pd_* symbols from libpixeldit"
+        fi
+    done
+fi
 if command -v readelf >/dev/null; then
     for so in "$tmp"/tpl/*.so; do
         if readelf -d "$so" | grep -q "libpixeldit"; then fail "$so links libpixeldit"; fi

@@ -33,6 +33,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* A loaded, checked plugin (owned by the registry). */
 typedef struct pd_plugin pd_plugin;
@@ -209,6 +211,7 @@ pd_status pd_plugins_print(FILE *out, const char *only_name);
  * until the next call. Returns the count, fills dirs[0..max). */
 int pd_plugin_search_dirs(const char **dirs, int max);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 #define PD_PLUGIN_RECORD_MAX (2 + PD_SESSION_MAX_LOSSES)
 
@@ -66,6 +68,7 @@ pd_status pd_plugin_record_check(const pd_plugin_record *rec, const pd_session *
  * [attention] `plugin =` holds anything but plugin names (a path, "x.so"). */
 pd_status pd_plugin_record_check_config(const pd_config *cfg, const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

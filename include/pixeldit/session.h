@@ -15,6 +15,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 #define PD_SESSION_MAX_LOSSES 4
 
@@ -81,6 +83,7 @@ pd_tensor *pd_session_loss(pd_session *s, pd_ctx *ctx, pd_tensor *x_pred, pd_ten
  * Returns a malloc'd string. */
 char *pd_session_config_text(const pd_session *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

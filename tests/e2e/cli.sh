@@ -127,5 +127,18 @@ binabs=$(realpath "$bin")
 [[ $? -eq 1 ]] && grep -q "plugin 'v_loss.so': expected a plugin name" "$tmp/out" && echo "ok   --plugin x.so is a name" \
   || { echo "FAIL --plugin x.so opened a file in the working directory"; sed 's/^/    /' "$tmp/out" | tail -3; fails=$((fails + 1)); }
 
+# numbers on the command line are strict: no clamping, no nan, no wrap-around
+check "--steps overflow" 2 "$bin" train "$tmp/tiny.ini" --steps 99999999999999999999 --out "$tmp/bad"
+expect_in_output "--steps named" "\-\-steps 99999999999999999999: expected"
+check "--minutes nan" 2 "$bin" train "$tmp/tiny.ini" --minutes nan --out "$tmp/bad"
+expect_in_output "--minutes named" "\-\-minutes nan: expected a finite"
+check "sample --cfg nan" 2 "$bin" sample --ckpt "$ck" --cfg nan
+expect_in_output "--cfg named" "\-\-cfg nan: expected a finite number"
+check "sample --n too large" 2 "$bin" sample --ckpt "$ck" --n 4294967297
+check "make forward input, label 2^32+3" 0 "$mkinput" "$tmp/in_big.safetensors" 2 1 16 4294967299
+check "forward refuses label 2^32+3" 1 "$bin" forward --ckpt "$ck" --input "$tmp/in_big.safetensors" \
+  --output "$tmp/o3.safetensors"
+expect_in_output "label named" "y\[0\] = 4294967299: expected a class id in 0..10"
+
 echo "cli: $fails failure(s)"
 [[ $fails -eq 0 ]]

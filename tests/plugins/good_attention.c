@@ -42,21 +42,31 @@ static void destroy(void *state) { free(state); }
 
 #ifdef WITH_FLOPS
 /* A made-up count the host must use instead of exact attention's. */
-static double flops(void *state, int B, int H, int N, int M, int d) {
+static double attn_flops(void *state, int B, int H, int N, int M, int d) {
     (void)state, (void)d;
     return 1000.0 * B * H * N * M;
 }
 #else
-#define flops NULL
+#define attn_flops NULL
 #endif
 
 static const pd_attention_vtable vtable = {
-    sizeof(pd_attention_vtable), create, forward, flops, destroy,
+    .struct_size = sizeof(pd_attention_vtable),
+    .create = create,
+    .forward = forward,
+    .flops = attn_flops,
+    .destroy = destroy,
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, PLUGIN_NAME, "1.0.0",
-    "test attention: host SDPA", keys, 1, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_ATTENTION,
+    .name = PLUGIN_NAME,
+    .version = "1.0.0",
+    .description = "test attention: host SDPA",
+    .keys = keys,
+    .n_keys = 1,
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

@@ -90,13 +90,23 @@ static double flops(void *state) {
 }
 
 static const pd_decoder_vtable vtable = {
-    sizeof(pd_decoder_vtable), create, init_weights, forward, flops, destroy,
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = create,
+    .init_weights = init_weights,
+    .forward = forward,
+    .flops = flops,
+    .destroy = destroy,
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_DECODER, PLUGIN_NAME, "1.0.0",
-    "test decoder: linear tokens -> patches, unpatchify", keys,
-    (int)(sizeof keys / sizeof keys[0]), &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = PLUGIN_NAME,
+    .version = "1.0.0",
+    .description = "test decoder: linear tokens -> patches, unpatchify",
+    .keys = keys,
+    .n_keys = (int)(sizeof keys / sizeof keys[0]),
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
