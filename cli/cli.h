@@ -26,13 +26,17 @@ int cli_fail(const char *what);
 int cli_usage(const char *usage, const char *fmt, ...);
 /* True when arg is "-h" or "--help". */
 bool cli_is_help(const char *arg);
-/* Parses a whole int / double argument; false on junk. */
+/* Parses a whole int / double argument; false on junk, blanks, overflow,
+ * and (double) nan or inf. Range checks are the caller's. */
 bool cli_int(const char *s, long *out);
 bool cli_double(const char *s, double *out);
 
-/* Opens a checkpoint and builds its session (config and plugins from its
- * metadata, extra --plugin files first), then loads the weights chosen by
- * ema (0 raw, 1 ema1, 2 ema2). */
+/* Opens a checkpoint and builds its model session (config from its
+ * metadata; decoder and attention plugins only, found by the names the
+ * checkpoint records, after loading the --plugin names or paths; a path
+ * stored in the checkpoint is refused), checks the recorded versions, then
+ * loads the weights chosen by ema (0 raw, 1 ema1, 2 ema2). On failure the
+ * session is closed and the message printed. */
 int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, int n_plugins,
                         pd_session *s, pd_st_file **f);
 

@@ -201,9 +201,7 @@ int cmd_bench(int argc, char **argv) {
     static pd_config cfg;
     pd_config_defaults(&cfg);
     if (pd_config_load_file(&cfg, c.config)) return cli_fail("config");
-    if (pd_config_set_all(&cfg, sets, nsets)) return cli_fail("config");
-    for (int i = 0; i < nplugins; i++)
-        if (pd_session_add_plugin_arg(&cfg, plugins[i])) return cli_fail("--plugin");
+    if (pd_session_apply_args(&cfg, plugins, nplugins, sets, nsets)) return cli_fail("config");
     if (pd_config_validate(&cfg)) return cli_fail("config");
     o.cfg = &cfg;
 

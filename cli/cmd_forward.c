@@ -13,23 +13,31 @@ static const char *usage =
     "y (B) class ids (I64, I32 or F32; num_classes = null class). OUT gets x_pred (B, C, H, W) F32.\n"
     "--ema picks the weights (default 0: the raw model).\n";
 
-/* Reads y as integers whatever its stored dtype. */
-static int read_labels(pd_st_file *f, int B, int *y) {
+/* Reads y as integers whatever its stored dtype; each must be a whole
+ * number in 0..num_classes (2^32 + 3 is refused, never wrapped to 3). */
+static int read_labels(pd_st_file *f, int B, int num_classes, int *y) {
     const pd_st_tensor *t = pd_st_find(f, "y");
     if (!t || t->ndim != 1 || t->shape[0] != B) {
         fprintf(stderr, "pixeldit: %s: needs tensor 'y' of shape (%d,)\n", pd_st_path(f), B);
         return CLI_ERR;
     }
     for (int i = 0; i < B; i++) {
+        double v;
         switch (t->dtype) {
-        case PD_ST_I64: y[i] = (int)((const int64_t *)t->data)[i]; break;
-        case PD_ST_I32: y[i] = ((const int32_t *)t->data)[i]; break;
-        case PD_ST_F32: y[i] = (int)((const float *)t->data)[i]; break;
+        case PD_ST_I64: v = (double)((const int64_t *)t->data)[i]; break;
+        case PD_ST_I32: v = ((const int32_t *)t->data)[i]; break;
+        case PD_ST_F32: v = ((const float *)t->data)[i]; break;
         default:
             fprintf(stderr, "pixeldit: %s: 'y' has dtype %s, expected I64, I32 or F32\n", pd_st_path(f),
                     pd_st_dtype_name(t->dtype));
             return CLI_ERR;
         }
+        if (!(v >= 0 && v <= num_classes) || v != (double)(int)v) {
+            fprintf(stderr, "pixeldit: %s: y[%d] = %.17g: expected a class id in 0..%d (%d = null)\n",
+                    pd_st_path(f), i, v, num_classes, num_classes);
+            return CLI_ERR;
+        }
+        y[i] = (int)v;
     }
     return CLI_OK;
 }
@@ -83,7 +91,7 @@ int cmd_forward(int argc, char **argv) {
         cli_fail("forward");
         goto done;
     }
-    if (read_labels(inf, B, y)) goto done;
+    if (read_labels(inf, B, jc->num_classes, y)) goto done;
     ctx = pd_session_new_ctx(&s);
     pd_ctx_set_grad_enabled(ctx, false);
     pd_tensor *z = pd_tensor_from(ctx, x, xs, 4);

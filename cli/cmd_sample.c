@@ -39,15 +39,15 @@ int cmd_sample(int argc, char **argv) {
         else if (!strcmp(a, "--sampler") && has) sampler = argv[++i];
         else if (!strcmp(a, "--plugin") && has && nplugins < 8) plugins[nplugins++] = argv[++i];
         else if (!strcmp(a, "--n") && has) {
-            if (!cli_int(argv[++i], &n) || n < 1) return cli_usage(usage, "--n %s: expected a positive integer", argv[i]);
+            if (!cli_int(argv[++i], &n) || n < 1 || n > 100000) return cli_usage(usage, "--n %s: expected an integer in 1..100000", argv[i]);
         } else if (!strcmp(a, "--steps") && has) {
-            if (!cli_int(argv[++i], &steps) || steps < 1) return cli_usage(usage, "--steps %s: expected a positive integer", argv[i]);
+            if (!cli_int(argv[++i], &steps) || steps < 1 || steps > 100000) return cli_usage(usage, "--steps %s: expected an integer in 1..100000", argv[i]);
         } else if (!strcmp(a, "--seed") && has) {
             if (!cli_int(argv[++i], &seed) || seed < 0) return cli_usage(usage, "--seed %s: expected a non-negative integer", argv[i]);
         } else if (!strcmp(a, "--ema") && has) {
             if (!cli_int(argv[++i], &ema) || ema < 0 || ema > 2) return cli_usage(usage, "--ema %s: expected 0, 1 or 2", argv[i]);
         } else if (!strcmp(a, "--cfg") && has) {
-            if (!cli_double(argv[++i], &cfg_scale) || cfg_scale < 0) return cli_usage(usage, "--cfg %s: expected a non-negative number", argv[i]);
+            if (!cli_double(argv[++i], &cfg_scale) || cfg_scale < 0 || cfg_scale > 1e4) return cli_usage(usage, "--cfg %s: expected a finite number in 0..10000", argv[i]);
         } else return cli_usage(usage, "unknown or incomplete option '%s'", a);
     }
     if (!ckpt) return cli_usage(usage, "sample needs --ckpt FILE");

@@ -50,7 +50,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--steps") && has) {
             if (!cli_int(argv[++i], &steps) || steps < 0) return cli_usage(usage, "--steps %s: expected a non-negative integer", argv[i]);
         } else if (!strcmp(a, "--minutes") && has) {
-            if (!cli_double(argv[++i], &minutes) || minutes < 0) return cli_usage(usage, "--minutes %s: expected a non-negative number", argv[i]);
+            if (!cli_double(argv[++i], &minutes) || minutes < 0 || minutes > 1e9) return cli_usage(usage, "--minutes %s: expected a finite non-negative number", argv[i]);
         } else if (!strcmp(a, "--set") && has) {
             if (nsets == 64) return cli_usage(usage, "too many --set options (64 at most)");
             sets[nsets++] = argv[++i];
@@ -67,9 +67,7 @@ int cmd_train(int argc, char **argv) {
     static pd_config cfg;
     pd_config_defaults(&cfg);
     if (pd_config_load_file(&cfg, config)) return cli_fail("config");
-    if (pd_config_set_all(&cfg, sets, nsets)) return cli_fail("config");
-    for (int i = 0; i < nplugins; i++)
-        if (pd_session_add_plugin_arg(&cfg, plugins[i])) return cli_fail("--plugin");
+    if (pd_session_apply_args(&cfg, plugins, nplugins, sets, nsets)) return cli_fail("config");
     if (pd_config_validate(&cfg)) return cli_fail("config");
 
     char out_buf[1024];

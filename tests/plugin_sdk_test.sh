@@ -48,6 +48,13 @@ cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden \
     -o "$tmp/my_loss.so" "$src/examples/plugin-template/my_loss.c" -lm || fail "cc one-liner failed"
 
 # plugins link nothing from pixeldit: the host table is all they use
+if command -v nm >/dev/null; then
+    for so in "$tmp"/tpl/*.so "$tmp/my_loss.so"; do
+        if nm -D --undefined-only "$so" | awk '{print $2}' | grep -q '^pd_'; then
+            fail "$so imports pd_* symbols from libpixeldit"
+        fi
+    done
+fi
 if command -v readelf >/dev/null; then
     for so in "$tmp"/tpl/*.so; do
         if readelf -d "$so" | grep -q "libpixeldit"; then fail "$so links libpixeldit"; fi
@@ -64,4 +71,47 @@ LD_LIBRARY_PATH="$(pkg-config --variable=libdir pixeldit-plugin)${LD_LIBRARY_PAT
     || { cat "$tmp/test.log"; fail "the template's test_my_loss failed"; }
 grep -q "^Ok: *1" "$tmp/test.log" || { cat "$tmp/test.log"; fail "test_my_loss did not run"; }
 grep -h "my_loss OK" "$tmp"/tpl/meson-logs/testlog.txt || true
+# the installed pixeldit: no LD_LIBRARY_PATH (rpath), its own plugins
+# listed with no refusal, never the build tree's
+bin="$tmp/root$prefix/bin/pixeldit"
+[ -x "$bin" ] || fail "pixeldit was not installed under $prefix/bin"
+env -u LD_LIBRARY_PATH -u PIXELDIT_PLUGIN_PATH "$bin" plugins >"$tmp/plugins.txt" 2>&1 \
+    || { cat "$tmp/plugins.txt"; fail "installed pixeldit plugins failed"; }
+grep -q "^decoder   jit_final_layer" "$tmp/plugins.txt" || { cat "$tmp/plugins.txt"; fail "installed plugins not listed"; }
+if grep -qE "^(refused|shadowed)" "$tmp/plugins.txt"; then cat "$tmp/plugins.txt"; fail "installed pixeldit refused or shadowed a plugin"; fi
+if grep -q "file: $build" "$tmp/plugins.txt"; then cat "$tmp/plugins.txt"; fail "installed pixeldit searched the build tree"; fi
+
+# the installed binary keeps the OpenMP OpenBLAS the build chose (2x faster)
+if ldd "$build/cli/pixeldit" | grep -q "openblas-openmp"; then
+    env -u LD_LIBRARY_PATH ldd "$bin" | grep -q "openblas-openmp" \
+        || fail "installed pixeldit lost the openblas-openmp rpath"
+fi
+
+# install the template next to them and train a few steps with its decoder
+"$meson" install -C "$tmp/tpl" --no-rebuild --quiet >/dev/null || fail "template meson install failed"
+[ -f "$plugindir/my_decoder.so" ] || fail "template not installed into $plugindir"
+cat >"$tmp/tiny.ini" <<'INI'
+[model]
+preset = small
+image_size = 16
+hidden_size = 32
+depth = 1
+num_heads = 2
+bottleneck_dim = 8
+in_context_len = 0
+[train]
+batch_size = 4
+threads = 2
+[sample]
+steps = 1
+per_class = 1
+[data]
+fit = resize
+limit = 16
+[decoder]
+plugin = my_decoder
+INI
+env -u LD_LIBRARY_PATH -u PIXELDIT_PLUGIN_PATH "$bin" train "$tmp/tiny.ini" --out "$tmp/run" --steps 2 --quiet \
+    >"$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; fail "training with the installed template failed"; }
+[ -f "$tmp/run/checkpoint-last.safetensors" ] || fail "no checkpoint from the installed template run"
 echo "plugin SDK: install, out-of-tree build and load OK"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pixeldit/plugin_record.h"
 #include "pixeldit/checkpoint.h"
 #include "pixeldit/data.h"
 #include "pixeldit/plot.h"
@@ -66,7 +67,46 @@ typedef struct {
     char *config_text;
     FILE *csv;
     pd_run_dir dir;
+    int n_parts[PD_SESSION_MAX_LOSSES]; /* loss parts with a log.csv column, per loss */
 } run;
+
+/* log.csv columns: step, epoch, total loss, lr, each loss plugin
+ * (unweighted), each part a loss reported in the first step
+ * ("freq_loss.freq"), images/s. */
+static pd_status csv_header(run *r, const char *path) {
+    pd_status s = pd_log_printf(r->csv, path, "step,epoch,loss,lr");
+    for (int i = 0; i < r->s.n_losses && !s; i++)
+        s = pd_log_printf(r->csv, path, ",%s", pd_plugin_name(r->s.loss[i]));
+    for (int i = 0; i < r->s.n_losses; i++)
+        for (int j = 0; j < r->n_parts[i] && !s; j++)
+            s = pd_log_printf(r->csv, path, ",%s.%s", pd_plugin_name(r->s.loss[i]),
+                              r->s.loss_parts[i].name[j]);
+    return s ? s : pd_log_printf(r->csv, path, ",images_per_s\n");
+}
+
+/* One log.csv row, in csv_header's columns; every write checked. */
+static pd_status csv_row(run *r, const char *path, int64_t step, int64_t epoch, float loss,
+                         float lr, const float *parts, float img_s) {
+    pd_status s = pd_log_printf(r->csv, path, "%lld,%lld,%.6f,%.6g", (long long)step,
+                                (long long)epoch, (double)loss, (double)lr);
+    for (int i = 0; i < r->s.n_losses && !s; i++) s = pd_log_printf(r->csv, path, ",%.6f", (double)parts[i]);
+    for (int i = 0; i < r->s.n_losses; i++)
+        for (int j = 0; j < r->n_parts[i] && !s; j++)
+            s = j < r->s.loss_parts[i].n
+                    ? pd_log_printf(r->csv, path, ",%.6f", (double)r->s.loss_parts[i].value[j])
+                    : pd_log_printf(r->csv, path, ",");
+    return s ? s : pd_log_printf(r->csv, path, ",%.2f\n", (double)img_s);
+}
+
+/* " | freq_loss.freq 0.0123" per part of the last step, for the progress line. */
+static void parts_text(const run *r, char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->s.n_losses; i++)
+        for (int j = 0; j < r->s.loss_parts[i].n && o < cap; j++)
+            o += (size_t)snprintf(buf + o, cap - o, " | %s.%s %.4f", pd_plugin_name(r->s.loss[i]),
+                                  r->s.loss_parts[i].name[j], (double)r->s.loss_parts[i].value[j]);
+}
 
 static pd_status save(run *r, const char *path) {
     pd_checkpoint ck = {pd_jit_params(r->s.model), r->ema1, r->ema2, r->opt, r->config_text,
@@ -117,6 +157,19 @@ static pd_status stopped(void) {
                   : PD_OK;
 }
 
+/* A resumed run uses the plugins the checkpoint was made with, losses
+ * included (the optimiser state depends on them), at the same major version. */
+static pd_status check_resume_plugins(const run *r, const pd_st_file *f, const pd_train_opts *o) {
+    const char *ini, *recorded;
+    pd_plugin_record rec;
+    char note[512];
+    pd_status s = pd_checkpoint_read_meta(f, &ini, &recorded);
+    if (!s) s = pd_plugin_record_parse(recorded, o->resume, &rec);
+    if (!s) s = pd_plugin_record_check(&rec, &r->s, PD_RECORD_ALL, o->resume, note, sizeof note);
+    if (!s && note[0] && o->verbose) fprintf(stderr, "pixeldit: warning: %s: %s\n", o->resume, note);
+    return s;
+}
+
 static pd_status setup(run *r, const pd_train_opts *o) {
     const pd_config *cfg = o->cfg;
     pd_status s;
@@ -134,7 +187,8 @@ static pd_status setup(run *r, const pd_train_opts *o) {
     if (o->resume) {
         pd_st_file *f;
         if ((s = pd_st_open(o->resume, &f))) return s;
-        s = pd_checkpoint_load_params(f, p, "");
+        s = check_resume_plugins(r, f, o);
+        if (!s) s = pd_checkpoint_load_params(f, p, "");
         if (!s) {
             /* EMA copies start from the loaded weights, then take theirs. */
             r->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
@@ -218,12 +272,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         s = pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
         goto done;
     }
-    if (fresh_csv) {
-        s = pd_log_printf(r.csv, path, "step,epoch,loss,lr");
-        for (int i = 0; i < r.s.n_losses && !s; i++) s = pd_log_printf(r.csv, path, ",%s", pd_plugin_name(r.s.loss[i]));
-        if (!s) s = pd_log_printf(r.csv, path, ",images_per_s\n");
-        if (s) goto done;
-    }
+    bool first_row = true; /* the header comes after the first step: parts are named then */
 
     int64_t steps_per_epoch = r.ds->n / B;
     int64_t warmup = pd_config_warmup_steps(cfg, steps_per_epoch);
@@ -256,10 +305,14 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             t_window = now;
             window_start = step;
         }
-        s = pd_log_printf(r.csv, path, "%lld,%lld,%.6f,%.6g", (long long)step, (long long)epoch, (double)loss, (double)lr);
-        for (int i = 0; i < r.s.n_losses && !s; i++) s = pd_log_printf(r.csv, path, ",%.6f", (double)parts[i]);
-        if (!s) s = pd_log_printf(r.csv, path, ",%.2f\n", (double)img_s);
-        if (s) break;
+        if (first_row) { /* a resumed log.csv has these columns already */
+            for (int i = 0; i < r.s.n_losses; i++) r.n_parts[i] = r.s.loss_parts[i].n;
+            if (fresh_csv && (s = csv_header(&r, path))) break;
+            first_row = false;
+        }
+        if ((s = csv_row(&r, path, step, epoch, loss, lr, parts, img_s))) break;
+        char partstr[256];
+        parts_text(&r, partstr, sizeof partstr);
         double eta = -1;
         double rate = (double)(step - start) / (now - t0);
         if (end != INT64_MAX) eta = (double)(end - step) / rate;
@@ -270,12 +323,14 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         char etas[32];
         fmt_eta(etas, sizeof etas, eta);
         if (o->verbose && tty)
-            fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f | lr %.2e | %.1f img/s | ETA %s   ",
-                    (long long)step, (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
+            fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f%s | lr %.2e | %.1f img/s | ETA %s   ",
+                    (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
+                    (double)img_s, etas);
         if (cfg->train.log_every > 0 && step % cfg->train.log_every == 0 && (s = pd_log_flush(r.csv, path))) break;
         if (o->verbose && !tty && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
-            fprintf(stderr, "step %lld epoch %lld loss %.4f lr %.3g %.1f img/s ETA %s\n", (long long)step,
-                    (long long)epoch, (double)loss, (double)lr, (double)img_s, etas);
+            fprintf(stderr, "step %lld epoch %lld loss %.4f%s lr %.3g %.1f img/s ETA %s\n",
+                    (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
+                    (double)img_s, etas);
         r.st.train_seconds = seconds_before + (now - t0);
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
             if ((s = pd_log_flush(r.csv, path)) || (s = save(&r, ckpt))) break;

@@ -197,8 +197,10 @@ static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, 
         if (bad) return pd_fail(PD_ERR_IO, "%s: cannot write", key_path);
     }
     if (!resume || steps > 0) {
+        /* ablate owns its run folders: a run it does not continue was made
+         * with other settings, or cut short in a time budget, so it is replaced */
         pd_train_opts to = {.cfg = &cfg, .out_dir = dir, .max_steps = steps, .max_minutes = o->minutes,
-                            .resume = resume, .verbose = o->verbose};
+                            .resume = resume, .verbose = o->verbose, .force = !resume};
         pd_train_result tr;
         if ((st = pd_train_run(&to, &tr))) return st;
     }

@@ -34,6 +34,7 @@ struct pd_jit {
     jit_block *blocks;
     pd_rope_table rope;          /* N rows */
     pd_rope_table rope_ctx;      /* L identity rows + N rows */
+    const pd_plugin *dec_pl, *attn_pl; /* forward goes through pd_plugin_*_forward (checked) */
     const pd_decoder_vtable *dec;
     void *dec_state;
     const pd_attention_vtable *attn;
@@ -208,10 +209,12 @@ pd_status pd_jit_create(const pd_jit_config *cfg, const pd_jit_plugins *plugins,
                                       &m->dec_state)))
         goto fail;
     m->dec = pd_plugin_decoder_vtable(plugins->decoder);
+    m->dec_pl = plugins->decoder;
     if ((s = pd_plugin_create_attention(plugins->attention, &m->info, plugins->attention_cfg,
                                         &m->attn_state)))
         goto fail;
     m->attn = pd_plugin_attention_vtable(plugins->attention);
+    m->attn_pl = plugins->attention;
     *out = m;
     return PD_OK;
 fail:
@@ -307,7 +310,8 @@ static pd_tensor *block_forward(pd_jit *m, pd_ctx *ctx, const jit_block *b, pd_t
         k = pd_rope(ctx, pd_rmsnorm(ctx, k, b->k_norm, RMS_EPS), rope);
     }
     if (pd_ctx_status(ctx)) return NULL;
-    pd_tensor *o = m->attn->forward(m->attn_state, ctx, q, k, v, 1.0f / sqrtf((float)hd)); /* (B, H, n, hd) */
+    pd_tensor *o = pd_plugin_attention_forward(m->attn_pl, m->attn_state, ctx, q, k, v,
+                                               1.0f / sqrtf((float)hd)); /* (B, H, n, hd) */
     o = pd_reshape(ctx, pd_permute(ctx, o, (int[]){0, 2, 1, 3}), (int[]){B, n, D}, 3);
     o = pd_linear(ctx, o, b->proj_w, b->proj_b);
     if (drop && c->proj_dropout > 0) o = pd_dropout(ctx, o, c->proj_dropout, rng);
@@ -384,7 +388,7 @@ static pd_tensor *jit_forward(pd_jit *m, pd_ctx *ctx, pd_tensor *z, const float 
         /* the decoder shares the blocks' training stream (after their draws) */
         .rng = pd_ctx_training(ctx) ? dropout_rng : NULL,
     };
-    return m->dec->forward(m->dec_state, ctx, &in);
+    return pd_plugin_decoder_forward(m->dec_pl, m->dec_state, ctx, &in); /* (B, C, H, W) */
 }
 
 /* The model's attention plugin is bound on ctx while its forward runs, so
@@ -410,7 +414,11 @@ double pd_jit_flops_per_image(const pd_jit *m) {
         double n = N + ((L > 0 && i >= c->in_context_start) ? L : 0);
         f += 2 * D * 6 * D;                          /* adaLN */
         f += 2 * n * D * (3 * D + D);                /* qkv, proj */
-        f += 2 * 2 * n * n * D;                      /* q k^T and P v */
+        /* q k^T and P v: the attention plugin's count when it gives one */
+        if (m->attn->flops)
+            f += m->attn->flops(m->attn_state, 1, c->num_heads, (int)n, (int)n, m->hd);
+        else
+            f += 2 * 2 * n * n * D;
         f += 2 * n * D * (2 * hid) + 2 * n * hid * D; /* w12, w3 */
     }
     if (m->dec->flops) f += m->dec->flops(m->dec_state);

@@ -12,9 +12,23 @@ static const char *str_or_null(const char *s) { return s ? s : "NULL"; }
 
 /* Copies a plugin struct that starts with its own size into the host's
  * zeroed copy, reading no more than the plugin declared. */
+/* The kind whose vtable has exactly this size (1.0 or current), or 0. */
+static pd_plugin_kind kind_of_vtable_size(size_t n) {
+    if (n == PD_DECODER_VT_SIZE_1_0 || n == sizeof(pd_decoder_vtable)) return PD_PLUGIN_DECODER;
+    if (n == PD_LOSS_VT_SIZE_1_0 || n == sizeof(pd_loss_vtable)) return PD_PLUGIN_LOSS;
+    if (n == PD_ATTENTION_VT_SIZE_1_0 || n == sizeof(pd_attention_vtable))
+        return PD_PLUGIN_ATTENTION;
+    return 0;
+}
+
 static pd_status copy_sized(const char *path, const char *what, const void *src, size_t v1_size,
                             void *dst, size_t dst_size) {
     size_t n = *(const size_t *)src;
+    pd_plugin_kind other = kind_of_vtable_size(n);
+    if (n < v1_size && other && strncmp(what, pd_plugin_kind_name(other), strlen(pd_plugin_kind_name(other))))
+        return REFUSE("%s: kind %.*s, but its vtable is the size of a %s vtable (%zu bytes, "
+                      "expected >= %zu): wrong kind in the descriptor?",
+                      path, (int)strcspn(what, " "), what, pd_plugin_kind_name(other), n, v1_size);
     if (n < v1_size)
         return REFUSE("%s: %s struct_size: expected >= %zu, found %zu", path, what, v1_size, n);
     if (n > PD_PLUGIN_STRUCT_MAX)

@@ -121,18 +121,36 @@ pd_status pd_plugins_print(FILE *out, const char *only_name) {
     /* load everything first, then list the plugins and after them the refusals */
     pd_plugin **loaded = calloc((size_t)(files.n ? files.n : 1), sizeof *loaded);
     char **why = calloc((size_t)(files.n ? files.n : 1), sizeof *why);
-    for (int i = 0; loaded && why && i < files.n; i++)
+    char **shadow = calloc((size_t)(files.n ? files.n : 1), sizeof *shadow);
+    for (int i = 0; loaded && why && shadow && i < files.n; i++) {
+        /* NAME.so when a plugin NAME came from an earlier folder: shadowed
+         * (the loader would never pick it), not opened at all */
+        const char *base = strrchr(files.v[i], '/') + 1;
+        char name[PD_PLUGIN_NAME_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - 3), base);
+        const pd_plugin *other = pd_plugin_find(name);
+        if (other && strcmp(other->path, files.v[i]) != 0) {
+            shadow[i] = strdup(other->path);
+            continue;
+        }
         if (pd_plugin_load(files.v[i], 0, &loaded[i]) != PD_OK) {
             const char *msg = pd_last_error();
             size_t n = strlen(files.v[i]);
             if (strncmp(msg, files.v[i], n) == 0 && strncmp(msg + n, ": ", 2) == 0) msg += n + 2;
             why[i] = strdup(msg); /* without the path, printed just above it */
         }
+    }
     int shown = 0;
     for (int i = 0; loaded && i < files.n; i++)
         if (loaded[i] && (!only_name || strcmp(loaded[i]->desc.name, only_name) == 0)) {
             if (shown++) fputc('\n', out);
             print_plugin(out, loaded[i]);
+        }
+    for (int i = 0; shadow && i < files.n; i++)
+        if (shadow[i] && (!only_name || basename_is(files.v[i], only_name))) {
+            if (shown++) fputc('\n', out);
+            fprintf(out, "shadowed  %s\n    by the plugin of that name loaded from %s (earlier in "
+                    "the search path)\n", files.v[i], shadow[i]);
         }
     for (int i = 0; why && i < files.n; i++)
         if (why[i] && (!only_name || basename_is(files.v[i], only_name))) {
@@ -141,9 +159,11 @@ pd_status pd_plugins_print(FILE *out, const char *only_name) {
         }
     for (int i = 0; i < files.n; i++) {
         if (why) free(why[i]);
+        if (shadow) free(shadow[i]);
         free(files.v[i]);
     }
     free(why);
+    free(shadow);
     free(loaded);
     free(files.v);
     pd_clear_error();

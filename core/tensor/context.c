@@ -119,6 +119,15 @@ pd_status pd_ctx_fail(pd_ctx *ctx, pd_status s, const char *fmt, ...) {
     return s;
 }
 
+void pd_ctx_error_prefix(pd_ctx *ctx, const char *prefix) {
+    size_t n = strlen(prefix);
+    if (ctx->status == PD_OK || strncmp(ctx->err, prefix, n) == 0) return;
+    char old[sizeof ctx->err];
+    memcpy(old, ctx->err, sizeof old);
+    snprintf(ctx->err, sizeof ctx->err, "%s%s", prefix, old);
+    pd_fail(ctx->status, "%s", ctx->err);
+}
+
 bool pd_ctx_set_grad_enabled(pd_ctx *ctx, bool enabled) {
     bool old = ctx->grad_enabled;
     ctx->grad_enabled = enabled;

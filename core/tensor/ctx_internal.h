@@ -56,6 +56,11 @@ struct pd_ctx {
     pd_attention_binding attention; /* pd_ctx_bind_attention (ctx_attention.h) */
 };
 
+/* Puts `prefix` before the context's sticky error (once; nothing when the
+ * context has no error), e.g. "decoder plugin my_head: " around an error
+ * raised inside a plugin's forward. */
+void pd_ctx_error_prefix(pd_ctx *ctx, const char *prefix);
+
 /* Adds one timed call of op `name` to the profile (backward: bwd). */
 void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd);
 

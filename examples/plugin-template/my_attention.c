@@ -41,13 +41,22 @@ static double flops(void *state, int B, int H, int N, int M, int d) {
 static void destroy(void *state) { free(state); }
 
 static const pd_attention_vtable vtable = {
-    sizeof(pd_attention_vtable), create, forward, flops, destroy,
+    .struct_size = sizeof(pd_attention_vtable),
+    .create = create,
+    .forward = forward,
+    .flops = flops,
+    .destroy = destroy,
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION,
-    "my_attention", "0.1.0", "exact attention with a temperature (template)",
-    keys, 1, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_ATTENTION,
+    .name = "my_attention",
+    .version = "0.1.0",
+    .description = "exact attention with a temperature (template)",
+    .keys = keys,
+    .n_keys = 1,
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

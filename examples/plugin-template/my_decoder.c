@@ -57,13 +57,22 @@ static pd_tensor *forward(void *state, pd_ctx *ctx, const pd_decoder_inputs *in)
 static void destroy(void *state) { free(state); }
 
 static const pd_decoder_vtable vtable = {
-    sizeof(pd_decoder_vtable), create, init_weights, forward, NULL /* flops */, destroy,
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = create,
+    .init_weights = init_weights,
+    .forward = forward,
+    .destroy = destroy,
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_DECODER,
-    "my_decoder", "0.1.0", "linear per-token projection to patches (template)",
-    keys, 1, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = "my_decoder",
+    .version = "0.1.0",
+    .description = "linear per-token projection to patches (template)",
+    .keys = keys,
+    .n_keys = 1,
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

@@ -81,12 +81,22 @@ static pd_tensor *forward(void *state, pd_ctx *ctx, const pd_loss_inputs *in,
 
 static void destroy(void *state) { free(state); }
 
-static const pd_loss_vtable vtable = {sizeof(pd_loss_vtable), create, forward, destroy};
+static const pd_loss_vtable vtable = {
+    .struct_size = sizeof(pd_loss_vtable),
+    .create = create,
+    .forward = forward,
+    .destroy = destroy,
+};
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_LOSS,
-    "my_loss", "0.1.0", "Charbonnier loss on the velocity (template)",
-    keys, 1, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_LOSS,
+    .name = "my_loss",
+    .version = "0.1.0",
+    .description = "Charbonnier loss on the velocity (template)",
+    .keys = keys,
+    .n_keys = 1,
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

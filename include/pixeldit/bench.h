@@ -18,6 +18,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* Called before each phase and after each timed call (may be NULL):
  * phase "train", "forward", "sample" or "peak"; done of total calls. */
@@ -83,6 +85,7 @@ double pd_bench_train_gflops(const pd_bench_result *r);
 double pd_bench_forward_gflops(const pd_bench_result *r);
 double pd_bench_sample_gflops(const pd_bench_result *r);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 #define PD_CKPT_FORMAT "pixeldit-checkpoint-1"
 
@@ -59,6 +61,7 @@ pd_status pd_checkpoint_load_training(const pd_st_file *f, pd_checkpoint *ck);
 pd_status pd_checkpoint_read_meta(const pd_st_file *f, const char **config_ini,
                                   const char **plugins);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -36,6 +36,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* inih reads lines of at most 198 characters; keys and values are sized so
  * that a line "key = value" written back by pd_config_to_ini() fits. */
@@ -271,6 +273,7 @@ pd_status pd_config_fail_key(const pd_config *cfg, const char *section, const ch
 #endif
     ;
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* ---- 8-bit images ------------------------------------------------------ */
 
@@ -175,6 +177,7 @@ pd_status pd_image_folder_write(const char *dir, const float *imgs, int n, int C
 /* Maps one float in [-1, 1] to uint8 as the writers do. */
 uint8_t pd_pixel_to_u8(float x);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* ---- feature network ------------------------------------------------------- */
 
@@ -213,6 +215,7 @@ void pd_ablate_request_stop(void);
  * snprintf-style return. */
 size_t pd_ablate_config_diff(const pd_config *configs, int n, char *buf, size_t cap);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

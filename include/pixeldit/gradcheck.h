@@ -20,6 +20,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* Builds the output from the inputs (arena tensors made fresh for every
  * evaluation, in the order given) and any parameters the caller owns. */
@@ -52,6 +54,7 @@ pd_gradcheck_opts pd_gradcheck_defaults(void);
 pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *inputs, int n_inputs,
                        const pd_gradcheck_opts *opts, double *max_err_out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 typedef struct pd_jit_config {
     int image_size;       /* H = W */
@@ -98,6 +100,7 @@ void pd_jit_sincos_pos_embed(float *out, int grid, int dim);
  * torch (freqs = exp(-ln(10000) * k / 128)). */
 void pd_jit_timestep_features(float *out, const float *t, int B);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

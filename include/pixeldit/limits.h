@@ -40,11 +40,15 @@
 
 struct pd_jit_config;
 
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
+
 /* Backbone parameter count in 64 bits (no decoder); -1 if a size is not
  * positive. */
 int64_t pd_jit_param_estimate(const struct pd_jit_config *c);
 /* Checks a model config against the limits above and the machine's memory;
  * PD_ERR_CONFIG with the key named on failure. */
 pd_status pd_limits_check_jit(const struct pd_jit_config *c);
+#pragma GCC visibility pop
 
 #endif

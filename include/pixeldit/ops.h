@@ -16,6 +16,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 struct pd_rng;
 
@@ -202,6 +204,7 @@ pd_tensor *pd_mean_axis(pd_ctx *ctx, pd_tensor *x, int axis);
 /* mean((a - b)^2) -> scalar. */
 pd_tensor *pd_mse(pd_ctx *ctx, pd_tensor *a, pd_tensor *b);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

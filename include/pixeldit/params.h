@@ -11,6 +11,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 enum pd_param_flags {
     PD_PARAM_FROZEN = 1u << 0,   /* saved, never trained (e.g. pos_embed) */
@@ -37,6 +39,7 @@ void pd_params_zero_grad(pd_params *p);
  * not PD_PARAM_NO_DECAY. */
 bool pd_params_decays(const pd_params *p, int i);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

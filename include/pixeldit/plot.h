@@ -14,6 +14,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* Size of every PNG written here, in pixels. */
 #define PD_PLOT_WIDTH 960
@@ -31,6 +33,7 @@ pd_status pd_plot_training_log(const char *csv_path, const char *png_path);
 pd_status pd_plot_compare(const char *const *csv_paths, const char *const *labels, int n,
                           const char *column, const char *png_path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

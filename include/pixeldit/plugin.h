@@ -33,9 +33,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 #define PD_PLUGIN_ABI_MAJOR 1
-#define PD_PLUGIN_ABI_MINOR 0
+#define PD_PLUGIN_ABI_MINOR 1 /* 1.1: outputs checked, loss parts logged, attention flops used (docs/plugins.md) */
 #define PD_PLUGIN_ENTRY_SYMBOL "pixeldit_plugin_entry"
 
 #if defined(_WIN32)
@@ -323,9 +325,16 @@ typedef struct pd_plugin_desc {
 
 typedef const pd_plugin_desc *(*pd_plugin_entry_fn)(void);
 
-/* Convenience for plugin authors: fills the ABI fields of a descriptor. */
+/* Convenience for plugin authors: fills the ABI fields of a descriptor.
+ * PD_PLUGIN_DESC_INIT for designated initializers (preferred, 1.1):
+ *   static const pd_plugin_desc desc = {PD_PLUGIN_DESC_INIT, .kind = ..., .name = ...};
+ * PD_PLUGIN_DESC_HEADER for positional ones (1.0 style). */
+#define PD_PLUGIN_DESC_INIT                                                           \
+    .abi_major = PD_PLUGIN_ABI_MAJOR, .abi_minor = PD_PLUGIN_ABI_MINOR,               \
+    .struct_size = sizeof(pd_plugin_desc)
 #define PD_PLUGIN_DESC_HEADER PD_PLUGIN_ABI_MAJOR, PD_PLUGIN_ABI_MINOR, sizeof(pd_plugin_desc)
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

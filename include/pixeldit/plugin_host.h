@@ -33,6 +33,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* A loaded, checked plugin (owned by the registry). */
 typedef struct pd_plugin pd_plugin;
@@ -175,6 +177,26 @@ pd_status pd_plugin_create_loss(const pd_plugin *pl, const pd_model_info *info,
 pd_status pd_plugin_create_attention(const pd_plugin *pl, const pd_model_info *info,
                                      const pd_plugin_config *cfg, void **state);
 
+/* ---- calling forward (ABI 1.1: outputs are checked) --------------------- */
+
+/* The host's only way into a plugin's forward. Each calls the vtable's
+ * forward and checks its result against the contract in plugin.h:
+ *   decoder    x_pred exactly in->z's shape (B, C, H, W)
+ *   attention  the output exactly q's shape (B, H, N, d)
+ *   loss       one value; parts->n in 0..PD_LOSS_MAX_PARTS, names [a-z0-9_]+
+ * A wrong shape is PD_ERR_SHAPE set in ctx, naming kind, plugin, expected
+ * and found shapes:
+ *   decoder plugin my_head: x_pred: expected (B, C, H, W) = (8, 1, 32, 32), found (8, 32, 32, 1)
+ * An error the plugin raised (or a NULL result without one) is prefixed
+ * with "KIND plugin NAME: ". All return NULL when ctx already has an error.
+ * The loss wrapper zeroes *parts before the call. */
+pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
+                                     const pd_decoder_inputs *in);
+pd_tensor *pd_plugin_attention_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
+                                       pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale);
+pd_tensor *pd_plugin_loss_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
+                                  const pd_loss_inputs *in, pd_loss_parts *parts);
+
 /* ---- listing ----------------------------------------------------------- */
 
 /* `pixeldit plugins [NAME]`: loads every *.so of the search directories
@@ -189,6 +211,7 @@ pd_status pd_plugins_print(FILE *out, const char *only_name);
  * until the next call. Returns the count, fills dirs[0..max). */
 int pd_plugin_search_dirs(const char **dirs, int max);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 typedef struct pd_rng {
     uint64_t s[4];
@@ -30,6 +32,7 @@ void pd_rng_fill_uniform(pd_rng *r, float *out, size_t n, float lo, float hi);
 /* Uniform integer in [0, n). */
 uint32_t pd_rng_below(pd_rng *r, uint32_t n);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

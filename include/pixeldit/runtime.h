@@ -10,6 +10,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* n <= 0: all online cores. */
 void pd_set_num_threads(int n);
@@ -34,6 +36,7 @@ double pd_now_seconds(void);
 /* Library version string "MAJOR.MINOR.PATCH". */
 const char *pd_version(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

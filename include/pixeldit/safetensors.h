@@ -29,6 +29,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 #define PD_ST_MAX_DIMS 8
 
@@ -114,6 +116,7 @@ pd_status pd_st_writer_set_metadata(pd_st_writer *w, const char *key, const char
 /* Writes everything to path atomically (see the top of this file). */
 pd_status pd_st_writer_write(const pd_st_writer *w, const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 typedef enum pd_status {
     PD_OK = 0,
@@ -42,6 +44,7 @@ pd_status pd_fail(pd_status s, const char *fmt, ...)
 /* Clears the message. */
 void pd_clear_error(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 #define PD_MAX_DIMS 6      /* ranks 0..6 */
 #define PD_MAX_INPUTS 8    /* inputs of one op node */
@@ -43,6 +45,13 @@ enum pd_tensor_flags {
 
 struct pd_node;
 
+/* Plugin ABI: plugins receive pd_tensor pointers and may read and write
+ * the first five members (data, grad, ndim, shape, numel): their types,
+ * order and offsets are frozen for plugin ABI 1.x, and PD_MAX_DIMS stays 6.
+ * The members after numel are the host's (private: a plugin never reads or
+ * writes them, and they may change in any release). A plugin never
+ * allocates a pd_tensor itself (sizeof is not part of the ABI): tensors come
+ * from the host table (tensor_empty, param_add, ops). */
 typedef struct pd_tensor {
     float *data;            /* numel floats, contiguous, row-major */
     float *grad;            /* same size; NULL until a gradient exists */
@@ -200,6 +209,7 @@ bool pd_ctx_recording(const pd_ctx *ctx);
 /* The attribute block of the node that produced t (NULL if none). */
 void *pd_tensor_attr(const pd_tensor *t);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

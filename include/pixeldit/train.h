@@ -11,6 +11,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 /* ---- AdamW (torch.optim.AdamW semantics) --------------------------------- */
 
@@ -110,6 +112,7 @@ pd_status pd_sample(pd_jit *model, pd_ctx *ctx, const pd_sample_config *cfg, con
 pd_status pd_sample_from(pd_jit *model, pd_ctx *ctx, const pd_sample_config *cfg, const int *labels,
                          int B, float *z_inout, pd_sample_progress_fn progress, void *user);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* public API: exported from libpixeldit (everything else is hidden) */
+#pragma GCC visibility push(default)
 
 typedef struct pd_train_opts {
     const pd_config *cfg;     /* resolved config (plugins from --plugin already in it) */
@@ -56,6 +58,7 @@ void pd_sample_config_from(const pd_config *cfg, pd_sample_config *out);
  * one-line note saying so and what to do into buf and returns true. */
 bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *buf, size_t size);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

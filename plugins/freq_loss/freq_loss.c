@@ -99,12 +99,22 @@ static pd_tensor *fl_forward(void *state, pd_ctx *ctx, const pd_loss_inputs *in,
 
 static void fl_destroy(void *state) { free(state); }
 
-static const pd_loss_vtable vtable = {sizeof(pd_loss_vtable), fl_create, fl_forward, fl_destroy};
+static const pd_loss_vtable vtable = {
+    .struct_size = sizeof(pd_loss_vtable),
+    .create = fl_create,
+    .forward = fl_forward,
+    .destroy = fl_destroy,
+};
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_LOSS, "freq_loss", "1.0.0",
-    "DeCo frequency-aware loss: JPEG-weighted 8x8 DCT error of the YCbCr velocity",
-    keys, (int)(sizeof keys / sizeof keys[0]), &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_LOSS,
+    .name = "freq_loss",
+    .version = "1.0.0",
+    .description = "DeCo frequency-aware loss: JPEG-weighted 8x8 DCT error of the YCbCr velocity",
+    .keys = keys,
+    .n_keys = (int)(sizeof keys / sizeof keys[0]),
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

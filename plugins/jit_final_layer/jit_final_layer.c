@@ -70,18 +70,22 @@ static double fl_flops(void *state) {
 
 static void fl_destroy(void *state) { free(state); }
 
-static const pd_decoder_vtable vtable = {sizeof(pd_decoder_vtable), fl_create, fl_init, fl_forward,
-                                         fl_flops, fl_destroy};
+static const pd_decoder_vtable vtable = {
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = fl_create,
+    .init_weights = fl_init,
+    .forward = fl_forward,
+    .flops = fl_flops,
+    .destroy = fl_destroy,
+};
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER,
-    PD_PLUGIN_DECODER,
-    "jit_final_layer",
-    "1.0.0",
-    "JiT final layer (adaLN shift/scale, RMSNorm, linear) + unpatchify (the default decoder)",
-    NULL,
-    0,
-    &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = "jit_final_layer",
+    .version = "1.0.0",
+    .description = "JiT final layer (adaLN shift/scale, RMSNorm, linear) + unpatchify (the default decoder)",
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

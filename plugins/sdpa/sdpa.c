@@ -29,12 +29,21 @@ static double sd_flops(void *state, int B, int H, int N, int M, int d) {
 
 static void sd_destroy(void *state) { (void)state; }
 
-static const pd_attention_vtable vtable = {sizeof(pd_attention_vtable), sd_create, sd_forward,
-                                           sd_flops, sd_destroy};
+static const pd_attention_vtable vtable = {
+    .struct_size = sizeof(pd_attention_vtable),
+    .create = sd_create,
+    .forward = sd_forward,
+    .flops = sd_flops,
+    .destroy = sd_destroy,
+};
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, "sdpa", "1.0.0",
-    "exact scaled-dot-product attention, fp32 softmax (the default attention)", NULL, 0, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_ATTENTION,
+    .name = "sdpa",
+    .version = "1.0.0",
+    .description = "exact scaled-dot-product attention, fp32 softmax (the default attention)",
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

@@ -68,18 +68,24 @@ static double unet_flops(void *state) {
 
 static void unet_destroy(void *state) { free(state); }
 
-static const pd_decoder_vtable vtable = {sizeof(pd_decoder_vtable), unet_create, unet_init_weights,
-                                         unet_forward_cb, unet_flops, unet_destroy};
+static const pd_decoder_vtable vtable = {
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = unet_create,
+    .init_weights = unet_init_weights,
+    .forward = unet_forward_cb,
+    .flops = unet_flops,
+    .destroy = unet_destroy,
+};
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER,
-    PD_PLUGIN_DECODER,
-    "unet_decoder",
-    "1.0.0",
-    "DiP Patch Detailer Head: per-patch conv U-Net on the noisy patch, backbone token at the bottleneck",
-    keys,
-    N_KEYS,
-    &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = "unet_decoder",
+    .version = "1.0.0",
+    .description = "DiP Patch Detailer Head: per-patch conv U-Net on the noisy patch, backbone token at the bottleneck",
+    .keys = keys,
+    .n_keys = N_KEYS,
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

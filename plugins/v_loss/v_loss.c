@@ -27,11 +27,20 @@ static pd_tensor *vl_forward(void *state, pd_ctx *ctx, const pd_loss_inputs *in,
 
 static void vl_destroy(void *state) { (void)state; }
 
-static const pd_loss_vtable vtable = {sizeof(pd_loss_vtable), vl_create, vl_forward, vl_destroy};
+static const pd_loss_vtable vtable = {
+    .struct_size = sizeof(pd_loss_vtable),
+    .create = vl_create,
+    .forward = vl_forward,
+    .destroy = vl_destroy,
+};
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_LOSS, "v_loss", "1.0.0",
-    "JiT v-loss: mean squared error of the velocities (the default loss)", NULL, 0, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_LOSS,
+    .name = "v_loss",
+    .version = "1.0.0",
+    .description = "JiT v-loss: mean squared error of the velocities (the default loss)",
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

@@ -128,5 +128,45 @@ head -c 100 "$tmp/run/checkpoint-last.safetensors" >"$tmp/trunc.safetensors"
 check "truncated checkpoint" 1 "$bin" sample --ckpt "$tmp/trunc.safetensors" --out "$tmp/x.png"
 expect_in_output "truncated checkpoint named" "trunc.safetensors"
 
+# Checkpoints name plugins, never files (same-length byte edits of the
+# metadata keep the safetensors header valid).
+ck="$tmp/run/checkpoint-last.safetensors"
+edit_ck() { LC_ALL=C sed "s|$1|$2|" "$ck" >"$3"; }
+edit_ck 'plugin = jit_final_layer' 'plugin = /tmp/pdevil1.so' "$tmp/evil_cfg.safetensors"
+check "a path in the stored config is refused" 1 "$bin" sample --ckpt "$tmp/evil_cfg.safetensors" --out "$tmp/x.png"
+expect_in_output "stored path named" "stored config \[decoder\] plugin = /tmp/pdevil1.so: expected a plugin name"
+edit_ck 'decoder=jit_final_layer@' 'decoder=/tmp/pdevil1.so@' "$tmp/evil_rec.safetensors"
+check "a path in the plugin record is refused" 1 "$bin" forward --ckpt "$tmp/evil_rec.safetensors" \
+  --input "$tmp/in.safetensors" --output "$tmp/o2.safetensors"
+expect_in_output "record path named" "plugin record 'decoder=/tmp/pdevil1.so@1.0.0': expected a plugin name"
+# sampling needs only the decoder and attention: a loss's major bump does not block it, resuming does
+edit_ck 'loss=v_loss@1.0.0' 'loss=v_loss@9.0.0' "$tmp/loss9.safetensors"
+check "sample ignores the loss plugins" 0 "$bin" sample --ckpt "$tmp/loss9.safetensors" --out "$tmp/l9.png" \
+  --classes 0 --n 1 --steps 1
+check "resume checks every plugin version" 1 "$bin" train "$tmp/tiny.ini" --out "$tmp/run9" --steps 1 \
+  --quiet --resume "$tmp/loss9.safetensors"
+expect_in_output "resume names the loss" "made with loss plugin v_loss 9.0.0, found v_loss 1.0.0"
+edit_ck 'decoder=jit_final_layer@1.0.0' 'decoder=jit_final_layer@2.0.0' "$tmp/dec2.safetensors"
+check "sample checks the decoder version" 1 "$bin" sample --ckpt "$tmp/dec2.safetensors" --out "$tmp/x.png"
+expect_in_output "decoder major named" "incompatible major version"
+# on the command line only a slash makes a path
+binabs=$(realpath "$bin")
+(cd "$(dirname "$binabs")/../plugins" && "$binabs" train "$tmp/tiny.ini" --plugin v_loss.so --steps 1 --out "$tmp/bad" >"$tmp/out" 2>&1)
+[[ $? -eq 1 ]] && grep -q "plugin 'v_loss.so': expected a plugin name" "$tmp/out" && echo "ok   --plugin x.so is a name" \
+  || { echo "FAIL --plugin x.so opened a file in the working directory"; sed 's/^/    /' "$tmp/out" | tail -3; fails=$((fails + 1)); }
+
+# numbers on the command line are strict: no clamping, no nan, no wrap-around
+check "--steps overflow" 2 "$bin" train "$tmp/tiny.ini" --steps 99999999999999999999 --out "$tmp/bad"
+expect_in_output "--steps named" "\-\-steps 99999999999999999999: expected"
+check "--minutes nan" 2 "$bin" train "$tmp/tiny.ini" --minutes nan --out "$tmp/bad"
+expect_in_output "--minutes named" "\-\-minutes nan: expected a finite"
+check "sample --cfg nan" 2 "$bin" sample --ckpt "$ck" --cfg nan
+expect_in_output "--cfg named" "\-\-cfg nan: expected a finite number"
+check "sample --n too large" 2 "$bin" sample --ckpt "$ck" --n 4294967297
+check "make forward input, label 2^32+3" 0 "$mkinput" "$tmp/in_big.safetensors" 2 1 16 4294967299
+check "forward refuses label 2^32+3" 1 "$bin" forward --ckpt "$ck" --input "$tmp/in_big.safetensors" \
+  --output "$tmp/o3.safetensors"
+expect_in_output "label named" "y\[0\] = 4294967299: expected a class id in 0..10"
+
 echo "cli: $fails failure(s)"
 [[ $fails -eq 0 ]]

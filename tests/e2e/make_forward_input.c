@@ -6,8 +6,8 @@
 #include "pixeldit/safetensors.h"
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: make_forward_input OUT B C S\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: make_forward_input OUT B C S [Y0]\n");
         return 2;
     }
     int B = atoi(argv[2]), C = atoi(argv[3]), S = atoi(argv[4]);
@@ -19,6 +19,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B; i++) {
         t[i] = (float)(i + 1) / (float)(B + 1);
         y[i] = i % 10;
+    if (argc > 5) y[0] = strtoll(argv[5], NULL, 10); /* optional: y[0], to test refusals */
     }
     pd_st_writer *w = pd_st_writer_new();
     pd_st_writer_add(w, "x", PD_ST_F32, (int[]){B, C, S, S}, 4, x);

@@ -48,6 +48,8 @@ static const pd_plugin_desc *broken_desc(void) {
     desc.struct_size = 8;
 #elif defined(BROKEN_BAD_KIND)
     desc.kind = (pd_plugin_kind)7;
+#elif defined(BROKEN_KIND_VTABLE)
+    desc.kind = PD_PLUGIN_DECODER; /* a loss vtable behind a decoder kind */
 #elif defined(BROKEN_BAD_NAME)
     desc.name = "Bad-Name";
 #elif defined(BROKEN_NULL_VERSION)

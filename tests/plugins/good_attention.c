@@ -3,6 +3,10 @@
 
 #include "pixeldit/plugin.h"
 
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "good_attention"
+#endif
+
 typedef struct attention_state {
     const pd_host_api *host;
     float scale_mult;
@@ -27,18 +31,42 @@ static pd_status create(const pd_host_api *host, const pd_model_info *info,
 static pd_tensor *forward(void *state, pd_ctx *ctx, pd_tensor *q, pd_tensor *k, pd_tensor *v,
                           float scale) {
     attention_state *s = state;
-    return s->host->sdpa(ctx, q, k, v, scale * s->scale_mult);
+    pd_tensor *o = s->host->sdpa(ctx, q, k, v, scale * s->scale_mult);
+#ifdef BAD_LAYOUT
+    o = s->host->permute(ctx, o, (int[]){0, 2, 1, 3}); /* (B, N, H, d): the contract broken */
+#endif
+    return o;
 }
 
 static void destroy(void *state) { free(state); }
 
+#ifdef WITH_FLOPS
+/* A made-up count the host must use instead of exact attention's. */
+static double attn_flops(void *state, int B, int H, int N, int M, int d) {
+    (void)state, (void)d;
+    return 1000.0 * B * H * N * M;
+}
+#else
+#define attn_flops NULL
+#endif
+
 static const pd_attention_vtable vtable = {
-    sizeof(pd_attention_vtable), create, forward, NULL, destroy,
+    .struct_size = sizeof(pd_attention_vtable),
+    .create = create,
+    .forward = forward,
+    .flops = attn_flops,
+    .destroy = destroy,
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, "good_attention", "1.0.0",
-    "test attention: host SDPA", keys, 1, &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_ATTENTION,
+    .name = PLUGIN_NAME,
+    .version = "1.0.0",
+    .description = "test attention: host SDPA",
+    .keys = keys,
+    .n_keys = 1,
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

@@ -69,11 +69,19 @@ static pd_status init_weights(void *state, pd_rng *rng) {
     return PD_OK;
 }
 
-/* tokens (B, N, D) -> (B, N, p*p*C) -> x_pred (B, C, H, W) */
+/* tokens (B, N, D) -> (B, N, p*p*C) -> x_pred (B, C, H, W). Built with
+ * BAD_LAYOUT it returns (B, H, W, C), with FAIL_FORWARD it raises a shape
+ * error of a host op: the host must catch both and name the plugin. */
 static pd_tensor *forward(void *state, pd_ctx *ctx, const pd_decoder_inputs *in) {
     decoder_state *s = state;
     pd_tensor *patches = s->host->linear(ctx, in->tokens, s->w, s->b);
-    return s->host->unpatchify(ctx, patches, s->C, s->H, s->W, s->p, s->layout);
+    pd_tensor *x = s->host->unpatchify(ctx, patches, s->C, s->H, s->W, s->p, s->layout);
+#if defined(BAD_LAYOUT)
+    x = s->host->permute(ctx, x, (int[]){0, 2, 3, 1});
+#elif defined(FAIL_FORWARD)
+    x = s->host->add(ctx, x, in->tokens);
+#endif
+    return x;
 }
 
 static double flops(void *state) {
@@ -82,13 +90,23 @@ static double flops(void *state) {
 }
 
 static const pd_decoder_vtable vtable = {
-    sizeof(pd_decoder_vtable), create, init_weights, forward, flops, destroy,
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = create,
+    .init_weights = init_weights,
+    .forward = forward,
+    .flops = flops,
+    .destroy = destroy,
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_DECODER, PLUGIN_NAME, "1.0.0",
-    "test decoder: linear tokens -> patches, unpatchify", keys,
-    (int)(sizeof keys / sizeof keys[0]), &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = PLUGIN_NAME,
+    .version = "1.0.0",
+    .description = "test decoder: linear tokens -> patches, unpatchify",
+    .keys = keys,
+    .n_keys = (int)(sizeof keys / sizeof keys[0]),
+    .vtable = &vtable,
 };
 
 PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }

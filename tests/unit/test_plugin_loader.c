@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "pixeldit/plugin_host.h"
+#include "pixeldit/plugin_record.h"
+#include "pixeldit/session.h"
 #include "test_util.h"
 
 static int g_argc;
@@ -268,6 +270,184 @@ static void test_good_attention(void **state) {
     pd_plugin_config_free(cfg);
 }
 
+/* ---- output checks (ABI 1.1) ------------------------------------------------ */
+
+/* One forward (and loss) of a tiny JiT built around the named plugins,
+ * loaded by path first so the config can name them. Returns the context's
+ * error, "" when it ran. */
+static double g_flops; /* pd_jit_flops_per_image of the last forward_with model */
+
+static const char *forward_with(const char *decoder, const char *attention) {
+    static char err[1024];
+    pd_plugin *pl;
+    assert_int_equal(pd_plugin_load(plugin_file(decoder), PD_PLUGIN_DECODER, &pl), PD_OK);
+    assert_int_equal(pd_plugin_load(plugin_file(attention), PD_PLUGIN_ATTENTION, &pl), PD_OK);
+    assert_int_equal(pd_plugin_load(plugin_file("v_loss"), PD_PLUGIN_LOSS, &pl), PD_OK);
+    char ini[512];
+    snprintf(ini, sizeof ini,
+             "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
+             "depth = 1\nnum_heads = 2\nbottleneck_dim = 8\nin_context_len = 0\n"
+             "in_context_start = 0\nnum_classes = 2\n"
+             "[decoder]\nplugin = %s\n[attention]\nplugin = %s\n[loss]\nplugin = v_loss\n",
+             decoder, attention);
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    if (pd_config_load_string(&cfg, ini, "tiny.ini")) fail_msg("%s", pd_last_error());
+    pd_session s;
+    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    g_flops = pd_jit_flops_per_image(s.model);
+    pd_ctx *ctx = pd_session_new_ctx(&s);
+    int shape[4] = {2, 1, 8, 8};
+    pd_tensor *z = filled(ctx, shape, 4, 5), *x = filled(ctx, shape, 4, 6);
+    float t[2] = {0.3f, 0.7f};
+    int labels[2] = {0, 1};
+    pd_tensor *xp = pd_jit_forward(s.model, ctx, z, t, labels, NULL);
+    pd_tensor *loss = pd_session_loss(&s, ctx, xp, x, z, t, labels, NULL);
+    assert_true((loss != NULL) == (pd_ctx_status(ctx) == PD_OK));
+    snprintf(err, sizeof err, "%s", pd_ctx_error(ctx));
+    pd_ctx_free(ctx);
+    pd_session_close(&s);
+    return err;
+}
+
+static void test_output_checks(void **state) {
+    (void)state;
+    assert_string_equal(forward_with("good_decoder", "good_attention"), "");
+    pd_plugins_unload_all();
+    const char *e = forward_with("hwc_decoder", "good_attention");
+    assert_string_equal(e, "decoder plugin hwc_decoder: x_pred: expected (B, C, H, W) = "
+                           "(2, 1, 8, 8), found (2, 8, 8, 1)");
+    pd_plugins_unload_all();
+    e = forward_with("good_decoder", "nhd_attention");
+    assert_string_equal(e, "attention plugin nhd_attention: output: expected q's shape "
+                           "(B, H, N, d) = (2, 2, 4, 8), found (2, 4, 2, 8)");
+    pd_plugins_unload_all();
+    /* attention flops feed the model's count (FLOPs, MFU): 1 block, H = 2,
+     * N = 4 tokens; exact attention is 2 * 2 * N^2 * D with D = 16 */
+    double exact = g_flops;
+    assert_string_equal(forward_with("good_decoder", "flops_attention"), "");
+    assert_float_equal(g_flops - exact, 1000.0 * 2 * 4 * 4 - 2 * 2 * 4 * 4 * 16, 1e-6);
+    pd_plugins_unload_all();
+    e = forward_with("err_decoder", "good_attention");
+    if (strncmp(e, "decoder plugin err_decoder: add: ", 33) != 0)
+        fail_msg("expected the plugin's own error with its name in front, got: %s", e);
+}
+
+/* --plugin FILE and --set KIND.plugin=NAME give the same config: keys an
+ * earlier layer set for the replaced plugin are dropped, --set keys of the
+ * same command line are kept, a loss is added to the list. */
+static void test_plugin_arg_is_a_set(void **state) {
+    (void)state;
+    static pd_config a, b;
+    const char *ini = "[decoder]\nplugin = good_decoder\nlayout = unfold\n"
+                      "[loss]\nplugin = good_loss\nweight = 2\n";
+    pd_plugin *pl;
+    assert_int_equal(pd_plugin_load(plugin_file("good_decoder"), 0, &pl), PD_OK);
+    for (int i = 0; i < 2; i++) {
+        pd_config *c = i ? &b : &a;
+        pd_config_defaults(c);
+        if (pd_config_load_string(c, ini, "cfg.ini")) fail_msg("%s", pd_last_error());
+    }
+    const char *plugins[] = {plugin_file("err_decoder"), plugin_file("wrong_kind")};
+    const char *sets[] = {"decoder.init_std=0.3"};
+    if (pd_session_apply_args(&a, plugins, 2, sets, 1)) fail_msg("%s", pd_last_error());
+    const char *same[] = {"decoder.plugin=err_decoder", "loss.plugin=good_loss, wrong_kind",
+                          "decoder.init_std=0.3"};
+    if (pd_config_set_all(&b, same, 3)) fail_msg("%s", pd_last_error());
+    assert_true(pd_config_equal(&a, &b));
+    assert_string_equal(a.decoder.plugins[0], "err_decoder");
+    assert_int_equal(a.decoder.n_raw, 1); /* layout (for good_decoder) dropped, init_std kept */
+    assert_string_equal(a.decoder.raw[0].key, "init_std");
+    assert_int_equal(a.loss.n_plugins, 2);
+    assert_int_equal(a.loss.n_raw, 0);
+    /* the same loss twice is listed once */
+    const char *twice[] = {plugin_file("wrong_kind")};
+    assert_int_equal(pd_session_apply_args(&a, twice, 1, NULL, 0), PD_OK);
+    assert_int_equal(a.loss.n_plugins, 2);
+}
+
+/* The checkpoint's plugin record: names only, versions checked. */
+static void test_plugin_record(void **state) {
+    (void)state;
+    pd_plugin_record r;
+    assert_int_equal(pd_plugin_record_parse("", "ck", &r), PD_OK);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(pd_plugin_record_parse("decoder=good_decoder@1.2.0;attention=good_attention@1.0.0;"
+                                            "loss=v_loss@1.0.0", "ck", &r), PD_OK);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.e[2].kind, PD_PLUGIN_LOSS);
+    assert_string_equal(r.e[0].version, "1.2.0");
+    char text[256];
+    pd_plugin_record_format(&r, text, sizeof text);
+    assert_string_equal(text, "decoder=good_decoder@1.2.0;attention=good_attention@1.0.0;"
+                              "loss=v_loss@1.0.0");
+    static const struct { const char *text, *msg; } bad[] = {
+        {"decoder=/tmp/evil.so@1.0", "ck: plugin record 'decoder=/tmp/evil.so@1.0': expected a "
+                                     "plugin name [a-z0-9_]+, found a path"},
+        {"decoder=evil.so@1.0", "expected a plugin name [a-z0-9_]+ (a checkpoint names plugins"},
+        {"decoder=x", "expected KIND=NAME@VERSION"},
+        {"codec=x@1", "expected the kind decoder, loss or attention"},
+        {"loss=x@1 0", "expected a version without blanks"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pd_plugin_record_parse(bad[i].text, "ck", &r), PD_ERR_FORMAT);
+        TU_ASSERT_CONTAINS(pd_last_error(), bad[i].msg);
+    }
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    assert_int_equal(pd_config_load_string(&cfg, "[loss]\nplugin = v_loss, ./evil.so\n", "ck"), PD_OK);
+    assert_int_equal(pd_plugin_record_check_config(&cfg, "ck"), PD_ERR_FORMAT);
+    TU_ASSERT_CONTAINS(pd_last_error(), "ck: stored config [loss] plugin = ./evil.so: expected a "
+                                        "plugin name");
+    /* versions: same major passes with a note, another major or plugin fails */
+    forward_with("good_decoder", "good_attention"); /* loads them */
+    pd_config_defaults(&cfg);
+    assert_int_equal(pd_config_load_string(&cfg,
+        "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\ndepth = 1\n"
+        "num_heads = 2\nbottleneck_dim = 8\nin_context_len = 0\nin_context_start = 0\n"
+        "num_classes = 2\n[decoder]\nplugin = good_decoder\n[attention]\nplugin = good_attention\n"
+        "[loss]\nplugin = v_loss\n", "t.ini"), PD_OK);
+    pd_session s;
+    if (pd_session_open_model(&s, &cfg)) fail_msg("%s", pd_last_error());
+    assert_int_equal(s.n_losses, 0);
+    char note[256];
+    assert_int_equal(pd_plugin_record_parse("decoder=good_decoder@1.2.0;loss=v_loss@7.0.0", "ck", &r),
+                     PD_OK);
+    assert_int_equal(pd_plugin_record_check(&r, &s, PD_RECORD_MODEL, "ck", note, sizeof note), PD_OK);
+    assert_string_equal(note, "decoder plugin good_decoder was 1.2.0 when saved, now 1.0.0");
+    assert_int_equal(pd_plugin_record_check(&r, &s, PD_RECORD_ALL, "ck", note, sizeof note),
+                     PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "ck: made with loss plugin v_loss 7.0.0, which this model "
+                                        "does not use");
+    assert_int_equal(pd_plugin_record_parse("decoder=good_decoder@2.0.0", "ck", &r), PD_OK);
+    assert_int_equal(pd_plugin_record_check(&r, &s, PD_RECORD_MODEL, "ck", NULL, 0), PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "made with decoder plugin good_decoder 2.0.0, found "
+                                        "good_decoder 1.0.0 at ");
+    pd_session_close(&s);
+}
+
+/* A plugin built against ABI 1.0 (tests/plugins/abi10_loss.c, which
+ * defines the 1.0 structs itself) loads on this host and computes its loss. */
+static void test_abi_1_0_plugin(void **state) {
+    (void)state;
+    assert_true(PD_PLUGIN_ABI_MINOR >= 1);
+    pd_plugin *pl = load_ok("abi10_loss", PD_PLUGIN_LOSS);
+    assert_int_equal(pd_plugin_descriptor(pl)->abi_minor, 0);
+    void *st;
+    if (pd_plugin_create_loss(pl, &g_info, NULL, &st)) fail_msg("%s", pd_last_error());
+    pd_ctx *ctx = pd_ctx_new(1 << 20);
+    int shape[4] = {2, 3, 4, 4};
+    pd_tensor *v = filled(ctx, shape, 4, 1), *vp = filled(ctx, shape, 4, 2);
+    pd_loss_inputs in = {sizeof in, vp, v, v, NULL, v, vp, NULL, 2};
+    pd_loss_parts parts;
+    pd_tensor *l = pd_plugin_loss_forward(pl, st, ctx, &in, &parts);
+    if (!l) fail_msg("%s", pd_ctx_error(ctx));
+    assert_float_equal(l->data[0], pd_mse(ctx, vp, v)->data[0], 1e-7);
+    assert_int_equal(parts.n, 0);
+    pd_plugin_loss_vtable(pl)->destroy(st);
+    pd_ctx_free(ctx);
+}
+
 /* ---- refusals -------------------------------------------------------------------- */
 
 static void test_broken_plugins(void **state) {
@@ -278,13 +458,15 @@ static void test_broken_plugins(void **state) {
         {"no_entry", "entry symbol: expected pixeldit_plugin_entry, found none", NULL},
         {"null_entry", "pixeldit_plugin_entry(): expected a descriptor, found NULL", NULL},
         {"abi_major", "ABI major version: expected 1, found 2", NULL},
-        {"abi_minor", "ABI minor version: expected <= 0, found 1", NULL},
+        {"abi_minor", "ABI minor version: expected <= 1, found 2", NULL},
         {"small_struct", "descriptor struct_size: expected >= ", ", found 8"},
         {"bad_kind", "kind: expected 1..3 (decoder, loss, attention), found 7", NULL},
         {"bad_name", "name: expected [a-z0-9_]+", "found 'Bad-Name'"},
         {"null_version", "version: expected a non-empty string, found NULL", NULL},
         {"null_vtable", "vtable: expected a loss vtable, found NULL", NULL},
         {"small_vtable", "loss vtable struct_size: expected >= ", ", found 4"},
+        {"kind_vtable", "kind decoder, but its vtable is the size of a loss vtable",
+         "wrong kind in the descriptor?"},
         {"null_forward", "loss vtable: required member 'forward' is NULL", NULL},
         {"key_bad_name", "key 1 name: expected [a-z0-9_]+", "found 'Bad Key'"},
         {"key_bad_type", "key 'mode' type: expected 1..5", "found 9"},
@@ -346,7 +528,17 @@ static void test_search_by_name(void **state) {
     assert_int_equal(pd_plugin_load("dup_name_a", 0, &pl), PD_ERR_PLUGIN);
     TU_ASSERT_CONTAINS(pd_last_error(), "dup_name_a.so: name: expected 'dup_name_a' (the file name), found 'dup_name'");
     assert_int_equal(pd_plugin_load("Not-A-Name", 0, &pl), PD_ERR_PLUGIN);
-    TU_ASSERT_CONTAINS(pd_last_error(), "expected a name [a-z0-9_]+ or a path");
+    TU_ASSERT_CONTAINS(pd_last_error(), "expected a plugin name [a-z0-9_]+ or a path with a '/'");
+    /* no slash, no path: "good_loss.so" never opens the file in the working directory */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(plugin_dir()), 0);
+    assert_int_equal(access("good_loss.so", R_OK), 0);
+    assert_int_equal(pd_plugin_load("good_loss.so", 0, &pl), PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "plugin 'good_loss.so': expected a plugin name");
+    TU_ASSERT_CONTAINS(pd_last_error(), "(e.g. ./good_loss.so)");
+    assert_null(pd_plugin_find("good_loss"));
+    assert_int_equal(chdir(cwd), 0);
     assert_int_equal(pd_plugin_load("/nonexistent/x.so", 0, &pl), PD_ERR_PLUGIN);
     TU_ASSERT_CONTAINS(pd_last_error(), "/nonexistent/x.so: cannot open");
 }
@@ -524,6 +716,60 @@ static void test_listing(void **state) {
     TU_ASSERT_CONTAINS(pd_last_error(), "no plugin named 'no_such_plugin' in ");
 }
 
+/* Copies the first `n` bytes of src to dst (all when n is 0). */
+static void copy_bytes(const char *src, const char *dst, long n) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[4096];
+    size_t got;
+    long left = n ? n : -1;
+    while ((got = fread(buf, 1, left < 0 || left > (long)sizeof buf ? sizeof buf : (size_t)left, in)) > 0) {
+        assert_int_equal(fwrite(buf, 1, got, out), got);
+        if (left > 0 && (left -= (long)got) == 0) break;
+    }
+    fclose(in);
+    fclose(out);
+}
+
+/* `pixeldit plugins` over a folder of bad files: each is checked before
+ * dlopen (a truncated ELF would SIGBUS inside dlopen), reported, and the
+ * listing goes on to the good one. */
+static void test_listing_bad_files(void **state) {
+    (void)state;
+    char dir[] = "/tmp/pixeldit-badso-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/good_attention.so", dir);
+    copy_bytes(plugin_file("good_attention"), path, 0);
+    snprintf(path, sizeof path, "%s/trunc.so", dir);
+    copy_bytes(plugin_file("good_loss"), path, 6000);
+    snprintf(path, sizeof path, "%s/junk.so", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 20; i++) fputs("not a library\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/empty.so", dir);
+    fclose(fopen(path, "w"));
+    setenv("PIXELDIT_PLUGIN_PATH", dir, 1);
+    char *text = NULL;
+    size_t len = 0;
+    f = open_memstream(&text, &len);
+    assert_int_equal(pd_plugins_print(f, NULL), PD_OK);
+    fclose(f);
+    TU_ASSERT_CONTAINS(text, "attention good_attention 1.0.0");
+    TU_ASSERT_CONTAINS(text, "/junk.so\n    expected an ELF shared object, found no ELF header");
+    TU_ASSERT_CONTAINS(text, "/empty.so\n    expected an ELF shared object, found a file too short");
+    TU_ASSERT_CONTAINS(text, "/trunc.so\n    ELF ");
+    TU_ASSERT_CONTAINS(text, "(truncated?)");
+    assert_null(pd_plugin_find("good_loss"));
+    free(text);
+    const char *names[] = {"good_attention", "trunc", "junk", "empty"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s.so", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void test_host_table(void **state) {
     (void)state;
     const pd_host_api *h = pd_host_api_get();
@@ -553,6 +799,10 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_undeclared_key_read, unload),
         cmocka_unit_test_teardown(test_good_loss, unload),
         cmocka_unit_test_teardown(test_good_attention, unload),
+        cmocka_unit_test_teardown(test_output_checks, unload),
+        cmocka_unit_test_teardown(test_plugin_arg_is_a_set, unload),
+        cmocka_unit_test_teardown(test_plugin_record, unload),
+        cmocka_unit_test_teardown(test_abi_1_0_plugin, unload),
         cmocka_unit_test_teardown(test_broken_plugins, unload),
         cmocka_unit_test_teardown(test_wrong_slot, unload),
         cmocka_unit_test_teardown(test_duplicates, unload),
@@ -560,6 +810,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_config_binding, unload),
         cmocka_unit_test_teardown(test_config_from_section, unload),
         cmocka_unit_test_teardown(test_listing, unload),
+        cmocka_unit_test_teardown(test_listing_bad_files, unload),
         cmocka_unit_test_teardown(test_host_table, unload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,12 +182,50 @@ static void test_nan_loss_keeps_last_checkpoint(void **state) {
     free(after);
 }
 
+/* Loss parts (freq_loss reports "freq") get a log.csv column each, and a
+ * resumed run appends rows with the same columns. */
+static void test_loss_parts_logged(void **state) {
+    (void)state;
+    char dir[300], ck[400], log[400];
+    snprintf(dir, sizeof dir, "%s/parts", tmpdir);
+    snprintf(ck, sizeof ck, "%s/checkpoint-last.safetensors", dir);
+    snprintf(log, sizeof log, "%s/log.csv", dir);
+    static pd_config cfg;
+    for (int run = 0; run < 2; run++) {
+        tiny_config(&cfg);
+        assert_int_equal(pd_config_set(&cfg, "loss.plugin=v_loss, freq_loss"), PD_OK);
+        pd_train_opts o = {.cfg = &cfg, .out_dir = dir, .max_steps = 2, .resume = run ? ck : NULL};
+        pd_train_result r;
+        if (pd_train_run(&o, &r)) fail_msg("train: %s", pd_last_error());
+    }
+    char *text = read_file(log);
+    assert_non_null(text);
+    char *nl = strchr(text, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    assert_string_equal(text, "step,epoch,loss,lr,v_loss,freq_loss,freq_loss.freq,images_per_s");
+    int rows = 0;
+    for (char *line = nl + 1, *end; (end = strchr(line, '\n')); line = end + 1, rows++) {
+        *end = '\0';
+        int commas = 0;
+        for (char *c = line; *c; c++) commas += *c == ',';
+        if (commas != 7) fail_msg("row %d has %d columns, expected 8: %s", rows, commas + 1, line);
+        /* the part is a real number, not an empty column */
+        char *f = line;
+        for (int i = 0; i < 6; i++) f = strchr(f, ',') + 1;
+        assert_true(strtod(f, NULL) > 0);
+    }
+    assert_int_equal(rows, 4);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_same_seed_same_losses),
         cmocka_unit_test(test_checkpoint_round_trip_and_mismatch),
         cmocka_unit_test(test_nan_loss_keeps_last_checkpoint),
+        cmocka_unit_test(test_loss_parts_logged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -43,7 +43,7 @@ static void train(const char *dir, int64_t steps, const char *resume, const char
     pd_config_defaults(&cfg);
     if (pd_config_load_string(&cfg, tiny_ini, "tiny.ini")) fail_msg("%s", pd_last_error());
     if (set && pd_config_set(&cfg, set)) fail_msg("%s", pd_last_error());
-    pd_train_opts o = {&cfg, dir, steps, 0, resume, 0};
+    pd_train_opts o = {.cfg = &cfg, .out_dir = dir, .max_steps = steps, .resume = resume};
     pd_train_result r;
     if (pd_train_run(&o, &r)) fail_msg("train %s: %s", dir, pd_last_error());
 }

@@ -1,0 +1,106 @@
+/* Calls into a plugin's forward with the ABI contract checked on the way
+ * out (ABI 1.1): a decoder returns exactly (B, C, H, W), an attention
+ * returns q's shape, a loss returns one value. A wrong shape is refused
+ * here, naming the plugin, instead of being broadcast or reshaped into
+ * silent garbage further on; an error raised inside the plugin gets the
+ * plugin's name in front. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctx_internal.h"
+#include "plugin_internal.h"
+
+/* "decoder plugin NAME: " */
+static void who(const pd_plugin *pl, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s plugin %s: ", pd_plugin_kind_name(pl->desc.kind), pl->desc.name);
+}
+
+/* After forward: a NULL result or a sticky error gets the plugin's name. */
+static bool forward_failed(const pd_plugin *pl, pd_ctx *ctx, const pd_tensor *out) {
+    char prefix[96];
+    who(pl, prefix, sizeof prefix);
+    if (pd_ctx_status(ctx)) {
+        pd_ctx_error_prefix(ctx, prefix);
+        return true;
+    }
+    if (!out) {
+        pd_ctx_fail(ctx, PD_ERR_PLUGIN, "%sforward returned NULL without setting an error", prefix);
+        return true;
+    }
+    return false;
+}
+
+static bool same_shape(const pd_tensor *t, const int *shape, int ndim) {
+    if (t->ndim != ndim) return false;
+    for (int i = 0; i < ndim; i++)
+        if (t->shape[i] != shape[i]) return false;
+    return true;
+}
+
+static void shape_text(const int *shape, int ndim, char *buf, size_t cap) {
+    size_t o = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%d", i ? ", " : "", shape[i]);
+    if (o < cap) snprintf(buf + o, cap - o, ")");
+}
+
+static pd_tensor *wrong_shape(const pd_plugin *pl, pd_ctx *ctx, const char *what,
+                              const char *layout, const int *shape, int ndim,
+                              const pd_tensor *out) {
+    char want[96], found[96];
+    shape_text(shape, ndim, want, sizeof want);
+    pd_shape_str(out, found, sizeof found);
+    pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s plugin %s: %s: expected %s %s, found %s",
+                pd_plugin_kind_name(pl->desc.kind), pl->desc.name, what, layout, want, found);
+    return NULL;
+}
+
+pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
+                                     const pd_decoder_inputs *in) {
+    if (pd_ctx_status(ctx)) return NULL;
+    pd_tensor *out = pl->vt.decoder.forward(state, ctx, in);
+    if (forward_failed(pl, ctx, out)) return NULL;
+    /* z is the (B, C, H, W) input image: x_pred has exactly its shape */
+    if (!same_shape(out, in->z->shape, in->z->ndim))
+        return wrong_shape(pl, ctx, "x_pred", "(B, C, H, W) =", in->z->shape, in->z->ndim, out);
+    return out;
+}
+
+pd_tensor *pd_plugin_attention_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
+                                       pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale) {
+    if (pd_ctx_status(ctx)) return NULL;
+    pd_tensor *out = pl->vt.attention.forward(state, ctx, q, k, v, scale);
+    if (forward_failed(pl, ctx, out)) return NULL;
+    if (!same_shape(out, q->shape, q->ndim))
+        return wrong_shape(pl, ctx, "output", "q's shape (B, H, N, d) =", q->shape, q->ndim, out);
+    return out;
+}
+
+pd_tensor *pd_plugin_loss_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
+                                  const pd_loss_inputs *in, pd_loss_parts *parts) {
+    if (pd_ctx_status(ctx)) return NULL;
+    memset(parts, 0, sizeof *parts);
+    pd_tensor *out = pl->vt.loss.forward(state, ctx, in, parts);
+    if (forward_failed(pl, ctx, out)) return NULL;
+    if (out->numel != 1) {
+        char found[96];
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "loss plugin %s: loss: expected a scalar (1 value), found %s",
+                    pl->desc.name, pd_shape_str(out, found, sizeof found));
+        return NULL;
+    }
+    if (parts->n < 0 || parts->n > PD_LOSS_MAX_PARTS) {
+        pd_ctx_fail(ctx, PD_ERR_PLUGIN, "loss plugin %s: parts.n: expected 0..%d, found %d",
+                    pl->desc.name, PD_LOSS_MAX_PARTS, parts->n);
+        return NULL;
+    }
+    for (int i = 0; i < parts->n; i++)
+        if (!pd_plugin_name_ok(parts->name[i], PD_PLUGIN_KEY_NAME_MAX)) {
+            pd_ctx_fail(ctx, PD_ERR_PLUGIN,
+                        "loss plugin %s: parts.name[%d]: expected [a-z0-9_]+ (at most %d "
+                        "characters), found %s",
+                        pl->desc.name, i, PD_PLUGIN_KEY_NAME_MAX - 1,
+                        parts->name[i] ? parts->name[i] : "NULL");
+            return NULL;
+        }
+    return out;
+}

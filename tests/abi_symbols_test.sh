@@ -1,0 +1,32 @@
+#!/bin/sh
+# The ABI's edge: libpixeldit exports only what include/pixeldit/ declares
+# (everything else is hidden), and plugins import nothing from it (all they
+# use comes through the host table).
+# usage: abi_symbols_test.sh LIBPIXELDIT SOURCE_DIR PLUGIN.so...
+set -u
+lib=$1 src=$2
+shift 2
+command -v nm >/dev/null || { echo "SKIP: nm not found"; exit 77; }
+fails=0
+for h in "$src"/include/pixeldit/*.h; do
+    case "$h" in */pixeldit.h) continue ;; esac
+    grep -q "#pragma GCC visibility push(default)" "$h" \
+        || { echo "FAIL $h lacks '#pragma GCC visibility push(default)' (its functions would be hidden)"; fails=$((fails + 1)); }
+done
+exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | grep -v '^_')
+for sym in $exported; do
+    if ! grep -qw "$sym" "$src"/include/pixeldit/*.h; then
+        echo "FAIL libpixeldit exports $sym, which include/pixeldit/ does not declare"
+        fails=$((fails + 1))
+    fi
+done
+for so in "$@"; do
+    imports=$(nm -D --undefined-only "$so" | awk '{print $2}' | grep -E '^pd_' || true)
+    if [ -n "$imports" ]; then
+        echo "FAIL $so imports from libpixeldit: $(echo $imports)"
+        fails=$((fails + 1))
+    fi
+done
+n=$(echo "$exported" | wc -w)
+echo "abi symbols: $n exported, $# plugins checked, $fails failure(s)"
+[ "$fails" -eq 0 ]
