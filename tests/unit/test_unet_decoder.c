@@ -12,12 +12,10 @@
  * the output and 1e-5 for the gradients: fp32 throughout, the differences
  * come from summation order only (im2col + OpenBLAS against torch's CPU
  * convolution), through at most 4 + 1 + 4 layers. */
-#include "pixeldit/plugin_host.h"
-#include "pixeldit/safetensors.h"
-#include "test_util.h"
-
 #define TOL_OUT 1e-5
 #define TOL_GRAD 1e-5
+#define DECODER_GOLDEN_DIR "unet"
+#include "decoder_test_util.h"
 
 /* Parameter counts of the PyTorch head (make_unet_goldens.py prints them). */
 #define TORCH_PARAMS_XL16 6968067      /* C 3, p 16, D 1152, base 64: spec 2.2's 6.97M */
@@ -31,96 +29,6 @@
  * small preset at 32^2. */
 #define XL16_FLOPS 34242297856.0
 #define SMALL_FLOPS 287571968.0
-
-static const char *g_plugin_path;
-
-static pd_plugin *plugin(void) {
-    pd_plugin *pl = NULL;
-    if (pd_plugin_load(g_plugin_path, PD_PLUGIN_DECODER, &pl)) fail_msg("%s", pd_last_error());
-    return pl;
-}
-
-static pd_model_info model_info(int image_size, int C, int p, int D) {
-    pd_model_info m = {sizeof m, image_size, C, p, image_size / p,
-                       (image_size / p) * (image_size / p), D, 1, D, 1, 10, 0.05f, 1.0f};
-    return m;
-}
-
-/* A decoder instance with its parameters. */
-typedef struct decoder {
-    const pd_decoder_vtable *vt;
-    void *state;
-    pd_params *params;
-    pd_model_info info;
-} decoder;
-
-/* Creates the decoder with "key=value" settings; returns the status and
- * leaves the message in pd_last_error() on failure. */
-static pd_status decoder_open(decoder *d, pd_model_info info, const char *const *kv, int n) {
-    pd_plugin *pl = plugin();
-    pd_plugin_setting set[8];
-    char buf[8][64];
-    for (int i = 0; i < n; i++) {
-        snprintf(buf[i], sizeof buf[i], "%s", kv[i]);
-        char *eq = strchr(buf[i], '=');
-        assert_non_null(eq);
-        *eq = 0;
-        set[i] = (pd_plugin_setting){buf[i], eq + 1, "test", 0};
-    }
-    pd_plugin_config *cfg = NULL;
-    pd_status s = pd_plugin_config_build(pl, "decoder", set, n, &cfg);
-    if (s) return s;
-    *d = (decoder){pd_plugin_decoder_vtable(pl), NULL, pd_params_new(), info};
-    s = pd_plugin_create_decoder(pl, &info, cfg, d->params, &d->state);
-    pd_plugin_config_free(cfg);
-    if (s) pd_params_free(d->params), d->params = NULL;
-    return s;
-}
-
-static void decoder_close(decoder *d) {
-    if (d->state) d->vt->destroy(d->state);
-    pd_params_free(d->params);
-}
-
-/* ---- goldens ------------------------------------------------------------------------- */
-
-static pd_st_file *open_golden(const char *file) {
-    const char *dir = getenv("PIXELDIT_TEST_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/golden/unet/%s", dir ? dir : "tests", file);
-    pd_st_file *f = NULL;
-    if (pd_st_open(path, &f)) fail_msg("%s (PIXELDIT_TEST_DIR = %s)", pd_last_error(), dir ? dir : "unset");
-    return f;
-}
-
-static int meta_int(const pd_st_file *f, const char *key) {
-    const char *v = pd_st_metadata(f, key);
-    if (!v) fail_msg("%s: metadata '%s' missing", pd_st_path(f), key);
-    return atoi(v);
-}
-
-/* A golden tensor as an arena tensor of the expected shape. */
-static pd_tensor *golden_tensor(pd_ctx *ctx, const pd_st_file *f, const char *name, const int *shape,
-                                int ndim, bool grad) {
-    pd_tensor *t = pd_tensor_empty(ctx, shape, ndim);
-    assert_non_null(t);
-    if (pd_st_read_f32(f, name, t->data, shape, ndim)) fail_msg("%s", pd_last_error());
-    if (grad) assert_int_equal(pd_tensor_set_requires_grad(ctx, t), PD_OK);
-    return t;
-}
-
-
-/* The gradient golden of tensor t (its shape), compared with got. */
-static double expect_grad(const pd_st_file *f, const char *name, const pd_tensor *t, const float *got) {
-    char key[160];
-    snprintf(key, sizeof key, "grad.%s", name);
-    float *want = malloc(t->numel * sizeof(float));
-    assert_non_null(want);
-    if (pd_st_read_f32(f, key, want, t->shape, t->ndim)) fail_msg("%s", pd_last_error());
-    double e = expect_close(key, got, want, t->numel, TOL_GRAD);
-    free(want);
-    return e;
-}
 
 /* Creates the case's decoder with its keys and loads every golden weight
  * into it; the file must hold exactly the plugin's parameters. */
@@ -180,12 +88,12 @@ static void run_golden(const char *name) {
     double e_grad = 0;
     for (int i = 0; i < pd_params_count(d.params); i++) {
         pd_tensor *p = pd_params_at(d.params, i);
-        e_grad = fmax(e_grad, expect_grad(f, p->name + 8, p, p->grad));
+        e_grad = fmax(e_grad, expect_grad(f, p->name + 8, p));
     }
-    e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens, tokens->grad));
-    e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb, t_emb->grad));
+    e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens));
+    e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb));
     if (!strcmp(pd_st_metadata(w, "mode"), "residual"))
-        e_grad = fmax(e_grad, expect_grad(f, "c", c, c->grad));
+        e_grad = fmax(e_grad, expect_grad(f, "c", c));
     print_message("  %-18s out err %.2e, worst gradient err %.2e (%d parameters, tokens, t_emb)\n",
                   name, e_out, e_grad, pd_params_count(d.params));
 
