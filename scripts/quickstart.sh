@@ -28,7 +28,14 @@ else
   budget=(--steps "$steps")
   echo "quickstart: training configs/small.ini for $steps steps"
 fi
-./build/cli/pixeldit train configs/small.ini "${budget[@]}" --out runs/small
+# A second quickstart continues the first run instead of replacing it (a
+# fresh run never overwrites a run folder; see docs/security.md).
+resume=()
+if [[ -f runs/small/checkpoint-last.safetensors ]]; then
+  resume=(--resume runs/small/checkpoint-last.safetensors)
+  echo "quickstart: runs/small holds a run; continuing it (delete runs/small to start over)"
+fi
+./build/cli/pixeldit train configs/small.ini "${budget[@]}" "${resume[@]}" --out runs/small
 echo
 echo "quickstart: sample grid (one row per class): runs/small/samples/final.png; loss curve: runs/small/loss.png"
 echo "quickstart: go further: train longer (./build/cli/pixeldit train configs/small.ini --resume runs/small/checkpoint-last.safetensors --steps 3000), evaluate (./build/cli/pixeldit eval --help) or try a plugin (./build/cli/pixeldit train configs/small-unet.ini)"
