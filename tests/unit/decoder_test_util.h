@@ -102,4 +102,22 @@ static double expect_grad(const pd_st_file *f, const char *name, const pd_tensor
     return expect_golden(f, key, t->shape, t->ndim, t->grad, TOL_GRAD);
 }
 
+/* Creates the decoder of a golden case from the weight file's metadata
+ * (image_size, channels, patch_size, hidden_size) and the case's keys, and
+ * loads every golden weight into it: the file must hold exactly the
+ * plugin's parameters, named without the "decoder." prefix. */
+static void decoder_open_golden(decoder *d, const char *name, const pd_st_file *w,
+                                const char *const *kv, int n) {
+    pd_model_info info = model_info(meta_int(w, "image_size"), meta_int(w, "channels"),
+                                    meta_int(w, "patch_size"), meta_int(w, "hidden_size"));
+    if (decoder_open(d, info, kv, n)) fail_msg("%s: %s", name, pd_last_error());
+    assert_int_equal(pd_params_count(d->params), pd_st_count(w));
+    assert_int_equal((long)pd_params_numel(d->params, true), meta_int(w, "params"));
+    for (int i = 0; i < pd_params_count(d->params); i++) {
+        pd_tensor *p = pd_params_at(d->params, i);
+        assert_int_equal(strncmp(p->name, "decoder.", 8), 0);
+        if (pd_st_read_f32(w, p->name + 8, p->data, p->shape, p->ndim)) fail_msg("%s", pd_last_error());
+    }
+}
+
 #endif

@@ -43,16 +43,7 @@ static void open_case(const char *name, decoder *d, pd_st_file **weights, pd_st_
     snprintf(kv[1], sizeof kv[1], "depth=%d", meta_int(w, "depth"));
     snprintf(kv[2], sizeof kv[2], "max_freqs=%d", meta_int(w, "max_freqs"));
     const char *set[3] = {kv[0], kv[1], kv[2]};
-    pd_model_info info = model_info(meta_int(w, "image_size"), meta_int(w, "channels"),
-                                    meta_int(w, "patch_size"), meta_int(w, "hidden_size"));
-    if (decoder_open(d, info, set, 3)) fail_msg("%s: %s", name, pd_last_error());
-    assert_int_equal(pd_params_count(d->params), pd_st_count(w));
-    assert_int_equal((long)pd_params_numel(d->params, true), meta_int(w, "params"));
-    for (int i = 0; i < pd_params_count(d->params); i++) {
-        pd_tensor *p = pd_params_at(d->params, i);
-        assert_int_equal(strncmp(p->name, "decoder.", 8), 0);
-        if (pd_st_read_f32(w, p->name + 8, p->data, p->shape, p->ndim)) fail_msg("%s", pd_last_error());
-    }
+    decoder_open_golden(d, name, w, set, 3);
 }
 
 static void run_golden(const char *name) {
