@@ -9,26 +9,7 @@ mkinput="$3" # $2: source dir, unused
 tmp=$(mktemp -d /tmp/pixeldit-cli-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
-check() { # check NAME EXPECTED_RC COMMAND... ; output in $tmp/out
-  local name="$1" want="$2"
-  shift 2
-  "$@" >"$tmp/out" 2>&1
-  local rc=$?
-  if [[ $rc -ne $want ]]; then
-    echo "FAIL $name: exit $rc, expected $want"
-    sed 's/^/    /' "$tmp/out" | tail -5
-    fails=$((fails + 1))
-  else
-    echo "ok   $name"
-  fi
-}
-expect_in_output() { # expect_in_output NAME TEXT
-  if grep -q -- "$2" "$tmp/out"; then echo "ok   $1"; else
-    echo "FAIL $1: output lacks '$2'"
-    sed 's/^/    /' "$tmp/out" | tail -5
-    fails=$((fails + 1))
-  fi
-}
+source "$(dirname "$0")/check.sh" || exit 1
 
 cat >"$tmp/tiny.ini" <<'INI'
 [model]

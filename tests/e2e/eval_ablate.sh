@@ -10,26 +10,7 @@ tmp=$(mktemp -d /tmp/pixeldit-eval-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME="$tmp/cache"
 fails=0
-check() { # check NAME EXPECTED_RC COMMAND... ; output in $tmp/out
-  local name="$1" want="$2"
-  shift 2
-  "$@" >"$tmp/out" 2>&1
-  local rc=$?
-  if [[ $rc -ne $want ]]; then
-    echo "FAIL $name: exit $rc, expected $want"
-    sed 's/^/    /' "$tmp/out" | tail -8
-    fails=$((fails + 1))
-  else
-    echo "ok   $name"
-  fi
-}
-expect_in_output() { # expect_in_output NAME REGEX
-  if grep -q -- "$2" "$tmp/out"; then echo "ok   $1"; else
-    echo "FAIL $1: output lacks '$2'"
-    sed 's/^/    /' "$tmp/out" | tail -8
-    fails=$((fails + 1))
-  fi
-}
+source "$(dirname "$0")/check.sh" || exit 1
 expect_file() { # expect_file NAME PATH REGEX
   if [[ -f "$2" ]] && grep -q -- "$3" "$2"; then echo "ok   $1"; else
     echo "FAIL $1: $2 missing or lacks '$3'"
