@@ -95,7 +95,7 @@ done:
 bool pd_ema_young_note(const pd_config *cfg, int which, long long step, char *buf, size_t size) {
     if (which != 1 && which != 2) return false;
     double decay = which == 1 ? cfg->train.ema_decay1 : cfg->train.ema_decay2;
-    double left = pd_ema_initial_share(decay, cfg->train.ema_warmup, step > 0 ? step : 0);
+    double left = pd_ema_initial_share(decay, cfg->train.ema_warmup ? cfg->train.ema_warmup_gamma : 0, step > 0 ? step : 0);
     if (left < 0.05) return false;
     snprintf(buf, size,
              "EMA %d (decay %g) still holds %.0f%% of the initial weights after %lld steps, so "

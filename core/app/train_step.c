@@ -34,8 +34,10 @@ pd_status pd_train_step_batch(const pd_step_parts *p, const pd_step_buffers *buf
     /* Update t = step_no - 1 counts the steps before this one, so a resumed
      * run continues the warm-up exactly. */
     float d1 = pd_ema_decay(p->ema1), d2 = pd_ema_decay(p->ema2);
-    if (cfg->train.ema_warmup)
-        d1 = pd_ema_warmup_decay(d1, step_no - 1), d2 = pd_ema_warmup_decay(d2, step_no - 1);
+    if (cfg->train.ema_warmup) {
+        double g = cfg->train.ema_warmup_gamma;
+        d1 = pd_ema_warmup_decay(d1, g, step_no - 1), d2 = pd_ema_warmup_decay(d2, g, step_no - 1);
+    }
     pd_ema_update_with(p->ema1, d1);
     pd_ema_update_with(p->ema2, d2);
     return PD_OK;

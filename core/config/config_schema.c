@@ -120,6 +120,10 @@ const cfg_key pd_cfg_keys[] = {
              "min(ema_decayN, (1 + t) / (10 + t)), as TensorFlow and timm do: early on an EMA "
              "averages about the last t / 9 steps and keeps almost nothing of the initial weights. "
              "false (JiT) uses the constant decay from the first step."),
+    FLOAT_KEY("train", "ema_warmup_gamma", train.ema_warmup_gamma, "10", 1, true, 1e9, false,
+              "The warm-up's gamma: update t uses min(ema_decayN, (1 + t) / (gamma + t)). 10 is "
+              "TensorFlow's and timm's; a larger gamma averages fewer recent steps early on "
+              "(about t / (gamma - 1)), so a young EMA lags the raw weights less."),
     INT_KEY("train", "seed", train.seed, "0", 0, NONE,
             "Seed for initialisation, data order, times, noise and label dropout."),
     BOOL_KEY("train", "hflip", train.hflip, "false", "Randomly flip training images horizontally."),

@@ -45,9 +45,13 @@ void pd_ema_free(pd_ema *e) {
     free(e);
 }
 
-float pd_ema_warmup_decay(float decay, long long t) {
-    /* In double, so (1 + t) / (10 + t) is exact to float rounding at any t. */
-    double warm = t < 0 ? 0.1 : (1.0 + (double)t) / (10.0 + (double)t);
+/* (1 + t) / (gamma + t), in double so it is exact to float rounding at any t. */
+static double warmup_ratio(double gamma, long long t) {
+    return (1.0 + (double)(t < 0 ? 0 : t)) / (gamma + (double)(t < 0 ? 0 : t));
+}
+
+float pd_ema_warmup_decay(float decay, double gamma, long long t) {
+    double warm = warmup_ratio(gamma, t);
     return warm < (double)decay ? (float)warm : decay;
 }
 
@@ -65,13 +69,12 @@ void pd_ema_update_with(pd_ema *e, float decay) {
 
 void pd_ema_update(pd_ema *e) { pd_ema_update_with(e, e->decay); }
 
-double pd_ema_initial_share(double decay, bool warmup, long long steps) {
+double pd_ema_initial_share(double decay, double gamma, long long steps) {
     /* The initial weights keep a factor decay_t at each update t. */
     double left = 1.0;
     long long t = 0;
-    if (warmup)
-        for (; t < steps && (1.0 + (double)t) / (10.0 + (double)t) < decay; t++)
-            left *= (1.0 + (double)t) / (10.0 + (double)t);
+    if (gamma > 1)
+        for (; t < steps && warmup_ratio(gamma, t) < decay; t++) left *= warmup_ratio(gamma, t);
     return t < steps ? left * pow(decay, (double)(steps - t)) : left;
 }
 

@@ -103,7 +103,8 @@ typedef struct pd_config_train {
     double grad_clip;     /* 0: off */
     double ema_decay1;
     double ema_decay2;
-    bool ema_warmup;      /* decay at update t: min(decay, (1 + t) / (10 + t)) */
+    bool ema_warmup;      /* decay at update t: min(decay, (1 + t) / (gamma + t)) */
+    double ema_warmup_gamma; /* gamma of the warm-up (10: TensorFlow's, timm's) */
     int seed;
     bool hflip;
     int epochs;           /* 0: unbounded */

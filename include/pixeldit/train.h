@@ -46,14 +46,16 @@ void pd_ema_free(pd_ema *e);
 void pd_ema_update(pd_ema *e);
 /* The same with another decay for this update (the warm-up's). */
 void pd_ema_update_with(pd_ema *e, float decay);
-/* EMA warm-up ([train] ema_warmup): the decay of update t (0-based, t =
- * optimizer steps done before it), min(decay, (1 + t) / (10 + t)), as
- * TensorFlow's ExponentialMovingAverage with num_updates. The first update
- * uses 0.1, so the initial weights are nearly gone after a few steps. */
-float pd_ema_warmup_decay(float decay, long long t);
+/* EMA warm-up ([train] ema_warmup, ema_warmup_gamma): the decay of update t
+ * (0-based, t = optimizer steps done before it), min(decay, (1 + t) /
+ * (gamma + t)); gamma = 10 is TensorFlow's ExponentialMovingAverage with
+ * num_updates and timm's. Early on the EMA averages about the last
+ * t / (gamma - 1) steps; the first update uses 1 / gamma, so the initial
+ * weights are nearly gone after a few steps. gamma > 1. */
+float pd_ema_warmup_decay(float decay, double gamma, long long t);
 /* Share of the initial weights an EMA still holds after `steps` updates:
- * the product of their decays. */
-double pd_ema_initial_share(double decay, bool warmup, long long steps);
+ * the product of their decays (gamma <= 1: no warm-up, constant decay). */
+double pd_ema_initial_share(double decay, double gamma, long long steps);
 float *pd_ema_data(pd_ema *e, int param_index);
 float pd_ema_decay(const pd_ema *e);
 /* Swaps EMA and live values (call twice to undo): sample with EMA weights. */
