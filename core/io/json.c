@@ -10,6 +10,8 @@
 #define JSON_MAX_DEPTH 32   /* headers nest 3 deep; the cap stops stack abuse */
 #define JSON_CHUNK 256      /* nodes per allocation block */
 
+_Static_assert(sizeof(pd_json) <= 40 || sizeof(void *) != 8, "pd_json grew: update the bound in json.h");
+
 typedef struct node_chunk {
     struct node_chunk *prev;
     int used;
@@ -65,7 +67,6 @@ static pd_json *new_node(parser *p, pd_json_type type) {
     }
     pd_json *n = &c->nodes[c->used++];
     n->type = type;
-    n->offset = p->pos;
     return n;
 }
 

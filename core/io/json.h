@@ -18,15 +18,19 @@ typedef enum pd_json_type {
     PD_JSON_INT
 } pd_json_type;
 
+/* 40 bytes: a header of L bytes parses into at most L / 2 + 1 nodes (the
+ * densest text is "[0,0,...]"), so the tree takes at most about 20 bytes
+ * per header byte plus L for the strings (docs/security.md). */
 typedef struct pd_json {
-    pd_json_type type;
     const char *key;       /* member name when inside an object, else NULL */
-    const char *str;       /* PD_JSON_STRING: decoded, NUL-terminated */
-    int64_t num;           /* PD_JSON_INT */
-    int count;             /* members / elements of an object / array */
+    union {
+        const char *str;   /* PD_JSON_STRING: decoded, NUL-terminated */
+        int64_t num;       /* PD_JSON_INT */
+    };                     /* read only the member that `type` names */
     struct pd_json *child; /* first member / element */
     struct pd_json *next;  /* next sibling */
-    size_t offset;         /* byte offset of the value in the text */
+    int count;             /* members / elements of an object / array */
+    pd_json_type type;
 } pd_json;
 
 typedef struct pd_json_doc pd_json_doc;

@@ -423,12 +423,12 @@ int pd_st_metadata_count(const pd_st_file *f) { return f ? f->n_meta : 0; }
 void pd_st_metadata_at(const pd_st_file *f, int i, const char **key, const char **value) {
     const pd_json *kv = f && i >= 0 && i < f->n_meta ? f->meta_at[i] : NULL;
     if (key) *key = kv ? kv->key : NULL;
-    if (value) *value = kv ? kv->str : NULL;
+    if (value) *value = kv && kv->type == PD_JSON_STRING ? kv->str : NULL;
 }
 
 const char *pd_st_metadata(const pd_st_file *f, const char *key) {
     const pd_json *kv = f && key ? pd_json_get(f->meta, key) : NULL;
-    return kv ? kv->str : NULL;
+    return kv && kv->type == PD_JSON_STRING ? kv->str : NULL;
 }
 
 /* ---- conversion ---------------------------------------------------------------- */

@@ -30,16 +30,23 @@ int __real_fsync(int fd);
 
 static long g_fail_alloc; /* fail the g_fail_alloc-th allocation; 0 = never */
 static long g_allocs;     /* allocations since armed */
+static size_t g_bytes;    /* bytes requested since armed (an upper bound of the peak) */
 static long g_fail_io;    /* the same for write / fsync */
 static long g_ios;
 static int g_io_errno;
 
-static bool alloc_fails(void) { return g_fail_alloc && ++g_allocs == g_fail_alloc; }
+static bool alloc_fails_n(size_t bytes) {
+    g_bytes += bytes;
+    return g_fail_alloc && ++g_allocs == g_fail_alloc;
+}
+#define alloc_fails() alloc_fails_n(0)
 static bool io_fails(void) { return g_fail_io && ++g_ios == g_fail_io; }
 
-void *__wrap_malloc(size_t n) { return alloc_fails() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t size) { return alloc_fails() ? NULL : __real_calloc(n, size); }
-void *__wrap_realloc(void *p, size_t n) { return alloc_fails() ? NULL : __real_realloc(p, n); }
+void *__wrap_malloc(size_t n) { return alloc_fails_n(n) ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) {
+    return alloc_fails_n(n * size) ? NULL : __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n) { return alloc_fails_n(n) ? NULL : __real_realloc(p, n); }
 char *__wrap_strdup(const char *s) { return alloc_fails() ? NULL : __real_strdup(s); }
 void *__wrap_aligned_alloc(size_t align, size_t n) {
     return alloc_fails() ? NULL : __real_aligned_alloc(align, n);
@@ -61,6 +68,7 @@ int __wrap_fsync(int fd) {
 
 static void arm_alloc(long n) {
     g_allocs = 0;
+    g_bytes = 0;
     g_fail_alloc = n;
 }
 
@@ -120,6 +128,44 @@ static void test_model_build_alloc_failures(void **state) {
     assert_true(n > 10);
     assert_int_equal(pd_params_count(pd_jit_params(s.model)) > 0, 1);
     pd_session_close(&s);
+}
+
+/* ---- header memory ------------------------------------------------------------ */
+
+/* Issue 10 item 4: a safetensors header of L bytes must not cost much more
+ * than L. The densest JSON, {"x":[0,0,...]}, makes one node per 2 bytes;
+ * every byte allocated while opening it (a sum, so above the peak) stays
+ * under 24 per header byte (64-byte nodes needed 34). */
+static void test_header_memory_is_linear_and_small(void **state) {
+    (void)state;
+    const size_t zeros = 512 * 1024, len = 7 + 2 * zeros; /* {"x":[0,...,0]} */
+    char *json = malloc(len + 1);
+    assert_non_null(json);
+    char *o = json + sprintf(json, "{\"x\":[");
+    for (size_t i = 0; i < zeros; i++) *o++ = '0', *o++ = ',';
+    o[-1] = ']', *o++ = '}';
+    assert_int_equal((size_t)(o - json), len);
+    char path[300];
+    snprintf(path, sizeof path, "%s/dense.safetensors", tmpdir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    uint64_t n = len;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(n >> (8 * i));
+    assert_int_equal(fwrite(le, 1, 8, fp), 8);
+    assert_int_equal(fwrite(json, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+    free(json);
+    pd_st_file *f = NULL;
+    arm_alloc(0);
+    pd_status s = pd_st_open(path, &f);
+    size_t bytes = g_bytes;
+    /* parsed, then refused: an array is not a tensor entry */
+    assert_int_equal(s, PD_ERR_FORMAT);
+    assert_non_null(strstr(pd_last_error(), "tensor 'x'"));
+    print_message("  %zu-byte header: %zu bytes allocated (%.1f per header byte)\n", len, bytes,
+                  (double)bytes / (double)len);
+    assert_true(bytes < 24 * len);
 }
 
 /* ---- checkpoint load --------------------------------------------------------- */
@@ -264,6 +310,7 @@ static void test_checkpoint_save_write_errors(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_build_alloc_failures),
+        cmocka_unit_test(test_header_memory_is_linear_and_small),
         cmocka_unit_test(test_checkpoint_load_alloc_failures),
         cmocka_unit_test(test_checkpoint_save_write_errors),
     };
