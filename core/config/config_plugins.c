@@ -121,7 +121,7 @@ pd_status pd_config_raw_unknown_key(const pd_config *cfg, const pd_config_plugin
     list[0] = '\0';
     for (int i = 0; i < n_keys && n < sizeof list; i++)
         n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", keys[i]);
-    const char *near = pd_cfg_suggest(entry->key, keys, n_keys);
+    const char *near = pd_config_suggest(entry->key, keys, n_keys);
     if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
     return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", where,
                    sec->section, entry->key, plugin ? plugin : "?", hint,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config_internal.h" /* pd_cfg_suggest */
+#include "config/config_internal.h" /* pd_config_suggest */
 #include "plugin_internal.h"
 
 typedef struct bound_key {
@@ -42,7 +42,7 @@ static pd_status unknown_key(const pd_plugin *pl, const char *section, const pd_
             used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", i ? ", " : "",
                                      names[i]);
     }
-    const char *near = e->key ? pd_cfg_suggest(e->key, names, n) : NULL;
+    const char *near = e->key ? pd_config_suggest(e->key, names, n) : NULL;
     if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
     where(at, sizeof at, e);
     return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", at, section,

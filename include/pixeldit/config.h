@@ -232,6 +232,12 @@ int pd_config_diff(const pd_config *a, const pd_config *b, pd_config_difference 
  * presets as Markdown: the text of docs/config.md. snprintf-style. */
 size_t pd_config_schema_markdown(char *buf, size_t cap);
 
+/* "Did you mean": the candidate nearest to a misspelt word (edit distance,
+ * an adjacent swap counts one) within about one edit per three letters, or
+ * NULL. Config errors use it for keys and sections; the command line for
+ * option names. */
+const char *pd_config_suggest(const char *word, const char *const *candidates, int n);
+
 /* Plugin sections ------------------------------------------------------------ */
 
 /* "decoder", "loss" or "attention"; NULL for any other name. */
