@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "cli_opts.h"
+
 #include "pixeldit/checkpoint.h"
 #include "pixeldit/session.h"
 

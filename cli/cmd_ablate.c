@@ -7,23 +7,7 @@
 #include "cli.h"
 #include "pixeldit/eval.h"
 
-static const char *usage =
-    "usage: pixeldit ablate CONFIG... (--minutes M | --steps S) --out DIR [--seeds K] [--seed S] [--n N]\n"
-    "                       [--sampler heun|euler] [--sample-steps S] [--cfg W] [--ema 0|1|2]\n"
-    "                       [--set section.key=value ...]\n"
-    "\n"
-    "  --minutes M       train every config for M minutes of wall time (equal compute) ...\n"
-    "  --steps S         ... or for S optimiser steps (equal samples seen)\n"
-    "  --out DIR         runs, ablation.md, ablation.json and ablation.png go here; a second call\n"
-    "                    with the same DIR skips the runs that are done (resume)\n"
-    "  --seeds K         train each config K times (seeds S..S+K-1) and report the spread (default 1)\n"
-    "  --seed S          first training seed, also the sampling seed (default 0)\n"
-    "  --n N             images sampled per evaluation (default 1000)\n"
-    "  --sampler, --sample-steps, --cfg   sampling for the evaluation (default euler, 10 steps,\n"
-    "                    the first config's [sample] cfg)\n"
-    "  --ema 0|1|2       weights evaluated (default 0: raw; short runs leave the EMAs young)\n"
-    "  --set s.k=v       override a key in every config (repeatable)\n"
-    "\n"
+static const char *epilog =
     "The feature network must be trained first: pixeldit eval --train-features --config CONFIG.\n"
     "Ctrl-C stops after saving the current run's checkpoint. See docs/eval.md.\n";
 
@@ -37,42 +21,37 @@ int cmd_ablate(int argc, char **argv) {
     int nconf = 0, nsets = 0;
     long steps = 0, seeds = 1, seed = 0, n = 1000, sample_steps = 10, ema = 0;
     double minutes = 0, cfg_scale = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--out") && has) out = argv[++i];
-        else if (!strcmp(a, "--sampler") && has) sampler = argv[++i];
-        else if (!strcmp(a, "--set") && has) {
-            if (nsets == 64) return cli_usage(usage, "too many --set options (64 at most)");
-            sets[nsets++] = argv[++i];
-        } else if (!strcmp(a, "--minutes") && has) {
-            if (!cli_double(argv[++i], &minutes) || !(minutes > 0)) return cli_usage(usage, "--minutes %s: expected a positive number", argv[i]);
-        } else if (!strcmp(a, "--steps") && has) {
-            if (!cli_int(argv[++i], &steps) || steps < 1) return cli_usage(usage, "--steps %s: expected a positive integer", argv[i]);
-        } else if (!strcmp(a, "--seeds") && has) {
-            if (!cli_int(argv[++i], &seeds) || seeds < 1 || seeds > 100) return cli_usage(usage, "--seeds %s: expected 1..100", argv[i]);
-        } else if (!strcmp(a, "--seed") && has) {
-            if (!cli_int(argv[++i], &seed) || seed < 0 || seed > 1000000) return cli_usage(usage, "--seed %s: expected 0..1000000", argv[i]);
-        } else if (!strcmp(a, "--n") && has) {
-            if (!cli_int(argv[++i], &n) || n < 2) return cli_usage(usage, "--n %s: expected an integer >= 2", argv[i]);
-        } else if (!strcmp(a, "--sample-steps") && has) {
-            if (!cli_int(argv[++i], &sample_steps) || sample_steps < 1) return cli_usage(usage, "--sample-steps %s: expected a positive integer", argv[i]);
-        } else if (!strcmp(a, "--ema") && has) {
-            if (!cli_int(argv[++i], &ema) || ema < 0 || ema > 2) return cli_usage(usage, "--ema %s: expected 0, 1 or 2", argv[i]);
-        } else if (!strcmp(a, "--cfg") && has) {
-            if (!cli_double(argv[++i], &cfg_scale) || cfg_scale < 0) return cli_usage(usage, "--cfg %s: expected a non-negative number", argv[i]);
-        } else if (a[0] == '-') return cli_usage(usage, "unknown or incomplete option '%s'", a);
-        else if (nconf == 16) return cli_usage(usage, "too many configs (16 at most)");
-        else configs[nconf++] = a;
-    }
-    if (!nconf) return cli_usage(usage, "ablate needs at least one CONFIG");
-    if ((minutes > 0) == (steps > 0)) return cli_usage(usage, "ablate needs one budget: --minutes M or --steps S");
-    if (!out) return cli_usage(usage, "ablate needs --out DIR");
-    if (strcmp(sampler, "heun") && strcmp(sampler, "euler"))
-        return cli_usage(usage, "--sampler %s: expected heun or euler", sampler);
+    const cli_opt opts[] = {
+        {.name = "--minutes", .kind = CLI_DOUBLE, .arg = "M", .dst = &minutes, .min = 0, .max = 1e9,
+         .help = "train every config for M minutes of wall time (equal compute) ..."},
+        {.name = "--steps", .kind = CLI_INT, .arg = "S", .dst = &steps, .min = 1, .max = CLI_NO_MAX,
+         .help = "... or for S optimiser steps (equal samples seen)"},
+        {.name = "--out", .kind = CLI_STRING, .arg = "DIR", .dst = &out, .required = true,
+         .help = "runs, ablation.md, ablation.json and ablation.png go here; a second call\n"
+                 "with the same DIR skips the runs that are done (resume)"},
+        {.name = "--seeds", .kind = CLI_INT, .arg = "K", .dst = &seeds, .min = 1, .max = 100,
+         .help = "train each config K times (seeds S..S+K-1) and report the spread (default 1)"},
+        {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &seed, .min = 0, .max = 1000000,
+         .help = "first training seed, also the sampling seed (default 0)"},
+        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 2, .max = CLI_NO_MAX,
+         .help = "images sampled per evaluation (default 1000)"},
+        {.name = "--sampler", .kind = CLI_STRING, .arg = "heun|euler", .dst = &sampler, .choices = "heun|euler",
+         .help = "sampler of the evaluation (default euler)"},
+        {.name = "--sample-steps", .kind = CLI_INT, .arg = "S", .dst = &sample_steps, .min = 1,
+         .max = CLI_NO_MAX, .help = "sampler steps of the evaluation (default 10)"},
+        {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = CLI_NO_MAX,
+         .help = "guidance scale of the evaluation (default: the first config's [sample] cfg)"},
+        {.name = "--ema", .kind = CLI_INT, .arg = "0|1|2", .dst = &ema, .min = 0, .max = 2,
+         .help = "weights evaluated (default 0: raw; short runs leave the EMAs young)"},
+        {.name = "--set", .kind = CLI_STRINGS, .arg = "s.k=v", .dst = sets, .max_count = 64, .count = &nsets,
+         .help = "override a key in every config"},
+    };
+    const cli_command cmd = {.name = "ablate", .operand = "CONFIG", .operands = configs, .n_operands = &nconf,
+                             .min_operands = 1, .max_operands = 16, .opts = opts,
+                             .n_opts = (int)(sizeof opts / sizeof *opts), .epilog = epilog};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
+    if ((minutes > 0) == (steps > 0)) return cli_opts_fail(&cmd, "ablate needs one budget: --minutes M or --steps S");
     pd_config *cfgs = calloc((size_t)nconf, sizeof *cfgs);
     if (!cfgs) return cli_fail("out of memory");
     for (int i = 0; i < nconf; i++) {

@@ -9,23 +9,7 @@
 #include "cli.h"
 #include "pixeldit/bench.h"
 
-static const char *usage =
-    "usage: pixeldit bench CONFIG [--set section.key=value ...] [--plugin FILE.so ...]\n"
-    "                      [--batch B] [--steps N] [--warmup W] [--threads T]\n"
-    "                      [--sample-steps S] [--sample-batch SB] [--sample-reps R]\n"
-    "                      [--no-peak] [--profile] [--json FILE] [--quiet]\n"
-    "\n"
-    "  --batch B          images per step (default: [train] batch_size)\n"
-    "  --steps N          timed training steps and forward passes (default 10)\n"
-    "  --warmup W         untimed calls before each (default 2)\n"
-    "  --threads T        threads (default: [train] threads; 0 = all cores)\n"
-    "  --sample-steps S   sampler steps (default: [sample] steps; 0 = skip sampling)\n"
-    "  --sample-batch SB  images per sampling call (default: B)\n"
-    "  --sample-reps R    timed sampling calls (default 1)\n"
-    "  --no-peak          skip the sgemm peak (MFU is then not reported)\n"
-    "  --profile          print per-op forward/backward times of the timed training steps\n"
-    "  --json FILE        also write the numbers as JSON ('-' = stdout)\n"
-    "\n"
+static const char *epilog =
     "Data is synthetic (config shape, uniform pixels); a training step is exactly the\n"
     "trainer's: noise, forward, loss, backward, AdamW, two EMA updates. Times are the\n"
     "median and minimum over N calls. GFLOP/s are analytic (forward FLOPs per image;\n"
@@ -34,7 +18,6 @@ static const char *usage =
 typedef struct {
     const char *config;
     const char *json;
-    int quiet;
 } bench_cli;
 
 static void show_progress(const char *phase, int done, int total, void *user) {
@@ -147,56 +130,57 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_r
     return CLI_OK;
 }
 
-/* Parses a non-negative int option value into *out. */
-static bool opt_int(const char *s, int min, int *out) {
-    long v;
-    if (!cli_int(s, &v) || v < min || v > 1000000) return false;
-    *out = (int)v;
-    return true;
-}
-
 int cmd_bench(int argc, char **argv) {
     bench_cli c = {0};
     const char *sets[64], *plugins[8];
     int nsets = 0, nplugins = 0;
-    pd_bench_opts o = {.steps = 10, .warmup = 2, .progress = show_progress};
-    int sample_steps = -1; /* -1: the config's */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        struct { const char *name; int min; int *dst; } ints[] = {
-            {"--batch", 1, &o.batch}, {"--steps", 1, &o.steps}, {"--warmup", 0, &o.warmup},
-            {"--threads", 0, &o.threads}, {"--sample-steps", 0, &sample_steps},
-            {"--sample-batch", 1, &o.sample_batch}, {"--sample-reps", 1, &o.sample_reps}};
-        bool done = false;
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !done; k++) {
-            if (strcmp(a, ints[k].name) || !has) continue;
-            if (!opt_int(argv[++i], ints[k].min, ints[k].dst))
-                return cli_usage(usage, "%s %s: expected an integer >= %d", a, argv[i], ints[k].min);
-            done = true;
-        }
-        if (done) continue;
-        if (!strcmp(a, "--set") && has) {
-            if (nsets == 64) return cli_usage(usage, "too many --set options (64 at most)");
-            sets[nsets++] = argv[++i];
-        } else if (!strcmp(a, "--plugin") && has) {
-            if (nplugins == 8) return cli_usage(usage, "too many --plugin options (8 at most)");
-            plugins[nplugins++] = argv[++i];
-        } else if (!strcmp(a, "--json") && has) c.json = argv[++i];
-        else if (!strcmp(a, "--no-peak")) o.skip_peak = true;
-        else if (!strcmp(a, "--profile")) o.profile = true;
-        else if (!strcmp(a, "--quiet")) c.quiet = 1;
-        else if (a[0] == '-') return cli_usage(usage, "unknown or incomplete option '%s'", a);
-        else if (!c.config) c.config = a;
-        else return cli_usage(usage, "unexpected argument '%s'", a);
-    }
-    if (!c.config) return cli_usage(usage, "bench needs a CONFIG file");
-    o.sample_steps = sample_steps == 0 ? -1 : sample_steps < 0 ? 0 : sample_steps;
-    if (c.quiet) o.progress = NULL;
+    bool no_peak = false, profile = false, quiet = false;
+    /* 0 (sample_steps: -1): the default the help names */
+    long batch = 0, steps = 10, warmup = 2, threads = 0, sample_steps = -1, sample_batch = 0, sample_reps = 0;
+    const cli_opt opts[] = {
+        {.name = "--set", .kind = CLI_STRINGS, .arg = "s.k=v", .dst = sets, .max_count = 64, .count = &nsets,
+         .help = "override a config key"},
+        {.name = "--plugin", .kind = CLI_STRINGS, .arg = "F.so", .dst = plugins, .max_count = 8,
+         .count = &nplugins, .help = "put a plugin in the slot of its kind"},
+        {.name = "--batch", .kind = CLI_INT, .arg = "B", .dst = &batch, .min = 1, .max = 1000000,
+         .help = "images per step (default: [train] batch_size)"},
+        {.name = "--steps", .kind = CLI_INT, .arg = "N", .dst = &steps, .min = 1, .max = 1000000,
+         .help = "timed training steps and forward passes (default 10)"},
+        {.name = "--warmup", .kind = CLI_INT, .arg = "W", .dst = &warmup, .min = 0, .max = 1000000,
+         .help = "untimed calls before each (default 2)"},
+        {.name = "--threads", .kind = CLI_INT, .arg = "T", .dst = &threads, .min = 0, .max = 1000000,
+         .help = "threads (default: [train] threads; 0 = all cores)"},
+        {.name = "--sample-steps", .kind = CLI_INT, .arg = "S", .dst = &sample_steps, .min = 0, .max = 1000000,
+         .help = "sampler steps (default: [sample] steps; 0 = skip sampling)"},
+        {.name = "--sample-batch", .kind = CLI_INT, .arg = "SB", .dst = &sample_batch, .min = 1,
+         .max = 1000000, .help = "images per sampling call (default: B)"},
+        {.name = "--sample-reps", .kind = CLI_INT, .arg = "R", .dst = &sample_reps, .min = 1, .max = 1000000,
+         .help = "timed sampling calls (default 1)"},
+        {.name = "--no-peak", .kind = CLI_FLAG, .dst = &no_peak,
+         .help = "skip the sgemm peak (MFU is then not reported)"},
+        {.name = "--profile", .kind = CLI_FLAG, .dst = &profile,
+         .help = "print per-op forward/backward times of the timed training steps"},
+        {.name = "--json", .kind = CLI_STRING, .arg = "FILE", .dst = &c.json,
+         .help = "also write the numbers as JSON ('-' = stdout)"},
+        {.name = "--quiet", .kind = CLI_FLAG, .dst = &quiet, .help = "no progress output"},
+    };
+    const cli_command cmd = {.name = "bench", .operand = "CONFIG", .operands = &c.config, .min_operands = 1,
+                             .max_operands = 1, .opts = opts, .n_opts = (int)(sizeof opts / sizeof *opts),
+                             .epilog = epilog};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
+    pd_bench_opts o = {
+        .batch = (int)batch,
+        .steps = (int)steps,
+        .warmup = (int)warmup,
+        .threads = (int)threads,
+        .sample_steps = sample_steps == 0 ? -1 : sample_steps < 0 ? 0 : (int)sample_steps,
+        .sample_batch = (int)sample_batch,
+        .sample_reps = (int)sample_reps,
+        .skip_peak = no_peak,
+        .profile = profile,
+        .progress = quiet ? NULL : show_progress,
+    };
 
     static pd_config cfg;
     pd_config_defaults(&cfg);

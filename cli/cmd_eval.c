@@ -11,26 +11,14 @@
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 
-static const char *usage =
-    "usage: pixeldit eval --ckpt FILE [--n N] [--sampler heun|euler] [--steps S] [--cfg W] [--ema 1|2|0]\n"
+static const char *synopsis =
+    "--ckpt FILE [--n N] [--sampler heun|euler] [--steps S] [--cfg W] [--ema 1|2|0]\n"
     "                     [--seed S] [--ceiling] [--json FILE] [--plugin FILE.so ...]\n"
     "       pixeldit eval --images DIR (--config CONFIG | --ckpt FILE) [--json FILE]\n"
     "       pixeldit eval --train-features (--config CONFIG | --ckpt FILE) [--epochs E] [--limit N]\n"
-    "                     [--seed S]\n"
-    "\n"
-    "  --ckpt FILE        sample N images (class-balanced) from a checkpoint and score them\n"
-    "  --n N              images to sample (default 5000)\n"
-    "  --sampler, --steps, --cfg, --seed   override [sample] sampler/steps/cfg/seed\n"
-    "  --ema 1|2|0        weights: EMA 1 (default), EMA 2, or the raw model\n"
-    "  --ceiling          also score an untrained model's samples (the top of the FD scale)\n"
-    "  --images DIR       score the PNGs in DIR (no class accuracy); the config or checkpoint names\n"
-    "                     the data set\n"
-    "  --json FILE        also write the numbers as JSON\n"
-    "  --train-features   train the feature network for the config's data set and image size and\n"
-    "                     cache it in $XDG_CACHE_HOME/pixeldit (default ~/.cache/pixeldit)\n"
-    "  --epochs E, --limit N, --seed S   feature network training: epochs (4), first N training\n"
-    "                     images only (all), seed (0)\n"
-    "\n"
+    "                     [--seed S]";
+
+static const char *epilog =
     "Prints FD (against the test split, with the floor: real training images vs test), class accuracy\n"
     "and the patch-grid score. Formulas and how to read them: docs/eval.md.\n";
 
@@ -159,52 +147,55 @@ int cmd_eval(int argc, char **argv) {
     bool train_feats = false, ceiling = false;
     long n = 5000, steps = -1, seed = -1, ema = 1, epochs = 0, limit = 0;
     double cfg_scale = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--ckpt") && has) ckpt = argv[++i];
-        else if (!strcmp(a, "--images") && has) images = argv[++i];
-        else if (!strcmp(a, "--config") && has) config = argv[++i];
-        else if (!strcmp(a, "--json") && has) json = argv[++i];
-        else if (!strcmp(a, "--sampler") && has) sampler = argv[++i];
-        else if (!strcmp(a, "--train-features")) train_feats = true;
-        else if (!strcmp(a, "--ceiling")) ceiling = true;
-        else if (!strcmp(a, "--plugin") && has) {
-            if (nplugins == 8) return cli_usage(usage, "too many --plugin options (8 at most)");
-            plugins[nplugins++] = argv[++i];
-        } else if (!strcmp(a, "--n") && has) {
-            if (!cli_int(argv[++i], &n) || n < 2) return cli_usage(usage, "--n %s: expected an integer >= 2", argv[i]);
-        } else if (!strcmp(a, "--steps") && has) {
-            if (!cli_int(argv[++i], &steps) || steps < 1) return cli_usage(usage, "--steps %s: expected a positive integer", argv[i]);
-        } else if (!strcmp(a, "--seed") && has) {
-            if (!cli_int(argv[++i], &seed) || seed < 0) return cli_usage(usage, "--seed %s: expected a non-negative integer", argv[i]);
-        } else if (!strcmp(a, "--ema") && has) {
-            if (!cli_int(argv[++i], &ema) || ema < 0 || ema > 2) return cli_usage(usage, "--ema %s: expected 0, 1 or 2", argv[i]);
-        } else if (!strcmp(a, "--epochs") && has) {
-            if (!cli_int(argv[++i], &epochs) || epochs < 1) return cli_usage(usage, "--epochs %s: expected a positive integer", argv[i]);
-        } else if (!strcmp(a, "--limit") && has) {
-            if (!cli_int(argv[++i], &limit) || limit < 1) return cli_usage(usage, "--limit %s: expected a positive integer", argv[i]);
-        } else if (!strcmp(a, "--cfg") && has) {
-            if (!cli_double(argv[++i], &cfg_scale) || cfg_scale < 0) return cli_usage(usage, "--cfg %s: expected a non-negative number", argv[i]);
-        } else return cli_usage(usage, "unknown or incomplete option '%s'", a);
-    }
-    if (sampler && strcmp(sampler, "heun") && strcmp(sampler, "euler"))
-        return cli_usage(usage, "--sampler %s: expected heun or euler", sampler);
-    if (!train_feats && !ckpt && !images) return cli_usage(usage, "eval needs --ckpt FILE or --images DIR");
-    if (train_feats && images) return cli_usage(usage, "--train-features and --images do not go together");
+    const cli_opt opts[] = {
+        {.name = "--ckpt", .kind = CLI_STRING, .arg = "FILE", .dst = &ckpt,
+         .help = "sample N images (class-balanced) from a checkpoint and score them"},
+        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 2, .max = CLI_NO_MAX,
+         .help = "images to sample (default 5000)"},
+        {.name = "--sampler", .kind = CLI_STRING, .arg = "heun|euler", .dst = &sampler, .choices = "heun|euler",
+         .help = "override [sample] sampler"},
+        {.name = "--steps", .kind = CLI_INT, .arg = "S", .dst = &steps, .min = 1, .max = CLI_NO_MAX,
+         .help = "override [sample] steps"},
+        {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = CLI_NO_MAX,
+         .help = "override [sample] cfg"},
+        {.name = "--ema", .kind = CLI_INT, .arg = "1|2|0", .dst = &ema, .min = 0, .max = 2,
+         .help = "weights: EMA 1 (default), EMA 2, or the raw model"},
+        {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &seed, .min = 0, .max = CLI_NO_MAX,
+         .help = "override [sample] seed; with --train-features, its seed (0)"},
+        {.name = "--ceiling", .kind = CLI_FLAG, .dst = &ceiling,
+         .help = "also score an untrained model's samples (the top of the FD scale)"},
+        {.name = "--images", .kind = CLI_STRING, .arg = "DIR", .dst = &images,
+         .help = "score the PNGs in DIR (no class accuracy); the config or checkpoint names\n"
+                 "the data set"},
+        {.name = "--config", .kind = CLI_STRING, .arg = "CONFIG", .dst = &config,
+         .help = "the config naming the data set (instead of --ckpt)"},
+        {.name = "--json", .kind = CLI_STRING, .arg = "FILE", .dst = &json,
+         .help = "also write the numbers as JSON"},
+        {.name = "--train-features", .kind = CLI_FLAG, .dst = &train_feats,
+         .help = "train the feature network for the config's data set and image size and\n"
+                 "cache it in $XDG_CACHE_HOME/pixeldit (default ~/.cache/pixeldit)"},
+        {.name = "--epochs", .kind = CLI_INT, .arg = "E", .dst = &epochs, .min = 1, .max = CLI_NO_MAX,
+         .help = "feature network training: epochs (4)"},
+        {.name = "--limit", .kind = CLI_INT, .arg = "N", .dst = &limit, .min = 1, .max = CLI_NO_MAX,
+         .help = "feature network training: first N training images only (all)"},
+        {.name = "--plugin", .kind = CLI_STRINGS, .arg = "F.so", .dst = plugins, .max_count = 8,
+         .count = &nplugins, .help = "load a plugin file the checkpoint needs"},
+    };
+    const cli_command cmd = {.name = "eval", .synopsis = synopsis, .opts = opts,
+                             .n_opts = (int)(sizeof opts / sizeof *opts), .epilog = epilog};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
+    if (!train_feats && !ckpt && !images) return cli_opts_fail(&cmd, "eval needs --ckpt FILE or --images DIR");
+    if (train_feats && images) return cli_opts_fail(&cmd, "--train-features and --images do not go together");
     if ((train_feats || images) && !config && !ckpt)
-        return cli_usage(usage, "%s needs --config CONFIG (or --ckpt FILE) to know the data set",
+        return cli_opts_fail(&cmd, "%s needs --config CONFIG (or --ckpt FILE) to know the data set",
                          train_feats ? "--train-features" : "--images");
 
-    if (ckpt && config) return cli_usage(usage, "give --ckpt FILE or --config CONFIG, not both");
-    if (ceiling && (!ckpt || images)) return cli_usage(usage, "--ceiling needs --ckpt FILE (and no --images)");
+    if (ckpt && config) return cli_opts_fail(&cmd, "give --ckpt FILE or --config CONFIG, not both");
+    if (ceiling && (!ckpt || images)) return cli_opts_fail(&cmd, "--ceiling needs --ckpt FILE (and no --images)");
     static pd_config cfg;
     pd_session s;
     bool have_session = false;
-    int rc = CLI_OK;
     if (config) {
         if ((rc = load_config(config, &cfg))) return rc;
     } else {

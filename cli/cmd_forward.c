@@ -5,13 +5,9 @@
 
 #include "cli.h"
 
-static const char *usage =
-    "usage: pixeldit forward --ckpt FILE --input IN.safetensors --output OUT.safetensors [--ema 0|1|2]\n"
-    "                        [--plugin FILE.so ...]\n"
-    "\n"
+static const char *epilog =
     "IN holds x (B, C, H, W) F32 (the network input, i.e. the noisy image z), t (B) F32 and\n"
-    "y (B) class ids (I64, I32 or F32; num_classes = null class). OUT gets x_pred (B, C, H, W) F32.\n"
-    "--ema picks the weights (default 0: the raw model).\n";
+    "y (B) class ids (I64, I32 or F32; num_classes = null class). OUT gets x_pred (B, C, H, W) F32.\n";
 
 /* Reads y as integers whatever its stored dtype; each must be a whole
  * number in 0..num_classes (2^32 + 3 is refused, never wrapped to 3). */
@@ -46,24 +42,25 @@ int cmd_forward(int argc, char **argv) {
     const char *ckpt = NULL, *in = NULL, *outp = NULL, *plugins[8];
     int nplugins = 0;
     long ema = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--ckpt") && has) ckpt = argv[++i];
-        else if (!strcmp(a, "--input") && has) in = argv[++i];
-        else if (!strcmp(a, "--output") && has) outp = argv[++i];
-        else if (!strcmp(a, "--plugin") && has && nplugins < 8) plugins[nplugins++] = argv[++i];
-        else if (!strcmp(a, "--ema") && has) {
-            if (!cli_int(argv[++i], &ema) || ema < 0 || ema > 2) return cli_usage(usage, "--ema %s: expected 0, 1 or 2", argv[i]);
-        } else return cli_usage(usage, "unknown or incomplete option '%s'", a);
-    }
-    if (!ckpt || !in || !outp) return cli_usage(usage, "forward needs --ckpt, --input and --output");
+    const cli_opt opts[] = {
+        {.name = "--ckpt", .kind = CLI_STRING, .arg = "FILE", .dst = &ckpt, .required = true,
+         .help = "the checkpoint"},
+        {.name = "--input", .kind = CLI_STRING, .arg = "IN.safetensors", .dst = &in, .required = true,
+         .help = "x, t and y"},
+        {.name = "--output", .kind = CLI_STRING, .arg = "OUT.safetensors", .dst = &outp, .required = true,
+         .help = "gets x_pred"},
+        {.name = "--ema", .kind = CLI_INT, .arg = "0|1|2", .dst = &ema, .min = 0, .max = 2,
+         .help = "weights: the raw model (default), EMA 1 or EMA 2"},
+        {.name = "--plugin", .kind = CLI_STRINGS, .arg = "F.so", .dst = plugins, .max_count = 8,
+         .count = &nplugins, .help = "load a plugin file the checkpoint needs"},
+    };
+    const cli_command cmd = {.name = "forward", .opts = opts, .n_opts = (int)(sizeof opts / sizeof *opts),
+                             .epilog = epilog};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
     pd_session s;
     pd_st_file *cf = NULL, *inf = NULL;
-    int rc = cli_open_checkpoint(ckpt, (int)ema, plugins, nplugins, &s, &cf);
+    rc = cli_open_checkpoint(ckpt, (int)ema, plugins, nplugins, &s, &cf);
     pd_st_close(cf);
     if (rc) return rc;
     const pd_jit_config *jc = pd_jit_get_config(s.model);

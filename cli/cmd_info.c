@@ -4,14 +4,14 @@
 
 #include "cli.h"
 
-static const char *usage = "usage: pixeldit info CHECKPOINT.safetensors\n";
-
 int cmd_info(int argc, char **argv) {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *path = argv[1];
+    const char *path = NULL;
+    const cli_command cmd = {.name = "info", .operand = "CHECKPOINT.safetensors", .operands = &path,
+                             .min_operands = 1, .max_operands = 1,
+                             .epilog = "Prints the step, training time, plugins, parameter counts, "
+                                       "config and tensors of a checkpoint.\n"};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
     pd_st_file *f;
     if (pd_st_open_header(path, &f)) return cli_fail("info");
     const char *ini, *plugins;

@@ -7,57 +7,44 @@
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 
-static const char *usage =
-    "usage: pixeldit sample --ckpt FILE [--n N] [--classes LIST] [--sampler heun|euler] [--steps S]\n"
-    "                       [--cfg W] [--seed S] [--ema 1|2|0] [--out grid.png] [--out-dir DIR]\n"
-    "                       [--plugin FILE.so ...]\n"
-    "\n"
-    "  --n N            images per class (default: [sample] per_class of the checkpoint's config)\n"
-    "  --classes LIST   class ids, comma-separated (default: all); one grid row per class\n"
-    "  --sampler, --steps, --cfg, --seed   override [sample] sampler/steps/cfg/seed\n"
-    "  --ema 1|2|0      weights: EMA 1 (default), EMA 2, or the raw model\n"
-    "  --out FILE       grid PNG (default samples.png unless --out-dir is given)\n"
-    "  --out-dir DIR    also write one PNG per image\n"
-    "  --plugin F.so    load a plugin file the checkpoint needs (repeatable)\n";
-
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *out_dir = NULL, *classes_arg = NULL, *sampler = NULL;
     const char *plugins[8];
     int nplugins = 0;
     long n = -1, steps = -1, seed = -1, ema = 1;
     double cfg_scale = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (cli_is_help(a)) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--ckpt") && has) ckpt = argv[++i];
-        else if (!strcmp(a, "--out") && has) out = argv[++i];
-        else if (!strcmp(a, "--out-dir") && has) out_dir = argv[++i];
-        else if (!strcmp(a, "--classes") && has) classes_arg = argv[++i];
-        else if (!strcmp(a, "--sampler") && has) sampler = argv[++i];
-        else if (!strcmp(a, "--plugin") && has && nplugins < 8) plugins[nplugins++] = argv[++i];
-        else if (!strcmp(a, "--n") && has) {
-            if (!cli_int(argv[++i], &n) || n < 1 || n > 100000) return cli_usage(usage, "--n %s: expected an integer in 1..100000", argv[i]);
-        } else if (!strcmp(a, "--steps") && has) {
-            if (!cli_int(argv[++i], &steps) || steps < 1 || steps > 100000) return cli_usage(usage, "--steps %s: expected an integer in 1..100000", argv[i]);
-        } else if (!strcmp(a, "--seed") && has) {
-            if (!cli_int(argv[++i], &seed) || seed < 0) return cli_usage(usage, "--seed %s: expected a non-negative integer", argv[i]);
-        } else if (!strcmp(a, "--ema") && has) {
-            if (!cli_int(argv[++i], &ema) || ema < 0 || ema > 2) return cli_usage(usage, "--ema %s: expected 0, 1 or 2", argv[i]);
-        } else if (!strcmp(a, "--cfg") && has) {
-            if (!cli_double(argv[++i], &cfg_scale) || cfg_scale < 0 || cfg_scale > 1e4) return cli_usage(usage, "--cfg %s: expected a finite number in 0..10000", argv[i]);
-        } else return cli_usage(usage, "unknown or incomplete option '%s'", a);
-    }
-    if (!ckpt) return cli_usage(usage, "sample needs --ckpt FILE");
-    if (sampler && strcmp(sampler, "heun") && strcmp(sampler, "euler"))
-        return cli_usage(usage, "--sampler %s: expected heun or euler", sampler);
+    const cli_opt opts[] = {
+        {.name = "--ckpt", .kind = CLI_STRING, .arg = "FILE", .dst = &ckpt, .required = true,
+         .help = "the checkpoint to sample from"},
+        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 1, .max = 100000,
+         .help = "images per class (default: [sample] per_class of the checkpoint's config)"},
+        {.name = "--classes", .kind = CLI_STRING, .arg = "LIST", .dst = &classes_arg,
+         .help = "class ids, comma-separated (default: all); one grid row per class"},
+        {.name = "--sampler", .kind = CLI_STRING, .arg = "heun|euler", .dst = &sampler, .choices = "heun|euler",
+         .help = "override [sample] sampler"},
+        {.name = "--steps", .kind = CLI_INT, .arg = "S", .dst = &steps, .min = 1, .max = 100000,
+         .help = "override [sample] steps"},
+        {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = 1e4,
+         .help = "override [sample] cfg (guidance scale)"},
+        {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &seed, .min = 0, .max = CLI_NO_MAX,
+         .help = "override [sample] seed"},
+        {.name = "--ema", .kind = CLI_INT, .arg = "1|2|0", .dst = &ema, .min = 0, .max = 2,
+         .help = "weights: EMA 1 (default), EMA 2, or the raw model"},
+        {.name = "--out", .kind = CLI_STRING, .arg = "FILE", .dst = &out,
+         .help = "grid PNG (default samples.png unless --out-dir is given)"},
+        {.name = "--out-dir", .kind = CLI_STRING, .arg = "DIR", .dst = &out_dir,
+         .help = "also write one PNG per image"},
+        {.name = "--plugin", .kind = CLI_STRINGS, .arg = "F.so", .dst = plugins, .max_count = 8,
+         .count = &nplugins, .help = "load a plugin file the checkpoint needs"},
+    };
+    const cli_command cmd = {.name = "sample", .opts = opts, .n_opts = (int)(sizeof opts / sizeof *opts)};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
     if (!out && !out_dir) out = "samples.png";
 
     pd_session s;
     pd_st_file *f = NULL;
-    int rc = cli_open_checkpoint(ckpt, (int)ema, plugins, nplugins, &s, &f);
+    rc = cli_open_checkpoint(ckpt, (int)ema, plugins, nplugins, &s, &f);
     const char *step_meta = rc ? NULL : pd_st_metadata(f, "step");
     long long ckpt_step = step_meta ? strtoll(step_meta, NULL, 10) : -1;
     pd_st_close(f);
@@ -83,7 +70,7 @@ int cmd_sample(int argc, char **argv) {
                 free(dup);
                 free(classes);
                 pd_session_close(&s);
-                return cli_usage(usage, "--classes: '%s' is not a class id in 0..%d", tok, nc - 1);
+                return cli_opts_fail(&cmd, "--classes: '%s' is not a class id in 0..%d", tok, nc - 1);
             }
             classes[ncls++] = (int)c;
         }

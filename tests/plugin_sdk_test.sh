@@ -68,9 +68,9 @@ fi
 # the template's own plugin test (gradcheck), linked to the installed libpixeldit
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir pixeldit-plugin)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     "$meson" test -C "$tmp/tpl" --print-errorlogs >"$tmp/test.log" 2>&1 \
-    || { cat "$tmp/test.log"; fail "the template's test_my_loss failed"; }
-grep -q "^Ok: *1" "$tmp/test.log" || { cat "$tmp/test.log"; fail "test_my_loss did not run"; }
-grep -h "my_loss OK" "$tmp"/tpl/meson-logs/testlog.txt || true
+    || { cat "$tmp/test.log"; fail "the template's tests failed"; }
+grep -q "^Ok: *3" "$tmp/test.log" || { cat "$tmp/test.log"; fail "the template's three tests did not all run"; }
+grep -h "_my_.* OK\|^my_loss OK" "$tmp"/tpl/meson-logs/testlog.txt || true
 # the installed pixeldit: no LD_LIBRARY_PATH (rpath), its own plugins
 # listed with no refusal, never the build tree's
 bin="$tmp/root$prefix/bin/pixeldit"

@@ -34,7 +34,7 @@ static pd_status unknown_key(const char *where, int section, const char *key) {
     const char *sec = pd_cfg_sections[section].name;
     for (int i = 0; i < pd_cfg_n_keys; i++)
         if (strcmp(pd_cfg_keys[i].section, sec) == 0) names[n++] = pd_cfg_keys[i].name;
-    const char *near = pd_cfg_suggest(key, names, n);
+    const char *near = pd_config_suggest(key, names, n);
     if (near)
         return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' (did you mean '%s'?)", where, sec,
                        key, near);

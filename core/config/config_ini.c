@@ -86,7 +86,7 @@ static void check_line(ini_state *st, char *s) {
             const char *names[17];
             for (int i = 0; i < pd_cfg_n_sections; i++) names[i] = pd_cfg_sections[i].name;
             names[pd_cfg_n_sections] = "config"; /* files only: base */
-            const char *near = pd_cfg_suggest(s + 1, names, pd_cfg_n_sections + 1);
+            const char *near = pd_config_suggest(s + 1, names, pd_cfg_n_sections + 1);
             if (near) snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
             pd_cfg_section_list(list, sizeof list);
             FAIL(st, "%s:%d: unknown section [%s] (sections: %s, config%s)", st->name, st->line,

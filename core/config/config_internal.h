@@ -85,9 +85,7 @@ bool pd_cfg_parse_bool(const char *text, bool *out);
 void pd_cfg_format_double(double v, char *out, size_t cap); /* shortest exact */
 pd_config_plugins *pd_cfg_plugins_at(pd_config *cfg, const cfg_key *k);
 
-/* "Did you mean" (config_suggest.c): the closest candidate within a small
- * edit distance (transpositions count 1), or NULL. */
-const char *pd_cfg_suggest(const char *word, const char *const *candidates, int n);
+/* "Did you mean": pd_config_suggest (public, include/pixeldit/config.h). */
 
 /* Messages (config_plugins.c). Location prefix of an origin:
  *   "small.ini:7: [model] patch_size = 3: " / "--set model.patch_size=3: " /

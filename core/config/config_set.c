@@ -39,7 +39,7 @@ static pd_status parse_one(cfg_items *items, const char *a) {
         char list[256], hint[96] = "";
         const char *names[16];
         for (int i = 0; i < pd_cfg_n_sections; i++) names[i] = pd_cfg_sections[i].name;
-        const char *near = pd_cfg_suggest(section, names, pd_cfg_n_sections);
+        const char *near = pd_config_suggest(section, names, pd_cfg_n_sections);
         if (near) snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
         pd_cfg_section_list(list, sizeof list);
         return pd_fail(PD_ERR_CONFIG, "--set %s: unknown section [%s] (sections: %s%s)", a, section,

@@ -27,7 +27,7 @@ static int edit_distance(const char *a, const char *b) {
     return d[la][lb];
 }
 
-const char *pd_cfg_suggest(const char *word, const char *const *candidates, int n) {
+const char *pd_config_suggest(const char *word, const char *const *candidates, int n) {
     /* Allow about one edit per three letters, at least one, at most three. */
     int len = (int)strlen(word);
     int limit = len / 3;

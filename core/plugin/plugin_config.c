@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config_internal.h" /* pd_cfg_suggest */
 #include "plugin_internal.h"
 
 typedef struct bound_key {
@@ -29,25 +28,27 @@ static void where(char *buf, size_t cap, const pd_plugin_setting *e) {
     else buf[0] = '\0';
 }
 
-/* Same wording as pd_config_raw_unknown_key, "did you mean" included. */
-static pd_status unknown_key(const pd_plugin *pl, const char *section, const pd_plugin_setting *e) {
-    char at[256], keys[1024], hint[128] = "";
-    const char *names[PD_PLUGIN_MAX_KEYS + 1];
+pd_status pd_plugin_unknown_key(const char *at, const char *section, const char *key,
+                                const char *plugins, const char *const *keys, int n_keys) {
+    char list[1024], hint[128] = "";
     size_t used = 0;
-    int n = pd_plugin_key_count(pl);
-    keys[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        names[i] = pd_plugin_key_at(pl, i)->name;
-        if (used < sizeof keys)
-            used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", i ? ", " : "",
-                                     names[i]);
-    }
-    const char *near = e->key ? pd_cfg_suggest(e->key, names, n) : NULL;
+    list[0] = '\0';
+    for (int i = 0; i < n_keys && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", keys[i]);
+    const char *near = key ? pd_config_suggest(key, keys, n_keys) : NULL;
     if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+    return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", at ? at : "", section,
+                   key ? key : "(null)", plugins, hint, n_keys ? "its keys: " : "it takes no keys", list);
+}
+
+/* An entry no declared key matches. */
+static pd_status unknown_key(const pd_plugin *pl, const char *section, const pd_plugin_setting *e) {
+    const char *names[PD_PLUGIN_MAX_KEYS + 1];
+    int n = pd_plugin_key_count(pl);
+    for (int i = 0; i < n; i++) names[i] = pd_plugin_key_at(pl, i)->name;
+    char at[256];
     where(at, sizeof at, e);
-    return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", at, section,
-                   e->key ? e->key : "(null)", pl->desc.name, hint,
-                   n ? "its keys: " : "it takes no keys", keys);
+    return pd_plugin_unknown_key(at, section, e->key, pl->desc.name, names, n);
 }
 
 static bound_key *item_find(const pd_plugin_config *cfg, const char *key) {

@@ -56,6 +56,16 @@ bool pd_key_allowed_ok(const pd_plugin_key *k, char *why, size_t cap);
 bool pd_key_parse(const pd_plugin_key *k, const char *text, pd_key_value *out, char *why,
                   size_t cap);
 
+/* The one "unknown key" message for plugin keys (plugin_config.c), from a
+ * config file, --set or a direct pd_plugin_config_build:
+ *   cfg.ini:14: [decoder] unknown key 'widht' for plugin unet_decoder (did you
+ *   mean 'width'? its keys: width, mode)
+ * at is the location prefix ("cfg.ini:14: ", "--set decoder.w=3: " or "");
+ * plugins names the plugin(s) ("good_loss or wrong_kind"). Returns
+ * PD_ERR_CONFIG. */
+pd_status pd_plugin_unknown_key(const char *at, const char *section, const char *key,
+                                const char *plugins, const char *const *keys, int n_keys);
+
 /* The host key every loss plugin has. */
 extern const pd_plugin_key pd_loss_weight_key;
 

@@ -30,11 +30,25 @@ static void plugin_list(pd_plugin *const *pls, int n, const char *sep, char *buf
         used += (size_t)snprintf(buf + used, cap - used, "%s%s", p ? sep : "", pls[p]->desc.name);
 }
 
+/* The location of a raw entry as a bare prefix ("cfg.ini:14: " or
+ * "--set decoder.w=3: "), for messages about the key rather than its value. */
+static void raw_at(const pd_config *cfg, const pd_config_plugins *sec, const pd_config_raw *e, char *out,
+                   size_t cap) {
+    if (e->origin.line > 0)
+        snprintf(out, cap, "%s:%d: ", pd_config_origin_name(cfg, e->origin), e->origin.line);
+    else if (e->origin.source >= 0)
+        snprintf(out, cap, "%s %s.%s=%s: ", pd_config_origin_name(cfg, e->origin), sec->section, e->key,
+                 e->value);
+    else
+        out[0] = '\0';
+}
+
 /* Finds the plugin and the plain key an entry addresses, or fails with the
  * entry's location. */
 static pd_status route(const pd_config *cfg, const pd_config_plugins *sec, const pd_config_raw *e,
                        pd_plugin *const *pls, int n, int *which, const char **key) {
-    char names[512];
+    char names[512], at[512];
+    raw_at(cfg, sec, e, at, sizeof at);
     const char *dot = strchr(e->key, '.');
     if (dot) { /* NAME.key */
         size_t len = (size_t)(dot - e->key);
@@ -44,7 +58,7 @@ static pd_status route(const pd_config *cfg, const pd_config_plugins *sec, const
                 if (pd_plugin_key_find(pls[p], *key)) return PD_OK;
                 const char *keys[PD_PLUGIN_MAX_KEYS + 1];
                 int nk = key_union(&pls[p], 1, keys, PD_PLUGIN_MAX_KEYS + 1);
-                return pd_config_raw_unknown_key(cfg, sec, e, pls[p]->desc.name, keys, nk);
+                return pd_plugin_unknown_key(at, sec->section, e->key, pls[p]->desc.name, keys, nk);
             }
         plugin_list(pls, n, ", ", names, sizeof names);
         return pd_config_fail_raw(cfg, sec, e, "no plugin '%.*s' in [%s] (its plugins: %s)",
@@ -65,7 +79,7 @@ static pd_status route(const pd_config *cfg, const pd_config_plugins *sec, const
         const char *keys[MAX_UNION_KEYS];
         int nk = key_union(pls, n, keys, MAX_UNION_KEYS);
         plugin_list(pls, n, " or ", names, sizeof names);
-        return pd_config_raw_unknown_key(cfg, sec, e, names, keys, nk);
+        return pd_plugin_unknown_key(at, sec->section, e->key, names, keys, nk);
     }
     *which = found, *key = e->key;
     return PD_OK;

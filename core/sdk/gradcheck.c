@@ -1,4 +1,5 @@
 /* Central-difference gradient checker (see pixeldit/gradcheck.h). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@ pd_gradcheck_opts pd_gradcheck_defaults(void) {
     pd_gradcheck_opts o = {0};
     o.eps = 1e-3;
     o.rtol = 1e-2;
-    o.atol = 1e-3;
+    o.atol = 1e-4;
+    o.stol = 1e-2;
     o.max_checks = 64;
     o.seed = 1234;
     return o;
@@ -25,6 +27,8 @@ typedef struct {
     int n;
     const float *r;   /* projection weights, length = output numel */
     size_t out_numel;
+    float *const *c;  /* NULL, or per checked input the weights of a second consumer */
+    double noise;     /* float32 rounding in a numeric derivative, estimated */
 } gc_state;
 
 /* One evaluation: returns L in float64 (NAN on error). When grads != NULL,
@@ -53,6 +57,14 @@ static double eval(gc_state *st, pd_ctx *ctx, float **grads, bool via_op, pd_sta
     if (grads) {
         pd_tensor *rt = pd_tensor_from(ctx, st->r, y->shape, y->ndim);
         pd_tensor *loss = pd_sum(ctx, pd_mul(ctx, y, rt));
+        /* loss += sum(x_i * c_i), recorded after the function: its backward
+         * runs first, so the function's backward finds x_i's gradient
+         * already holding c_i and must add to it */
+        for (int i = 0; st->c && i < st->n; i++)
+            if (st->inputs[i].check) {
+                pd_tensor *ct = pd_tensor_from(ctx, st->c[i], st->inputs[i].shape, st->inputs[i].ndim);
+                loss = pd_add(ctx, loss, pd_sum(ctx, pd_mul(ctx, fn_ins[i], ct)));
+            }
         *err = pd_backward(ctx, loss);
         if (*err) return NAN;
         for (int i = 0; i < st->n; i++)
@@ -63,12 +75,23 @@ static double eval(gc_state *st, pd_ctx *ctx, float **grads, bool via_op, pd_sta
     return L;
 }
 
-/* Checks entries of one buffer x (n floats) whose analytic gradient is g. */
+/* Root mean square of g: the tensor's gradient scale. */
+static double rms(const float *g, size_t n) {
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    return n ? sqrt(ss / (double)n) : 0;
+}
+
+/* Checks entries of one buffer x (n floats) whose analytic gradient is g:
+ * every sampled entry, counting those that exceed the tolerance, then fails
+ * naming the worst one. */
 static pd_status check_buffer(gc_state *st, pd_ctx *ctx, const char *what, float *x, const float *g,
                               size_t n, const pd_gradcheck_opts *o, double *worst) {
     size_t stride = 1;
     if (o->max_checks > 0 && n > (size_t)o->max_checks) stride = n / (size_t)o->max_checks;
-    double tensor_worst = 0;
+    double scale = rms(g, n), floor_tol = o->atol + st->noise + o->stol * scale;
+    double tensor_worst = -1, w_ana = 0, w_num = 0; /* -1: the first entry becomes the worst */
+    size_t checked = 0, exceeded = 0, w_i = 0;
     for (size_t i = 0; i < n; i += stride) {
         float saved = x[i];
         pd_status err;
@@ -83,18 +106,82 @@ static pd_status check_buffer(gc_state *st, pd_ctx *ctx, const char *what, float
         if (err) return err;
         double num = (Lp - Lm) / (hi_x - lo_x); /* exact fp32 step */
         double ana = g[i];
-        double tol = o->atol + o->rtol * fmax(fabs(ana), fabs(num));
+        double tol = floor_tol + o->rtol * fmax(fabs(ana), fabs(num));
         double e = fabs(ana - num) / tol;
-        if (e > tensor_worst) tensor_worst = e;
-        if (!(e <= 1.0))
-            return pd_fail(PD_ERR_NUMERIC,
-                           "gradcheck: %s[%zu]: analytic %.6g vs numeric %.6g "
-                           "(|diff| %.3g > atol %.1g + rtol %.1g * max)",
-                           what, i, ana, num, fabs(ana - num), o->atol, o->rtol);
+        checked++;
+        if (!(e <= 1.0)) exceeded++;
+        if (!(e <= tensor_worst)) tensor_worst = e, w_i = i, w_ana = ana, w_num = num; /* NaN is worst */
     }
-    if (o->verbose) printf("  gradcheck %-28s %8zu entries, worst err/tol %.3f\n", what, n, tensor_worst);
-    if (tensor_worst > *worst) *worst = tensor_worst;
+    if (tensor_worst < 0) tensor_worst = 0; /* no entry checked */
+    if (o->verbose)
+        printf("  gradcheck %-28s %zu of %zu entries checked, %zu exceeded; gradient rms %.3g, numeric "
+               "noise %.2g; worst err/tol %.3f at [%zu] (analytic %.6g, numeric %.6g)\n",
+               what, checked, n, exceeded, scale, st->noise, tensor_worst, w_i, w_ana, w_num);
+    if (!(tensor_worst <= *worst)) *worst = tensor_worst;
+    if (exceeded)
+        return pd_fail(PD_ERR_NUMERIC,
+                       "gradcheck: %s: %zu of %zu checked entries exceed the tolerance; worst [%zu]: "
+                       "analytic %.6g vs numeric %.6g (|diff| %.3g > atol %.1g + noise %.2g + stol %.1g * rms "
+                       "%.3g + rtol %.1g * max)",
+                       what, exceeded, checked, w_i, w_ana, w_num, fabs(w_ana - w_num), o->atol, st->noise,
+                       o->stol, scale, o->rtol);
     return PD_OK;
+}
+
+/* The analytic input gradients again with a second consumer of every
+ * checked input (loss + sum(x_i * c_i), c_i of about the gradient's scale),
+ * once into leaf gradients and once through the overwrite path: each must
+ * equal grads + c_i, but for float32 rounding. A backward that stores
+ * instead of adding loses c_i (or its own part) and fails here. */
+static pd_status check_second_consumer(gc_state *st, pd_ctx *ctx, float *const *grads, const pd_gradcheck_opts *o) {
+    float *c[16] = {0}, *again[16] = {0};
+    pd_status err = PD_OK;
+    pd_rng rng;
+    pd_rng_seed(&rng, o->seed ^ 0x5ecc0dULL);
+    for (int i = 0; i < st->n && !err; i++) {
+        if (!st->inputs[i].check) continue;
+        size_t n = pd_shape_numel(st->inputs[i].shape, st->inputs[i].ndim);
+        if (!(c[i] = malloc(n * sizeof(float))) || !(again[i] = malloc(n * sizeof(float)))) {
+            err = pd_fail(PD_ERR_NOMEM, "gradcheck: out of memory");
+            break;
+        }
+        double s = rms(grads[i], n);
+        if (!(s > 0)) s = 1;
+        /* |c| in [s/2, s], random sign: every entry's c is far above rounding */
+        pd_rng_fill_uniform(&rng, c[i], n, 0.5f, 1.0f);
+        for (size_t j = 0; j < n; j++) c[i][j] *= (float)(pd_rng_uniform(&rng) < 0.5f ? -s : s);
+    }
+    st->c = c;
+    for (int via_op = 0; via_op < 2 && !err; via_op++) {
+        eval(st, ctx, again, via_op, &err);
+        if (err) {
+            pd_fail(err, "gradcheck (second consumer): %s", pd_ctx_error(ctx));
+            break;
+        }
+        for (int i = 0; i < st->n && !err; i++) {
+            if (!st->inputs[i].check) continue;
+            size_t n = pd_shape_numel(st->inputs[i].shape, st->inputs[i].ndim), bad = 0, w = 0;
+            double big = 0, worst = 0;
+            for (size_t j = 0; j < n; j++) big = fmax(big, fabs(grads[i][j]) + fabs(c[i][j]));
+            for (size_t j = 0; j < n; j++) {
+                double want = (double)grads[i][j] + c[i][j];
+                double tol = 1e-4 * (fabs(grads[i][j]) + fabs(c[i][j])) + 1e-5 * big;
+                double e = fabs(again[i][j] - want) / tol;
+                if (!(e <= 1)) bad++;
+                if (!(e <= worst)) worst = e, w = j;
+            }
+            if (bad)
+                err = pd_fail(PD_ERR_NUMERIC,
+                              "gradcheck: input %d: with a second consumer adding %.6g to its gradient, "
+                              "[%zu] is %.6g, expected %.6g + %.6g (%zu of %zu entries wrong%s): a backward "
+                              "stores where it must add",
+                              i, (double)c[i][w], w, (double)again[i][w], (double)grads[i][w],
+                              (double)c[i][w], bad, n, via_op ? ", overwrite path" : "");
+        }
+    }
+    st->c = NULL;
+    for (int i = 0; i < st->n; i++) free(c[i]), free(again[i]);
+    return err;
 }
 
 /* The analytic input gradients again, through the overwrite path: they
@@ -134,7 +221,7 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
         return pd_fail(PD_ERR_ARG, "gradcheck: bad arguments (fn NULL or n_inputs > 16)");
     pd_ctx *ctx = pd_ctx_new(0);
     if (!ctx) return PD_ERR_NOMEM;
-    gc_state st = {fn, user, inputs, n_inputs, NULL, 0};
+    gc_state st = {.fn = fn, .user = user, .inputs = inputs, .n = n_inputs};
     pd_status err = PD_OK;
     float *grads[16] = {0};
     float **pgrads = NULL;
@@ -142,6 +229,7 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
     double worst = 0;
 
     /* First pass to learn the output size. */
+    pd_tensor *y0 = NULL;
     {
         pd_tensor *ins[16];
         for (int i = 0; i < n_inputs; i++)
@@ -153,6 +241,7 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
             goto done;
         }
         st.out_numel = y->numel;
+        y0 = y;
     }
     r = malloc(st.out_numel * sizeof(float));
     if (!r) {
@@ -163,6 +252,13 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
     pd_rng_seed(&rng, o.seed);
     pd_rng_fill_uniform(&rng, r, st.out_numel, -1.0f, 1.0f);
     st.r = r;
+    /* The numeric derivative divides float32 rounding of L's terms by the
+     * step: about FLT_EPSILON * ||r * y||_2 / eps (rounding errors add up
+     * like a random walk). A tensor whose gradient is below this cannot be
+     * resolved by finite differences at this step. */
+    double ry = 0;
+    for (size_t i = 0; i < st.out_numel; i++) ry += (double)r[i] * y0->data[i] * ((double)r[i] * y0->data[i]);
+    st.noise = FLT_EPSILON * sqrt(ry) / o.eps;
     for (int i = 0; i < n_inputs; i++) {
         grads[i] = calloc(pd_shape_numel(inputs[i].shape, inputs[i].ndim), sizeof(float));
         if (!grads[i]) {
@@ -190,6 +286,7 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
         }
     }
     err = check_overwrite_path(&st, ctx, grads);
+    if (!err) err = check_second_consumer(&st, ctx, grads, &o);
     for (int i = 0; i < n_inputs && !err; i++) {
         if (!inputs[i].check) continue;
         char what[32];

@@ -13,8 +13,9 @@
  *
  * [decoder], [loss] and [attention] pick plugins. Their `plugin` key is
  * typed; every other key is kept raw (text, file, line) in a
- * pd_config_plugins, for the plugin host to check against the keys the
- * chosen plugin declares (pd_config_raw_unknown_key() words the error).
+ * pd_config_plugins. The config never parses them: the plugin host
+ * (core/plugin, pd_plugin_config_from_section) routes each to its plugin,
+ * parses it by the key's declared type and words every error.
  *
  * A pd_config owns no heap memory: copy it with '='. A failed load or set
  * leaves it unchanged. Errors are PD_ERR_CONFIG, with a one-line message:
@@ -233,6 +234,12 @@ int pd_config_diff(const pd_config *a, const pd_config *b, pd_config_difference 
  * presets as Markdown: the text of docs/config.md. snprintf-style. */
 size_t pd_config_schema_markdown(char *buf, size_t cap);
 
+/* "Did you mean": the candidate nearest to a misspelt word (edit distance,
+ * an adjacent swap counts one) within about one edit per three letters, or
+ * NULL. Config errors use it for keys and sections; the command line for
+ * option names. */
+const char *pd_config_suggest(const char *word, const char *const *candidates, int n);
+
 /* Plugin sections ------------------------------------------------------------ */
 
 /* "decoder", "loss" or "attention"; NULL for any other name. */
@@ -241,22 +248,6 @@ const pd_config_plugins *pd_config_plugin_section(const pd_config *cfg, const ch
 const pd_config_raw *pd_config_raw_find(const pd_config_plugins *sec, const char *key);
 /* Name of the layer an entry came from ("cfg.ini", "--set"). */
 const char *pd_config_origin_name(const pd_config *cfg, pd_config_origin origin);
-
-/* For the plugin host: sets PD_ERR_CONFIG with
- *   cfg.ini:14: [decoder] unknown key 'widht' for plugin unet_decoder (its keys: base_width, mode)
- * adding "did you mean" when a declared key is close. Returns PD_ERR_CONFIG. */
-pd_status pd_config_raw_unknown_key(const pd_config *cfg, const pd_config_plugins *sec,
-                                    const pd_config_raw *entry, const char *plugin,
-                                    const char *const *keys, int n_keys);
-
-/* Typed reads of a raw entry; on a bad value: "cfg.ini:14: [decoder] width =
- * abc: expected an integer" (PD_ERR_CONFIG). Booleans: true/false/yes/no/on/off/1/0. */
-pd_status pd_config_raw_int(const pd_config *cfg, const pd_config_plugins *sec,
-                            const pd_config_raw *entry, int *out);
-pd_status pd_config_raw_double(const pd_config *cfg, const pd_config_plugins *sec,
-                               const pd_config_raw *entry, double *out);
-pd_status pd_config_raw_bool(const pd_config *cfg, const pd_config_plugins *sec,
-                             const pd_config_raw *entry, bool *out);
 
 /* Sets PD_ERR_CONFIG with the location of a raw entry / a typed key, then
  * the printf text: "cfg.ini:14: [decoder] width = 0: <text>". Returns

@@ -4,12 +4,22 @@
  * against central differences. The function's output y is reduced to the
  * scalar L = sum_i r_i * y_i with fixed random r, accumulated in float64;
  * the numeric derivative (L(x + eps) - L(x - eps)) / (2 eps) is formed in
- * float64 from float32 forward passes. An entry passes when
- *     |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|).
- * The analytic input gradients are computed twice: accumulated into the
- * inputs' zeroed gradients, and with every input passed through an identity
- * op first so the function's ops store into unset, NaN-poisoned buffers
- * (their PD_OPF_GRAD_OVERWRITE path). The two must agree exactly.
+ * float64 from float32 forward passes. An entry of a tensor passes when
+ *     |analytic - numeric| <= atol + stol * scale + rtol * max(|analytic|, |numeric|)
+ * with scale the root mean square of the tensor's analytic gradient: the
+ * tolerance follows the gradient's size (a tensor whose gradients are all
+ * near 1e-3 gets a tight one, one near 10 a loose one), atol is the floor
+ * for float32 noise in the numeric side. Every sampled entry is checked;
+ * the error names how many exceeded and the worst one.
+ * The analytic input gradients are computed three more ways and compared:
+ *   - with every input passed through an identity op first, so the
+ *     function's ops store into unset, NaN-poisoned buffers (their
+ *     PD_OPF_GRAD_OVERWRITE path): must agree exactly;
+ *   - with a second consumer of every checked input, loss + sum(x * c)
+ *     recorded after the function, so the function's backward finds the
+ *     gradient already holding c and must add to it (a backward that stores
+ *     with = instead of += fails here), both into leaf gradients and through
+ *     the overwrite path: must equal gradient + c up to float32 rounding.
  */
 #ifndef PIXELDIT_GRADCHECK_H
 #define PIXELDIT_GRADCHECK_H
@@ -37,20 +47,22 @@ typedef struct pd_gradcheck_input {
 
 typedef struct pd_gradcheck_opts {
     double eps;            /* step (default 1e-3) */
-    double rtol;           /* default 1e-2 */
-    double atol;           /* default 1e-3 */
+    double rtol;           /* relative to the entry (default 1e-2) */
+    double atol;           /* absolute floor (default 1e-4) */
     int max_checks;        /* entries per tensor, sampled evenly (default 64; <0: all) */
     uint64_t seed;         /* for the projection weights r */
     pd_params *params;     /* optional: also check these trainable parameters */
-    bool verbose;          /* print one line per tensor */
+    bool verbose;          /* print one line per tensor: entries checked, exceeded, worst */
+    double stol;           /* relative to the tensor's gradient rms (default 1e-2) */
 } pd_gradcheck_opts;
 
 /* Default options. */
 pd_gradcheck_opts pd_gradcheck_defaults(void);
 
 /* Returns PD_OK when every checked entry passes; otherwise PD_ERR_NUMERIC
- * with a message naming the tensor, index, both values and the tolerance.
- * max_err_out (optional) receives the worst scaled error (<= 1 passes). */
+ * with a message naming the tensor, how many entries exceeded, the worst
+ * index, both values and the tolerance. max_err_out (optional) receives the
+ * worst scaled error |diff| / tolerance (<= 1 passes), also on failure. */
 pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *inputs, int n_inputs,
                        const pd_gradcheck_opts *opts, double *max_err_out);
 

@@ -176,6 +176,58 @@ static void test_gradcheck_catches_wrong_backward(void **state) {
     case_free(&c);
 }
 
+/* A backward that stores (=) where it must add (+=): right whenever its
+ * input has one consumer, so only the second-consumer pass catches it. */
+static pd_status store_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n, void *a) {
+    (void)ctx, (void)n, (void)a;
+    for (size_t i = 0; i < y->numel; i++) in[0]->grad[i] = 2 * y->grad[i] * in[0]->data[i];
+    return PD_OK;
+}
+static const pd_op_def store_op = {"square_store", wrong_fwd, store_bwd};
+static pd_tensor *f_store(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    (void)u, (void)n;
+    return pd_op_apply(ctx, &store_op, x, 1, x[0]->shape, x[0]->ndim, NULL, 0);
+}
+
+static void test_gradcheck_catches_store_instead_of_add(void **state) {
+    (void)state;
+    gc_case c = {.shapes = {SHAPE(3, 5)}, .ndims = {2}, .n = 1};
+    case_init(&c, 81);
+    assert_int_equal(pd_gradcheck(f_store, NULL, c.in, 1, NULL, NULL), PD_ERR_NUMERIC);
+    TU_ASSERT_CONTAINS(pd_last_error(), "second consumer");
+    TU_ASSERT_CONTAINS(pd_last_error(), "15 of 15 entries wrong");
+    case_free(&c);
+}
+
+/* Gradients of about 1e-3 (y = 1e-3 * x^2): the old absolute-only rule
+ * (atol 1e-3) let the missing 2x pass; the tolerance now follows the
+ * tensor's gradient scale. The error counts every entry that exceeded and
+ * max_err_out reports the worst even on failure. */
+static pd_tensor *f_small_wrong(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    return pd_affine(ctx, f_wrong(ctx, x, n, u), 1e-3f, 0.0f);
+}
+
+static pd_tensor *f_small_right(pd_ctx *ctx, pd_tensor *const *x, int n, void *u) {
+    (void)n, (void)u;
+    return pd_affine(ctx, pd_mul(ctx, x[0], x[0]), 1e-3f, 0.0f);
+}
+
+static void test_gradcheck_scale_and_counts(void **state) {
+    (void)state;
+    gc_case c = {.shapes = {SHAPE(40)}, .ndims = {1}, .n = 1};
+    case_init(&c, 82);
+    pd_gradcheck_opts o = pd_gradcheck_defaults();
+    o.max_checks = 8;
+    double worst = 0;
+    assert_int_equal(pd_gradcheck(f_small_wrong, NULL, c.in, 1, &o, &worst), PD_ERR_NUMERIC);
+    TU_ASSERT_CONTAINS(pd_last_error(), "of 8 checked entries exceed the tolerance; worst [");
+    assert_true(worst > 1);
+    /* the same function with its derivative right passes at that scale */
+    assert_int_equal(pd_gradcheck(f_small_right, NULL, c.in, 1, &o, &worst), PD_OK);
+    assert_true(worst <= 1);
+    case_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),
@@ -185,6 +237,8 @@ int main(void) {
         cmocka_unit_test(test_modulate_and_gate),
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_gradcheck_catches_wrong_backward),
+        cmocka_unit_test(test_gradcheck_catches_store_instead_of_add),
+        cmocka_unit_test(test_gradcheck_scale_and_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
