@@ -125,6 +125,7 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     if (!b->opt || !b->ema1 || !b->ema2 || !b->ctx || !b->x || !b->z || !b->t || !b->imgs ||
         !b->labels || !b->labels_dropped || !b->sample_labels || !b->times)
         return pd_fail(PD_ERR_NOMEM, "bench: out of memory for a batch of %d images of %zu floats", B, per);
+    if ((s = pd_ctx_set_precision(b->ctx, cfg->train.precision))) return s;
     /* Synthetic data: uniform pixels in [-1, 1], labels cycling over the classes. */
     pd_rng_seed(&b->rng, (uint64_t)cfg->train.seed * 2 + 2);
     pd_rng_seed(&b->dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);

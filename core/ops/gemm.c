@@ -1,11 +1,17 @@
-/* pd_gemm: see gemm.h. Measured A/B (alternating runs, bench-s, Haswell):
- * training step 0.550 s split vs 0.592 s one call, forward 0.178 vs 0.194 s;
- * JiT-B/16 (rows 1152) is unchanged within noise. */
+/* pd_gemm: see gemm.h. Measured A/B of the row split (alternating runs,
+ * bench-s, Haswell): training step 0.550 s split vs 0.592 s one call,
+ * forward 0.178 vs 0.194 s; JiT-B/16 (rows 1152) is unchanged within
+ * noise. */
 #include "gemm.h"
+
+#include <stdlib.h>
 
 #include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #endif
 
 #define GEMM_SPLIT_MIN_ROWS 128    /* per thread */
@@ -39,8 +45,8 @@ static void gemm_one(bool ta, bool tb, int M, int N, int K, float alpha, const f
                 N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void pd_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc) {
+static void gemm_fp32(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
     int nt = split_threads(M, N, K);
     if (nt == 1) {
         gemm_one(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -57,4 +63,88 @@ void pd_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
         const float *a = ta ? A + m0 : A + (size_t)m0 * lda;
         gemm_one(ta, tb, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)m0 * ldc, ldc);
     }
+}
+
+/* dst (rows, cols), packed, = src (rows, cols; leading dimension ld)
+ * rounded to bf16. */
+static void round_bf16(float *restrict dst, const float *restrict src, int rows, int cols, int ld) {
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * ld;
+        float *d = dst + (size_t)r * cols;
+        for (int c = 0; c < cols; c++) d[c] = pd_bf16_round(s[c]);
+    }
+}
+
+/* Rounds both operands into one temporary (as stored: A is (K, M) when
+ * trans_a) and runs the fp32 path on the copies. */
+static pd_status gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float alpha,
+                                    const float *A, int lda, const float *B, int ldb, float beta,
+                                    float *C, int ldc) {
+    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    size_t na = (size_t)ar * ac, nb = (size_t)br * bc;
+    float *buf = malloc((na + nb) * sizeof(float) + 1);
+    if (!buf)
+        return pd_fail(PD_ERR_NOMEM, "gemm (bf16-emulated): no memory for the rounded operands "
+                       "of a %d x %d x %d product", M, N, K);
+    round_bf16(buf, A, ar, ac, lda);
+    round_bf16(buf + na, B, br, bc, ldb);
+    gemm_fp32(ta, tb, M, N, K, alpha, buf, ac, buf + na, bc, beta, C, ldc);
+    free(buf);
+    return PD_OK;
+}
+
+pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    switch (prec) {
+    case PD_PRECISION_FP32:
+        gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return PD_OK;
+    case PD_PRECISION_BF16_EMULATED:
+        return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    case PD_PRECISION_BF16: break;
+    }
+    return pd_fail(PD_ERR_ARG, "gemm: precision %d has no backend in this build", (int)prec);
+}
+
+/* ---- what the CPU offers a bf16 GEMM ------------------------------------ */
+
+#if defined(__x86_64__) || defined(__i386__)
+/* XCR0 bits the OS sets when it saves the AVX-512 state (opmask, ZMM). */
+static bool os_saves_avx512(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xe6u) == 0xe6u; /* SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM */
+}
+
+bool pd_cpu_has_avx512_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a & (1u << 5)) && os_saves_avx512(); /* leaf 7.1 EAX bit 5: AVX512_BF16 */
+}
+
+bool pd_cpu_has_amx_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (d & (1u << 22)) != 0; /* leaf 7.0 EDX bit 22: AMX-BF16 */
+}
+#else
+bool pd_cpu_has_avx512_bf16(void) { return false; }
+bool pd_cpu_has_amx_bf16(void) { return false; }
+#endif
+
+const char *pd_precision_problem(pd_precision p) {
+    switch (p) {
+    case PD_PRECISION_FP32:
+    case PD_PRECISION_BF16_EMULATED: return NULL;
+    case PD_PRECISION_BF16:
+        if (!pd_cpu_has_avx512_bf16() && !pd_cpu_has_amx_bf16())
+            return "bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this CPU has neither; use "
+                   "fp32, or bf16-emulated for bf16 numerics (slower than fp32)";
+        return "this CPU has AVX512_BF16 or AMX-BF16, but this build has no native bf16 GEMM "
+               "backend (not implemented, see docs/benchmarks.md); use fp32, or bf16-emulated "
+               "for bf16 numerics (slower than fp32)";
+    }
+    return "unknown precision";
 }
