@@ -34,6 +34,23 @@ bool pd_blas_serial_in_parallel(void);
 pd_status pd_gemm(pd_precision prec, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The shape log behind `pixeldit bench --profile`'s GEMM-only time: while
+ * a log is open, every pd_gemm call appends its shape (thread-safe; calls
+ * past `cap` are counted, not kept). */
+typedef struct pd_gemm_shape {
+    bool trans_a, trans_b;
+    bool in_parallel;   /* called inside an OpenMP region (attention's heads) */
+    pd_precision prec;
+    int M, N, K;
+} pd_gemm_shape;
+void pd_gemm_log_open(pd_gemm_shape *log, int cap);
+/* Closes the log; returns the number of calls seen (may exceed cap). */
+int pd_gemm_log_close(void);
+/* Seconds to run the n logged products alone on scratch operands, as they
+ * ran: calls made outside OpenMP regions one after another through
+ * pd_gemm, the ones made inside a region spread over the threads. */
+double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n);
+
 /* x rounded to the nearest bf16 (ties to even), returned as the float it
  * stands for; NaN stays NaN, overflow rounds to infinity as in hardware. */
 static inline float pd_bf16_round(float x) {
