@@ -39,15 +39,15 @@ typedef struct {
 } shape;
 
 /* bench-s (= small): 32x32x1, patch 4, D 192, 3 heads of 64, SwiGLU
- * hidden 512, batch 64, 64 image + 32 in-context tokens. JiT-B/16: 256x256,
+ * hidden 512, batch 64, 64 image + 8 in-context tokens. JiT-B/16: 256x256,
  * D 768, 12 heads of 64, SwiGLU hidden 2048, batch 4, 256 + 32 tokens. */
 static const shape shapes[] = {
-    {"small", "qkv      x W^T", 4096, 576, 192, 1},
-    {"small", "proj     x W^T", 4096, 192, 192, 1},
-    {"small", "w12      x W^T", 4096, 1024, 192, 1},
-    {"small", "w3       x W^T", 4096, 192, 512, 1},
-    {"small", "attn S = Q K^T", 96, 96, 64, 192},
-    {"small", "attn O = P V", 96, 64, 96, 192},
+    {"small", "qkv      x W^T", 4608, 576, 192, 1},
+    {"small", "proj     x W^T", 4608, 192, 192, 1},
+    {"small", "w12      x W^T", 4608, 1024, 192, 1},
+    {"small", "w3       x W^T", 4608, 192, 512, 1},
+    {"small", "attn S = Q K^T", 72, 72, 64, 192},
+    {"small", "attn O = P V", 72, 64, 72, 192},
     {"b16", "qkv      x W^T", 1152, 2304, 768, 1},
     {"b16", "proj     x W^T", 1152, 768, 768, 1},
     {"b16", "w12      x W^T", 1152, 4096, 768, 1},
