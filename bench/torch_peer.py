@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """PyTorch peer of `pixeldit bench`: the same JiT, config, batch, threads,
 training step, timing protocol and sampler, in torch 1.13 eager fp32.
+Plugin configs ([decoder] unet_decoder, deco_decoder, bilinear_head,
+pixeldit_decoder; [loss] v_loss plus freq_loss) run the PyTorch references
+their goldens come from (tests/golden/make_*_goldens.py) in place of JiT's
+final layer and beside the v-loss. `[config] base` chains are followed.
 
     /usr/bin/python3 bench/torch_peer.py configs/bench-s.ini [--set k=v ...]
         [--batch B] [--steps N] [--warmup W] [--threads T] [--sample-steps S]
@@ -81,13 +85,40 @@ def apply_layer(cfg, layer):
             cfg[sec][key] = text
 
 
-def load_config(path, sets):
-    cfg = {s: dict(v) for s, v in DEFAULTS.items()}
+PLUGIN_SECTIONS = ('decoder', 'loss', 'attention')
+
+
+def read_layers(path, depth=0):
+    """The layers of a config file, its `[config] base` chain first."""
     ini = configparser.ConfigParser(inline_comment_prefixes=(';', '#'), strict=False)
     ini.optionxform = str  # keys are case-sensitive (P_mean)
     if not ini.read(path):
         sys.exit(f'torch_peer: cannot read {path}')
-    apply_layer(cfg, {(s, k): v for s in ini.sections() for k, v in ini[s].items()})
+    layers = []
+    if ini.has_option('config', 'base'):
+        if depth > 8:
+            sys.exit(f'torch_peer: {path}: [config] base chain deeper than 8')
+        layers = read_layers(os.path.join(os.path.dirname(path), ini.get('config', 'base')), depth + 1)
+    layers.append({(s, k): v for s in ini.sections() if s != 'config' for k, v in ini[s].items()})
+    return layers
+
+
+def apply_plugins(cfg, layer):
+    """[decoder], [loss], [attention]: a new `plugin` drops the keys of the old one."""
+    for sec in PLUGIN_SECTIONS:
+        keys = {k: v for (s, k), v in layer.items() if s == sec}
+        if 'plugin' in keys and keys['plugin'] != cfg[sec].get('plugin'):
+            cfg[sec] = {}
+        cfg[sec].update(keys)
+
+
+def load_config(path, sets):
+    cfg = {s: dict(v) for s, v in DEFAULTS.items()}
+    cfg.update({'decoder': {'plugin': 'jit_final_layer'}, 'loss': {'plugin': 'v_loss'},
+                'attention': {'plugin': 'sdpa'}})
+    for layer in read_layers(path):
+        apply_layer(cfg, layer)
+        apply_plugins(cfg, layer)
     layer = {}
     for a in sets:
         sk, _, v = a.partition('=')
@@ -96,6 +127,7 @@ def load_config(path, sets):
             sys.exit(f'torch_peer: --set {a}: expected section.key=value')
         layer[(sec.strip(), key.strip())] = v.strip()
     apply_layer(cfg, layer)
+    apply_plugins(cfg, layer)
     if cfg['model']['attn_dropout'] != 0:
         sys.exit('torch_peer: attn_dropout must be 0 (as in pixeldit)')
     return cfg
@@ -106,14 +138,115 @@ def jit_config(cfg):
     return JiTConfig(**{k: cfg['model'][k] for k in SMALL_CPU})
 
 
-def flops_per_image(c):
-    """pd_jit_flops_per_image with the jit_final_layer decoder and sdpa."""
+# ----------------------------------------------------------- plugins ------
+
+def truth(text):
+    return str(text).lower() in ('1', 'true', 'yes', 'on')
+
+
+def make_decoder(cfg, jc):
+    """The decoder's PyTorch reference, its call and its forward FLOPs per
+    image (as the golden scripts count them); None for jit_final_layer."""
+    d = cfg['decoder']
+    name = d.get('plugin', 'jit_final_layer')
+    C, p, D, S = jc.channels, jc.patch_size, jc.hidden_size, jc.image_size
+    N = (S // p) ** 2
+    if name == 'jit_final_layer':
+        return None
+    if name == 'unet_decoder':
+        import make_unet_goldens as g
+        head = g.UNetHead(C, p, D, width=int(d.get('base_width', 64)), stages=int(d.get('stages', 0)),
+                          max_width_mult=int(d.get('max_width_mult', 8)), mode=d.get('mode', 'replace'))
+        f = g.conv_flops(head, S)
+        if head.mode == 'residual':
+            f += 2 * N * D * p * p * C + 2 * D * 2 * D
+        return name, head, lambda z, tok, t_emb, c: head(z, tok, t_emb, c), f
+    if name == 'deco_decoder':
+        import make_deco_goldens as g
+        head = g.DeCoDecoder(C, p, D, width=int(d.get('width', 32)), depth=int(d.get('depth', 3)),
+                             max_freqs=int(d.get('max_freqs', 8)))
+        return name, head, lambda z, tok, t_emb, c: head(z, tok, t_emb), g.linear_flops(head, S, C)
+    if name == 'bilinear_head':
+        import make_bilinear_goldens as g
+        k, ker, gm = int(d.get('k', 4)), int(d.get('kernel', 3)), int(d.get('grid_mult', 1))
+        res = truth(d.get('residual', 'true'))
+        head = g.BilinearHead(C, p, D, k=k, kernel=ker, residual=res,
+                              align_corners=truth(d.get('align_corners', 'false')), grid_mult=gm)
+        K = C * k  # final-layer modulation, proj, the refine conv, the residual's linear
+        f = 2 * D * 2 * D + 2 * N * D * gm * gm * K + 2 * S * S * C * (K + (C if res else 0)) * ker * ker
+        f += 2 * N * D * p * p * C if res else 0
+        return name, head, lambda z, tok, t_emb, c: head(tok, c), f
+    if name == 'pixeldit_decoder':
+        import make_pixeldit_goldens as g
+        keys = {k: d[k] for k in g.DEFAULT_KEYS if k in d}
+        for k, v in list(keys.items()):
+            dv = g.DEFAULT_KEYS[k]
+            keys[k] = truth(v) if isinstance(dv, bool) else type(dv)(v)
+        head, _ = g.build(C, S, p, D, jc.num_heads, keys)
+        return name, head, lambda z, tok, t_emb, c: head(z, tok, t_emb), g.flops(head)
+    sys.exit(f'torch_peer: no PyTorch reference for [decoder] plugin {name!r}')
+
+
+def make_losses(cfg):
+    """[(name, weight, fn(v_pred, v) -> scalar)], v_loss first."""
+    spec = cfg['loss']
+    names = [n.strip() for n in spec.get('plugin', 'v_loss').split(',') if n.strip()]
+    out = []
+    for n in names:
+        w = float(spec.get(f'{n}.weight', 1.0))
+        if n == 'v_loss':
+            out.append((n, w, lambda vp, v: ((v - vp) ** 2).mean(dim=(1, 2, 3)).mean()))
+        elif n == 'freq_loss':
+            import make_freq_goldens as g
+            q, gam = int(spec.get('freq_loss.quality', 85)), float(spec.get('freq_loss.gamma', 1.0))
+            out.append((n, w, lambda vp, v, q=q, gam=gam: g.freq_loss(vp, v, q, gam)))
+        else:
+            sys.exit(f'torch_peer: no PyTorch reference for [loss] plugin {n!r}')
+    if cfg['attention'].get('plugin', 'sdpa') not in ('sdpa', 'flash_attn'):
+        sys.exit(f"torch_peer: no PyTorch reference for [attention] plugin {cfg['attention']['plugin']!r}")
+    return out
+
+
+def with_decoder(JiT, jc, dec):
+    """JiT whose last tokens go to the decoder instead of the final layer."""
+    import torch
+    import torch.nn as nn
+
+    class PluginJiT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cfg = jc
+            self.jit = JiT(jc)
+            self.jit.final_layer = None  # replaced (its parameters are not counted)
+            self.decoder = dec[1]
+
+        def forward(self, z, t, labels):
+            m, L = self.jit, jc.in_context_len
+            t_emb = m.t_embedder(t)
+            y_emb = m.y_embedder(labels)
+            c = t_emb + y_emb
+            x = m.x_embedder(z) + m.pos_embed
+            for i, block in enumerate(m.blocks):
+                if L > 0 and i == jc.in_context_start:
+                    ict = y_emb.unsqueeze(1).repeat(1, L, 1) + m.in_context_posemb
+                    x = torch.cat([ict, x], dim=1)  # (B, L + N, D)
+                x = block(x, c, m.rope if i < jc.in_context_start else m.rope_incontext)
+            return dec[2](z, x[:, L:], t_emb, c)
+
+    return PluginJiT()
+
+
+def flops_per_image(c, decoder_flops=None):
+    """pd_jit_flops_per_image with sdpa and the jit_final_layer decoder, or
+    with the decoder's own count in place of the final layer's."""
     D, N, L, hid = c.hidden_size, c.grid ** 2, c.in_context_len, c.mlp_hidden
     p2c = c.channels * c.patch_size ** 2
     f = 2 * N * (p2c * c.bottleneck_dim + c.bottleneck_dim * D) + 2 * (256 * D + D * D)
     for i in range(c.depth):
         n = N + (L if L > 0 and i >= c.in_context_start else 0)
         f += 2 * D * 6 * D + 2 * n * D * 4 * D + 4 * n * n * D + 2 * n * D * 2 * hid + 2 * n * hid * D
+    if decoder_flops is not None:
+        return f + decoder_flops
     return f + 2 * D * 2 * D + 2 * N * D * p2c
 
 
@@ -195,7 +328,7 @@ def main():
     os.environ['OPENBLAS_NUM_THREADS'] = str(threads)
     os.environ.setdefault('OMP_NUM_THREADS', str(threads))
     import torch
-    from jit_reference import JiT, sample, v_loss
+    from jit_reference import JiT, sample, v_loss, velocity
     torch.set_num_threads(threads)
     set_blas_threads(threads)
 
@@ -204,7 +337,10 @@ def main():
     B = args.batch or tr['batch_size']
     SB = args.sample_batch or B
     torch.manual_seed(tr['seed'])
-    model = JiT(jc)
+    dec = make_decoder(cfg, jc)
+    losses = make_losses(cfg)
+    torch.set_num_threads(threads)  # the golden scripts pin 1 thread when imported
+    model = JiT(jc) if dec is None else with_decoder(JiT, jc, dec)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2 and not n.endswith('.bias')]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.ndim >= 2 and not n.endswith('.bias'))]
@@ -233,7 +369,14 @@ def main():
         e = torch.randn_like(x) * df['noise_scale']
         drop = torch.rand(B) < df['label_drop_prob']
         y = torch.where(drop, torch.full_like(labels, jc.num_classes), labels)
-        loss, _, _ = v_loss(model, x, t, e, y, df['t_eps'])
+        if len(losses) == 1 and losses[0][:2] == ('v_loss', 1.0):
+            loss, _, _ = v_loss(model, x, t, e, y, df['t_eps'])
+        else:  # v_loss's arithmetic, then every loss on (v_pred, v)
+            t4 = t.view(-1, 1, 1, 1)
+            z = t4 * x + (1 - t4) * e
+            v = velocity(x, z, t, df['t_eps'])
+            v_pred = velocity(model(z, t, y), z, t, df['t_eps'])
+            loss = sum(w * fn(v_pred, v) for _, w, fn in losses)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if tr['grad_clip'] > 0:
@@ -283,7 +426,7 @@ def main():
     if interactive:
         print('\r' + ' ' * 40 + '\r', end='', file=sys.stderr)
 
-    fpi = flops_per_image(jc)
+    fpi = flops_per_image(jc, dec[3] if dec else None)
     core, lib = blas_info()
     pk = peak['square']['gflops']
 
@@ -299,6 +442,7 @@ def main():
 
     out = {
         'side': 'torch', 'config': args.config, 'preset': cfg['model']['preset'],
+        'decoder': cfg['decoder'].get('plugin'), 'losses': [n for n, _, _ in losses],
         'params': sum(p.numel() for p in params), 'batch': B, 'threads': threads,
         'blas_core': core, 'blas_lib': lib, 'openblas_coretype': os.environ.get('OPENBLAS_CORETYPE'),
         'torch': torch.__version__, 'flops_per_image': fpi, 'train_flops_factor': 3,
@@ -320,7 +464,8 @@ def main():
 
 
 def report(o, cfg):
-    print(f"torch_peer {o['config']}: {o['preset'] or 'custom model'}, {o['params']} trainable parameters, "
+    print(f"torch_peer {o['config']}: {o['preset'] or 'custom model'}, decoder {o['decoder']}, "
+          f"loss {' + '.join(o['losses'])}, {o['params']} trainable parameters, "
           f"batch {o['batch']}, {o['threads']} threads, torch {o['torch']}, OpenBLAS core {o['blas_core']} "
           f"(OPENBLAS_CORETYPE={o['openblas_coretype'] or 'unset'})")
     print(f"forward FLOPs per image {o['flops_per_image'] * 1e-9:.4f} GFLOP (analytic; a training step "

@@ -9,7 +9,8 @@ pkgs=(build-essential meson ninja-build pkg-config
       dataset-fashion-mnist
       clang libclang-rt-14-dev libomp-dev)  # libFuzzer targets (scripts/fuzz.sh)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(python3-torch python3-numpy python3-scipy python3-matplotlib)
+  pkgs+=(python3-torch python3-numpy python3-scipy python3-matplotlib
+         libdnnl-dev libxsmm-dev)  # bench/bench_gemm's oneDNN and libxsmm columns
 fi
 
 missing=()

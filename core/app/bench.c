@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "pixeldit/bench.h"
+#include "gemm.h" /* the shape log (core/ops) */
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 #include "train_step.h"
@@ -125,6 +126,7 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     if (!b->opt || !b->ema1 || !b->ema2 || !b->ctx || !b->x || !b->z || !b->t || !b->imgs ||
         !b->labels || !b->labels_dropped || !b->sample_labels || !b->times)
         return pd_fail(PD_ERR_NOMEM, "bench: out of memory for a batch of %d images of %zu floats", B, per);
+    if ((s = pd_ctx_set_precision(b->ctx, cfg->train.precision))) return s;
     /* Synthetic data: uniform pixels in [-1, 1], labels cycling over the classes. */
     pd_rng_seed(&b->rng, (uint64_t)cfg->train.seed * 2 + 2);
     pd_rng_seed(&b->dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);
@@ -134,17 +136,47 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     return PD_OK;
 }
 
+/* The last training step against its GEMMs alone: the same shapes, replayed
+ * on scratch operands (median of 3), as issue 15's target (within 1.2x). */
+static void gemm_ratio(const pd_gemm_shape *log, int n, double step_s) {
+    if (!log) return;
+    if (n > (1 << 17)) {
+        fprintf(stderr, "GEMM-only time: the step made %d GEMM calls, more than the log keeps\n", n);
+        return;
+    }
+    double t[3];
+    for (int r = 0; r < 3; r++) t[r] = pd_gemm_replay_seconds(log, n);
+    double lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
+    double med = t[2] < lo ? lo : t[2] > hi ? hi : t[2];
+    if (med <= 0) {
+        fprintf(stderr, "GEMM-only time: no memory for the replay\n");
+        return;
+    }
+    fprintf(stderr, "GEMM-only time of the last step: its %d GEMMs replayed alone at the same shapes "
+            "take %.3f s (median of 3); the step took %.3f s: ratio %.2f\n", n, med, step_s,
+            step_s / med);
+}
+
 static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
     pd_step_parts parts = {&b->s, b->ctx, b->opt, b->ema1, b->ema2, &b->rng, &b->dropout_rng};
     pd_step_buffers buf = {b->t, b->z, b->labels_dropped};
     float lr = (float)pd_config_lr(&b->cfg), loss = 0;
     int total = o->warmup + o->steps;
+    /* --profile: the shapes of the last step's GEMMs, replayed alone below */
+    enum { GEMM_LOG_CAP = 1 << 17 };
+    pd_gemm_shape *glog = o->profile ? malloc(GEMM_LOG_CAP * sizeof *glog) : NULL;
+    int glog_n = 0;
     progress(o, "train", 0, total);
     for (int i = 0; i < total; i++) {
         pd_ctx_set_profile(b->ctx, o->profile && i >= o->warmup);
+        if (glog && i == total - 1) pd_gemm_log_open(glog, GEMM_LOG_CAP);
         double t0 = pd_now_seconds();
         pd_status s = pd_train_step_batch(&parts, &buf, b->x, b->labels, B, lr, i + 1, &loss, NULL);
-        if (s) return s;
+        if (glog && i == total - 1) glog_n = pd_gemm_log_close();
+        if (s) {
+            free(glog);
+            return s;
+        }
         if (i >= o->warmup) b->times[i - o->warmup] = pd_now_seconds() - t0;
         progress(o, "train", i + 1, total);
     }
@@ -159,7 +191,9 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
                 "ops %.3f s of %.3f s wall (%.1f%%); the rest (%.3f s) is outside ops: AdamW, "
                 "EMA, gradient buffers, noise\n",
                 ops, wall, wall > 0 ? 100 * ops / wall : 0.0, wall - ops);
+        gemm_ratio(glog, glog_n, b->times[o->steps - 1]);
     }
+    free(glog);
     summarise(b->times, o->steps, &r->train);
     return PD_OK;
 }

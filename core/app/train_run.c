@@ -208,6 +208,8 @@ static pd_status setup(run *r, const pd_train_opts *o) {
         if (!r->ema1 || !r->ema2) return PD_ERR_NOMEM;
     }
     if (!(r->ctx = pd_session_new_ctx(&r->s))) return PD_ERR_NOMEM;
+    /* training steps only: sampling and evaluation stay fp32 */
+    if ((s = pd_ctx_set_precision(r->ctx, cfg->train.precision))) return s;
     if (!(r->config_text = pd_session_config_text(&r->s))) return pd_fail(PD_ERR_NOMEM, "out of memory");
     return stopped();
 }

@@ -12,6 +12,7 @@ _Static_assert(sizeof(pd_sampler_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_split) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_fit) == sizeof(int), "enum size");
+_Static_assert(sizeof(pd_precision) == sizeof(int), "enum size");
 
 const cfg_section pd_cfg_sections[] = {
     {"model", false, "Architecture of the JiT denoiser."},
@@ -50,6 +51,8 @@ static const char *const sampler_ch[] = {"heun", "euler", NULL};
 static const char *const source_ch[] = {"idx", "folder", NULL};
 static const char *const split_ch[] = {"train", "test", NULL};
 static const char *const fit_ch[] = {"pad", "resize", NULL};
+/* in pd_precision order */
+static const char *const precision_ch[] = {"fp32", "bf16", "bf16-emulated", NULL};
 
 const cfg_key pd_cfg_keys[] = {
     /* [model] */
@@ -140,6 +143,12 @@ const cfg_key pd_cfg_keys[] = {
              "Use the fused kernels (RMSNorm + modulate; qk-norm + RoPE + head split). false runs "
              "the composed reference ops they are tested against: same results to rounding, "
              "slower. Also used by sample, forward and bench."),
+    ENUM_KEY("train", "precision", train.precision, "fp32", precision_ch,
+             "Precision of the matrix products of training steps (and bench): fp32; bf16 (bf16 "
+             "operands, fp32 accumulation; needs AVX512_BF16 or AMX-BF16 and a native backend, "
+             "which this build lacks, so it is refused); bf16-emulated (operands rounded to bf16, "
+             "then fp32 sgemm: bf16 numerics only, slower than fp32). Weights, optimizer state, "
+             "EMAs, norms, softmax and losses stay fp32."),
     BOOL_KEY("train", "final_grid", train.final_grid, "true",
              "Write samples/final.png (one row per class, at most 10 classes, sampled with "
              "sample.ema) when training ends."),

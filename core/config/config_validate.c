@@ -47,6 +47,8 @@ static pd_status check_train_sample(const pd_config *cfg) {
         return pd_cfg_fail_key_index(cfg, KEY("train", "blr"),
                                      "must be > 0 when [train] lr = 0 (one of them sets the "
                                      "learning rate)");
+    const char *why = pd_precision_problem(cfg->train.precision);
+    if (why) return pd_cfg_fail_key_index(cfg, KEY("train", "precision"), "%s", why);
     if (cfg->sample.cfg_interval_low > cfg->sample.cfg_interval_high)
         return pd_cfg_fail_key_index(cfg, KEY("sample", "cfg_interval_low"),
                                      "must be <= [sample] cfg_interval_high = %g",

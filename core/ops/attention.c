@@ -1,6 +1,7 @@
-/* Exact scaled dot-product attention on sgemm (the reference "math"
- * attention; plugins provide faster variants). The naive loop version used
- * to test this one is in attention_naive.c.
+/* Exact scaled dot-product attention on the GEMM seam (gemm.h, at the
+ * context's precision; the reference "math" attention, plugins provide
+ * faster variants). The naive loop version used to test this one is in
+ * attention_naive.c.
  *
  * Threading: each (batch, head) is a few small sgemms plus a row softmax,
  * too small to split well inside one sgemm. With the OpenMP build of
@@ -11,7 +12,6 @@
  * one after another and OpenBLAS spreads each sgemm. */
 #include <math.h>
 
-#include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -42,6 +42,14 @@ static int head_threads(int bh) {
     return 1;
 }
 
+/* Records a pd_gemm failure from any thread of the head loop. */
+static inline void keep_failure(int *failed, pd_status st) {
+    if (st) {
+#pragma omp atomic write
+        *failed = (int)st;
+    }
+}
+
 /* Stable softmax of rows (rows, cols) in place; rows in parallel when the
  * caller is not already parallel over heads. */
 static void softmax_rows(float *p, int rows, int cols, bool par) {
@@ -65,20 +73,23 @@ static pd_status sdpa_fwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
     if (!pbuf) return pd_ctx_status(ctx);
     if (keep) at->p = pbuf;
     const float *q = in[0]->data, *k = in[1]->data, *v = in[2]->data;
+    pd_precision prec = pd_ctx_precision(ctx);
+    int failed = 0; /* a pd_gemm status, from any thread */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int i = 0; i < BH; i++) {
         float *p = pbuf + (keep ? (size_t)i : (size_t)pd_thread_id()) * nm;
         const float *qi = q + (size_t)i * N * d, *ki = k + (size_t)i * M * d,
                     *vi = v + (size_t)i * M * d;
         /* S (N, M) = scale * q (N, d) k^T (d, M) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, d, at->scale, qi, d, ki, d,
-                    0.0f, p, M);
+        pd_status st = pd_gemm(prec, false, true, N, M, d, at->scale, qi, d, ki, d, 0.0f, p, M);
         softmax_rows(p, N, M, nt == 1);
         /* o (N, d) = P (N, M) v (M, d) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, M, 1.0f, p, M, vi, d, 0.0f,
-                    o->data + (size_t)i * N * d, d);
+        if (!st)
+            st = pd_gemm(prec, false, false, N, d, M, 1.0f, p, M, vi, d, 0.0f,
+                         o->data + (size_t)i * N * d, d);
+        keep_failure(&failed, st);
     }
-    return PD_OK;
+    return (pd_status)failed;
 }
 
 /* dV = P^T dO;  dP = dO V^T;  dS = P * (dP - rowsum(dP * P));
@@ -101,18 +112,23 @@ static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
     /* sgemm betas: 0 stores into a gradient not written yet this step */
     float bq = qt->grad ? pd_grad_beta(qt) : 1.0f, bk = kt->grad ? pd_grad_beta(kt) : 1.0f;
     float bv = vt->grad ? pd_grad_beta(vt) : 1.0f;
+    pd_precision prec = pd_ctx_precision(ctx);
+    int failed = 0; /* a pd_gemm status, from any thread */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int i = 0; i < BH; i++) {
         const float *p = at->p + (size_t)i * nm, *dout = o->grad + (size_t)i * N * d;
         size_t qo = (size_t)i * N * d, ko = (size_t)i * M * d;
+        pd_status st = PD_OK;
         if (vt->grad) /* dV (M, d) += P^T (M, N) dO (N, d) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, 1.0f, p, M, dout, d,
-                        bv, vt->grad + ko, d);
-        if (!need_ds) continue;
-        float *ds = dsbuf + (size_t)pd_thread_id() * nm;
+            st = pd_gemm(prec, true, false, M, d, N, 1.0f, p, M, dout, d, bv, vt->grad + ko, d);
+        float *ds = dsbuf ? dsbuf + (size_t)pd_thread_id() * nm : NULL;
         /* dP (N, M) = dO (N, d) V^T (d, M) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, d, 1.0f, dout, d,
-                    vt->data + ko, d, 0.0f, ds, M);
+        if (need_ds && !st)
+            st = pd_gemm(prec, false, true, N, M, d, 1.0f, dout, d, vt->data + ko, d, 0.0f, ds, M);
+        if (!need_ds || st) {
+            keep_failure(&failed, st);
+            continue;
+        }
 #pragma omp parallel for if (nt == 1 && nm > PD_PAR_MIN)
         for (int r = 0; r < N; r++) {
             const float *restrict pr = p + (size_t)r * M;
@@ -122,13 +138,14 @@ static pd_status sdpa_bwd(pd_ctx *ctx, pd_tensor *o, pd_tensor *const *in, int n
             for (int c = 0; c < M; c++) dr[c] = pr[c] * (dr[c] - dot);
         }
         if (qt->grad) /* dQ (N, d) += scale dS (N, M) K (M, d) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, M, scale, ds, M,
-                        kt->data + ko, d, bq, qt->grad + qo, d);
-        if (kt->grad) /* dK (M, d) += scale dS^T (M, N) Q (N, d) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, d, N, scale, ds, M,
-                        qt->data + qo, d, bk, kt->grad + ko, d);
+            st = pd_gemm(prec, false, false, N, d, M, scale, ds, M, kt->data + ko, d, bq,
+                         qt->grad + qo, d);
+        if (kt->grad && !st) /* dK (M, d) += scale dS^T (M, N) Q (N, d) */
+            st = pd_gemm(prec, true, false, M, d, N, scale, ds, M, qt->data + qo, d, bk,
+                         kt->grad + ko, d);
+        keep_failure(&failed, st);
     }
-    return PD_OK;
+    return (pd_status)failed;
 }
 
 static const pd_op_def sdpa_op = {"sdpa", sdpa_fwd, sdpa_bwd};

@@ -1,5 +1,6 @@
-/* 2-D convolution, plain and grouped (im2col + sgemm), and the 2x2
- * stride-2 transposed convolution (sgemm plus a scatter), NCHW.
+/* 2-D convolution, plain and grouped (im2col + GEMM), and the 2x2
+ * stride-2 transposed convolution (GEMM plus a scatter), NCHW. Every
+ * product goes through the GEMM seam (gemm.h) at the context's precision.
  *
  * Images are processed in chunks whose columns sit side by side in one
  * matrix, so each chunk is one large sgemm: a per-image sgemm is far too
@@ -7,9 +8,9 @@
  * 4x4). Column scratch comes from the context's reusable scratch buffer
  * (pd_ctx_scratch): it is needed only within one call and must not pile
  * up in the step arena. */
-#include <cblas.h>
 #include <stdlib.h>
 
+#include "gemm.h"
 #include "op_util.h"
 
 typedef struct {
@@ -154,8 +155,9 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)L;
         for (int j = 0; j < a->groups; j++) {
             im2col_chunk(a, x->data, n0, g, j * Cg, Cg, cols);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cog, gl, K, 1.0f,
-                        w->data + (size_t)j * Cog * K, K, cols, gl, 0.0f, ym, gl);
+            pd_status st = pd_gemm(pd_ctx_precision(ctx), false, false, Cog, gl, K, 1.0f,
+                                   w->data + (size_t)j * Cog * K, K, cols, gl, 0.0f, ym, gl);
+            if (st) return st;
             chunk_shuffle(ym, y->data, n0, g, j * Cog, Cog, a->Co, L,
                           b ? b->data + (size_t)j * Cog : NULL, true);
         }
@@ -182,12 +184,16 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
                 chunk_shuffle(dym, y->grad, n0, g, j * Cog, Cog, a->Co, L, NULL, false);
                 if (w->grad) {
                     im2col_chunk(a, x->data, n0, g, j * Cg, Cg, cols);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cog, K, gl, 1.0f, dym, gl,
-                                cols, gl, 1.0f, w->grad + (size_t)j * Cog * K, K);
+                    pd_status st = pd_gemm(pd_ctx_precision(ctx), false, true, Cog, K, gl, 1.0f,
+                                           dym, gl, cols, gl, 1.0f,
+                                           w->grad + (size_t)j * Cog * K, K);
+                    if (st) return st;
                 }
                 if (x->grad) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, gl, Cog, 1.0f,
-                                w->data + (size_t)j * Cog * K, K, dym, gl, 0.0f, cols, gl);
+                    pd_status st = pd_gemm(pd_ctx_precision(ctx), true, false, K, gl, Cog, 1.0f,
+                                           w->data + (size_t)j * Cog * K, K, dym, gl, 0.0f,
+                                           cols, gl);
+                    if (st) return st;
                     col2im_chunk(a, cols, n0, g, j * Cg, Cg, x->grad);
                 }
             }
@@ -299,8 +305,9 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     for (int n0 = 0; n0 < a->B; n0 += G) {
         int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
         chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, gl, a->Ci, 1.0f, w->data, M, xm, gl,
-                    0.0f, t, gl);
+        pd_status st = pd_gemm(pd_ctx_precision(ctx), true, false, M, gl, a->Ci, 1.0f, w->data, M,
+                               xm, gl, 0.0f, t, gl);
+        if (st) return st;
         convt_shuffle(a, t, y->data, n0, g, b ? b->data : NULL, false);
     }
     return PD_OK;
@@ -323,12 +330,14 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
             convt_shuffle(a, dt, y->grad, n0, g, NULL, true);
             if (w->grad) {
                 chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->Ci, M, gl, 1.0f, xm, gl, dt,
-                            gl, 1.0f, w->grad, M);
+                pd_status st = pd_gemm(pd_ctx_precision(ctx), false, true, a->Ci, M, gl, 1.0f, xm,
+                                       gl, dt, gl, 1.0f, w->grad, M);
+                if (st) return st;
             }
             if (x->grad) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Ci, gl, M, 1.0f, w->data, M,
-                            dt, gl, 0.0f, xm, gl);
+                pd_status st = pd_gemm(pd_ctx_precision(ctx), false, false, a->Ci, gl, M, 1.0f,
+                                       w->data, M, dt, gl, 0.0f, xm, gl);
+                if (st) return st;
                 /* dx[n] (Ci, HW) += the chunk's columns */
                 size_t ld = (size_t)gl;
 #pragma omp parallel for collapse(2) if ((size_t)a->Ci * ld > PD_PAR_MIN)

@@ -1,11 +1,19 @@
-/* pd_gemm: see gemm.h. Measured A/B (alternating runs, bench-s, Haswell):
- * training step 0.550 s split vs 0.592 s one call, forward 0.178 vs 0.194 s;
- * JiT-B/16 (rows 1152) is unchanged within noise. */
+/* pd_gemm: see gemm.h. Measured A/B of the row split (alternating runs,
+ * bench-s, Haswell): training step 0.550 s split vs 0.592 s one call,
+ * forward 0.178 vs 0.194 s; JiT-B/16 (rows 1152) is unchanged within
+ * noise. */
 #include "gemm.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #endif
 
 #define GEMM_SPLIT_MIN_ROWS 128    /* per thread */
@@ -39,8 +47,8 @@ static void gemm_one(bool ta, bool tb, int M, int N, int K, float alpha, const f
                 N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void pd_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc) {
+static void gemm_fp32(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
     int nt = split_threads(M, N, K);
     if (nt == 1) {
         gemm_one(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -57,4 +65,168 @@ void pd_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
         const float *a = ta ? A + m0 : A + (size_t)m0 * lda;
         gemm_one(ta, tb, m1 - m0, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)m0 * ldc, ldc);
     }
+}
+
+/* dst (rows, cols), packed, = src (rows, cols; leading dimension ld)
+ * rounded to bf16. */
+static void round_bf16(float *restrict dst, const float *restrict src, int rows, int cols, int ld) {
+    for (int r = 0; r < rows; r++) {
+        const float *s = src + (size_t)r * ld;
+        float *d = dst + (size_t)r * cols;
+        for (int c = 0; c < cols; c++) d[c] = pd_bf16_round(s[c]);
+    }
+}
+
+/* Rounds both operands into one temporary (as stored: A is (K, M) when
+ * trans_a) and runs the fp32 path on the copies. */
+static pd_status gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float alpha,
+                                    const float *A, int lda, const float *B, int ldb, float beta,
+                                    float *C, int ldc) {
+    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    size_t na = (size_t)ar * ac, nb = (size_t)br * bc;
+    float *buf = malloc((na + nb) * sizeof(float) + 1);
+    if (!buf)
+        return pd_fail(PD_ERR_NOMEM, "gemm (bf16-emulated): no memory for the rounded operands "
+                       "of a %d x %d x %d product", M, N, K);
+    round_bf16(buf, A, ar, ac, lda);
+    round_bf16(buf + na, B, br, bc, ldb);
+    gemm_fp32(ta, tb, M, N, K, alpha, buf, ac, buf + na, bc, beta, C, ldc);
+    free(buf);
+    return PD_OK;
+}
+
+/* ---- shape log ------------------------------------------------------------ */
+
+static pd_gemm_shape *_Atomic log_buf; /* NULL: no log open */
+static int log_cap;
+static atomic_int log_n;
+
+void pd_gemm_log_open(pd_gemm_shape *log, int cap) {
+    log_cap = cap;
+    atomic_store(&log_n, 0);
+    atomic_store(&log_buf, log);
+}
+
+int pd_gemm_log_close(void) {
+    atomic_store(&log_buf, NULL);
+    return atomic_load(&log_n);
+}
+
+static void log_call(pd_gemm_shape *log, pd_precision prec, bool ta, bool tb, int M, int N, int K) {
+    int i = atomic_fetch_add(&log_n, 1);
+    if (i >= log_cap) return;
+#ifdef _OPENMP
+    bool par = omp_in_parallel();
+#else
+    bool par = false;
+#endif
+    log[i] = (pd_gemm_shape){.trans_a = ta, .trans_b = tb, .in_parallel = par, .prec = prec,
+                             .M = M, .N = N, .K = K};
+}
+
+static int thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n) {
+    size_t most = 1;
+    for (int i = 0; i < n; i++) {
+        size_t a = (size_t)log[i].M * log[i].K, b = (size_t)log[i].K * log[i].N,
+               c = (size_t)log[i].M * log[i].N;
+        most = a > most ? a : most;
+        most = b > most ? b : most;
+        most = c > most ? c : most;
+    }
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    /* per thread: A, B, C of the largest product, small values */
+    float *mem = calloc((size_t)nt * 3 * most, sizeof(float));
+    if (!mem) return -1;
+    for (size_t i = 0; i < (size_t)nt * 3 * most; i++) mem[i] = (float)(i % 7) * 0.125f - 0.375f;
+    double t0 = seconds_now();
+    for (int i = 0; i < n;) {
+        int j = i + 1; /* a run of in-region calls runs spread over the threads */
+        while (log[i].in_parallel && j < n && log[j].in_parallel) j++;
+#pragma omp parallel for num_threads(nt) schedule(static) if (log[i].in_parallel && j - i > 1)
+        for (int q = i; q < j; q++) {
+            const pd_gemm_shape *g = &log[q];
+            float *a = mem + (size_t)thread_num() * 3 * most, *b = a + most, *c = b + most;
+            pd_gemm(g->prec, g->trans_a, g->trans_b, g->M, g->N, g->K, 1.0f, a,
+                    g->trans_a ? g->M : g->K, b, g->trans_b ? g->K : g->N, 0.0f, c, g->N);
+        }
+        i = j;
+    }
+    double t = seconds_now() - t0;
+    free(mem);
+    return t;
+}
+
+pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    pd_gemm_shape *log = atomic_load_explicit(&log_buf, memory_order_relaxed);
+    if (log) log_call(log, prec, ta, tb, M, N, K);
+    switch (prec) {
+    case PD_PRECISION_FP32:
+        gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return PD_OK;
+    case PD_PRECISION_BF16_EMULATED:
+        return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    case PD_PRECISION_BF16: break;
+    }
+    return pd_fail(PD_ERR_ARG, "gemm: precision %d has no backend in this build", (int)prec);
+}
+
+/* ---- what the CPU offers a bf16 GEMM ------------------------------------ */
+
+#if defined(__x86_64__) || defined(__i386__)
+/* XCR0 bits the OS sets when it saves the AVX-512 state (opmask, ZMM). */
+static bool os_saves_avx512(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xe6u) == 0xe6u; /* SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM */
+}
+
+bool pd_cpu_has_avx512_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return (a & (1u << 5)) && os_saves_avx512(); /* leaf 7.1 EAX bit 5: AVX512_BF16 */
+}
+
+bool pd_cpu_has_amx_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (d & (1u << 22)) != 0; /* leaf 7.0 EDX bit 22: AMX-BF16 */
+}
+#else
+bool pd_cpu_has_avx512_bf16(void) { return false; }
+bool pd_cpu_has_amx_bf16(void) { return false; }
+#endif
+
+const char *pd_precision_problem(pd_precision p) {
+    switch (p) {
+    case PD_PRECISION_FP32:
+    case PD_PRECISION_BF16_EMULATED: return NULL;
+    case PD_PRECISION_BF16:
+        if (!pd_cpu_has_avx512_bf16() && !pd_cpu_has_amx_bf16())
+            return "bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this CPU has neither; use "
+                   "fp32, or bf16-emulated for bf16 numerics (slower than fp32)";
+        return "this CPU has AVX512_BF16 or AMX-BF16, but this build has no native bf16 GEMM "
+               "backend (not implemented, see docs/benchmarks.md); use fp32, or bf16-emulated "
+               "for bf16 numerics (slower than fp32)";
+    }
+    return "unknown precision";
 }

@@ -1,14 +1,23 @@
-/* Row-major sgemm with the rows of C split across OpenMP threads (internal).
+/* The one GEMM seam (internal): every matrix product of the ops (linear,
+ * matmul, conv, sdpa) calls pd_gemm with the context's precision, so the
+ * library behind it can change without touching the ops.
  *
- * Measured on the JiT shapes (rows 4608, K 192..512, 2 cores): OpenBLAS's
- * own 2-thread split of one sgemm reaches 135-150 GFLOP/s, while two
- * single-threaded sgemms on halves of the rows reach 150-165. Each row of C
- * is computed by the same kernel either way, so the split changes no result.
- * See docs/benchmarks.md. */
+ * FP32 is row-major OpenBLAS sgemm with the rows of C split across OpenMP
+ * threads when that pays. Measured on the JiT shapes (rows 4608, K
+ * 192..512, 2 cores): OpenBLAS's own 2-thread split of one sgemm reaches
+ * 135-150 GFLOP/s, while two single-threaded sgemms on halves of the rows
+ * reach 150-165. Each row of C is computed by the same kernel either way,
+ * so the split changes no result. See docs/benchmarks.md, which also has
+ * the measurements (OpenBLAS against oneDNN and libxsmm) behind keeping
+ * OpenBLAS for fp32. */
 #ifndef PD_GEMM_H
 #define PD_GEMM_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pixeldit/tensor.h"
 
 /* True when an sgemm called inside an OpenMP region runs single-threaded
  * (the OpenMP build of OpenBLAS, or OpenBLAS pinned to one thread), so
@@ -16,8 +25,50 @@
 bool pd_blas_serial_in_parallel(void);
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major; op(A) is (M, K), op(B)
- * (K, N). Splits M across threads when that pays, else one cblas_sgemm. */
-void pd_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc);
+ * (K, N); C and the accumulation are fp32 at every precision. FP32: one
+ * sgemm, or row blocks on threads. BF16_EMULATED: A and B rounded to bf16
+ * into temporary copies, then the FP32 path. PD_ERR_NOMEM when those
+ * copies cannot be allocated (thread-local message); PD_ERR_ARG for a
+ * precision with no backend (pd_ctx_set_precision never sets one). Safe
+ * to call from inside an OpenMP region. */
+pd_status pd_gemm(pd_precision prec, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The shape log behind `pixeldit bench --profile`'s GEMM-only time: while
+ * a log is open, every pd_gemm call appends its shape (thread-safe; calls
+ * past `cap` are counted, not kept). */
+typedef struct pd_gemm_shape {
+    bool trans_a, trans_b;
+    bool in_parallel;   /* called inside an OpenMP region (attention's heads) */
+    pd_precision prec;
+    int M, N, K;
+} pd_gemm_shape;
+void pd_gemm_log_open(pd_gemm_shape *log, int cap);
+/* Closes the log; returns the number of calls seen (may exceed cap). */
+int pd_gemm_log_close(void);
+/* Seconds to run the n logged products alone on scratch operands, as they
+ * ran: calls made outside OpenMP regions one after another through
+ * pd_gemm, the ones made inside a region spread over the threads. */
+double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n);
+
+/* x rounded to the nearest bf16 (ties to even), returned as the float it
+ * stands for; NaN stays NaN, overflow rounds to infinity as in hardware. */
+static inline float pd_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        u = (u | 0x00400000u) & 0xffff0000u; /* quiet NaN, payload top bits kept */
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u);
+        u &= 0xffff0000u;
+    }
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The CPU features a native bf16 GEMM can use (cpuid; AVX-512 state also
+ * enabled by the OS). */
+bool pd_cpu_has_avx512_bf16(void);
+bool pd_cpu_has_amx_bf16(void);
 
 #endif

@@ -1,6 +1,5 @@
-/* linear (x W^T + b) and batched matmul, both on OpenBLAS sgemm. */
-#include <cblas.h>
-
+/* linear (x W^T + b) and batched matmul, both on the GEMM seam (gemm.h)
+ * at the context's precision. */
 #include "gemm.h"
 #include "op_util.h"
 #include "tape.h"
@@ -9,30 +8,32 @@
 /* x (rows, in) viewed from (..., in); w (out, in); b (out); y (rows, out). */
 
 static pd_status linear_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
-    (void)ctx, (void)attr;
+    (void)attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     int nout = w->shape[0], nin = w->shape[1];
     int rows = (int)(x->numel / (size_t)nin);
     if (b) {
         for (int r = 0; r < rows; r++) memcpy(y->data + (size_t)r * nout, b->data, (size_t)nout * sizeof(float));
     }
-    pd_gemm(false, true, rows, nout, nin, 1.0f, x->data, nin, w->data, nin, b ? 1.0f : 0.0f,
-            y->data, nout);
-    return PD_OK;
+    return pd_gemm(pd_ctx_precision(ctx), false, true, rows, nout, nin, 1.0f, x->data, nin,
+                   w->data, nin, b ? 1.0f : 0.0f, y->data, nout);
 }
 
 static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
-    (void)ctx, (void)attr;
+    (void)attr;
+    pd_precision prec = pd_ctx_precision(ctx);
+    pd_status st = PD_OK;
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     int nout = w->shape[0], nin = w->shape[1];
     int rows = (int)(x->numel / (size_t)nin);
     const float *dy = y->grad;
     if (x->grad) /* dx (rows, in) (+)= dy (rows, out) @ w (out, in) */
-        pd_gemm(false, false, rows, nin, nout, 1.0f, dy, nout, w->data, nin, pd_grad_beta(x),
-                x->grad, nin);
-    if (w->grad) /* dw (out, in) (+)= dy^T (out, rows) @ x (rows, in) */
-        pd_gemm(true, false, nout, nin, rows, 1.0f, dy, nout, x->data, nin, pd_grad_beta(w),
-                w->grad, nin);
+        st = pd_gemm(prec, false, false, rows, nin, nout, 1.0f, dy, nout, w->data, nin,
+                     pd_grad_beta(x), x->grad, nin);
+    if (w->grad && !st) /* dw (out, in) (+)= dy^T (out, rows) @ x (rows, in) */
+        st = pd_gemm(prec, true, false, nout, nin, rows, 1.0f, dy, nout, x->data, nin,
+                     pd_grad_beta(w), w->grad, nin);
+    if (st) return st;
     if (b && b->grad) { /* db (out) (+)= column sums of dy; threads own column blocks */
         float *db = b->grad;
         pd_grad_zero_if_unset(b);
@@ -77,49 +78,52 @@ typedef struct {
 } matmul_attr;
 
 static pd_status matmul_fwd(pd_ctx *ctx, pd_tensor *c, pd_tensor *const *in, int n_in, void *attr) {
-    (void)ctx, (void)n_in;
+    (void)n_in;
     const matmul_attr *at = attr;
     const pd_tensor *a = in[0], *b = in[1];
     int M = at->m, N = at->n, K = at->k;
     int lda = (at->trans & PD_TRANS_A) ? M : K, ldb = (at->trans & PD_TRANS_B) ? K : N;
     size_t sa = (size_t)M * K, sb = at->b_shared ? 0 : (size_t)K * N, sc = (size_t)M * N;
-    for (int i = 0; i < at->batch; i++)
-        cblas_sgemm(CblasRowMajor, (at->trans & PD_TRANS_A) ? CblasTrans : CblasNoTrans,
-                    (at->trans & PD_TRANS_B) ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
-                    a->data + i * sa, lda, b->data + i * sb, ldb, 0.0f, c->data + i * sc, N);
-    return PD_OK;
+    pd_status st = PD_OK;
+    for (int i = 0; i < at->batch && !st; i++)
+        st = pd_gemm(pd_ctx_precision(ctx), at->trans & PD_TRANS_A, at->trans & PD_TRANS_B, M, N,
+                     K, 1.0f, a->data + i * sa, lda, b->data + i * sb, ldb, 0.0f,
+                     c->data + i * sc, N);
+    return st;
 }
 
 static pd_status matmul_bwd(pd_ctx *ctx, pd_tensor *c, pd_tensor *const *in, int n_in, void *attr) {
-    (void)ctx, (void)n_in;
+    (void)n_in;
+    pd_precision prec = pd_ctx_precision(ctx);
+    pd_status st = PD_OK;
     const matmul_attr *at = attr;
     pd_tensor *a = in[0], *b = in[1];
     int M = at->m, N = at->n, K = at->k;
     bool ta = at->trans & PD_TRANS_A, tb = at->trans & PD_TRANS_B;
     int lda = ta ? M : K, ldb = tb ? K : N;
     size_t sa = (size_t)M * K, sb = at->b_shared ? 0 : (size_t)K * N, sc = (size_t)M * N;
-    for (int i = 0; i < at->batch; i++) {
+    for (int i = 0; i < at->batch && !st; i++) {
         const float *dc = c->grad + i * sc;
         if (a->grad) {
             /* A (M,K) = op(a): dA = dC B^T; if stored transposed, da = B dC^T. */
             if (!ta)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, M, K, N,
-                            1.0f, dc, N, b->data + i * sb, ldb, 1.0f, a->grad + i * sa, lda);
+                st = pd_gemm(prec, false, !tb, M, K, N, 1.0f, dc, N, b->data + i * sb, ldb, 1.0f,
+                             a->grad + i * sa, lda);
             else
-                cblas_sgemm(CblasRowMajor, tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N,
-                            1.0f, b->data + i * sb, ldb, dc, N, 1.0f, a->grad + i * sa, lda);
+                st = pd_gemm(prec, tb, true, K, M, N, 1.0f, b->data + i * sb, ldb, dc, N, 1.0f,
+                             a->grad + i * sa, lda);
         }
-        if (b->grad) {
+        if (b->grad && !st) {
             /* B (K,N) = op(b): dB = A^T dC; if stored transposed, db = dC^T A. */
             if (!tb)
-                cblas_sgemm(CblasRowMajor, ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N, M,
-                            1.0f, a->data + i * sa, lda, dc, N, 1.0f, b->grad + i * sb, ldb);
+                st = pd_gemm(prec, !ta, false, K, N, M, 1.0f, a->data + i * sa, lda, dc, N, 1.0f,
+                             b->grad + i * sb, ldb);
             else
-                cblas_sgemm(CblasRowMajor, CblasTrans, ta ? CblasTrans : CblasNoTrans, N, K, M,
-                            1.0f, dc, N, a->data + i * sa, lda, 1.0f, b->grad + i * sb, ldb);
+                st = pd_gemm(prec, true, ta, N, K, M, 1.0f, dc, N, a->data + i * sa, lda, 1.0f,
+                             b->grad + i * sb, ldb);
         }
     }
-    return PD_OK;
+    return st;
 }
 
 static const pd_op_def matmul_op = {"matmul", matmul_fwd, matmul_bwd};

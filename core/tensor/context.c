@@ -141,6 +141,13 @@ bool pd_ctx_set_fused(pd_ctx *ctx, bool fused) {
     return old;
 }
 bool pd_ctx_fused(const pd_ctx *ctx) { return ctx->fused; }
+pd_status pd_ctx_set_precision(pd_ctx *ctx, pd_precision p) {
+    const char *why = pd_precision_problem(p);
+    if (why) return pd_fail(PD_ERR_ARG, "%s", why);
+    ctx->precision = p;
+    return PD_OK;
+}
+pd_precision pd_ctx_precision(const pd_ctx *ctx) { return ctx->precision; }
 
 pd_attention_binding pd_ctx_bind_attention(pd_ctx *ctx, pd_attention_binding b) {
     pd_attention_binding old = ctx->attention;

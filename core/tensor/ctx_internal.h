@@ -48,6 +48,7 @@ struct pd_ctx {
     char err[1024];
     pd_grad_init grad_init;
     bool fused;          /* pd_ctx_set_fused */
+    pd_precision precision; /* pd_ctx_set_precision */
     bool profile;        /* pd_ctx_set_profile */
     int n_prof;
     struct { const char *name; double fwd_s, bwd_s; long fwd_n, bwd_n; } prof[64];

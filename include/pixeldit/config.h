@@ -32,6 +32,7 @@
 #include <stddef.h>
 
 #include "pixeldit/data.h"
+#include "pixeldit/precision.h"
 #include "pixeldit/status.h"
 
 #ifdef __cplusplus
@@ -114,6 +115,7 @@ typedef struct pd_config_train {
     int sample_every;     /* 0: off */
     int threads;          /* 0: all cores */
     bool fused_kernels;   /* false: composed reference ops (pd_ctx_set_fused) */
+    pd_precision precision; /* GEMM precision of training steps */
     bool final_grid;      /* samples/final.png when training ends */
     int grid_steps;       /* sampling steps of training grids (preview and final) */
     int grid_per_class;   /* images per class in training grids */

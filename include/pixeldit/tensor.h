@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pixeldit/precision.h"
 #include "pixeldit/status.h"
 
 #ifdef __cplusplus
@@ -129,6 +130,11 @@ void pd_ctx_set_grad_init(pd_ctx *ctx, pd_grad_init mode);
  * maths as the composed reference ops, which the tests compare against. */
 bool pd_ctx_set_fused(pd_ctx *ctx, bool fused);
 bool pd_ctx_fused(const pd_ctx *ctx);
+
+/* Sets the context's GEMM precision. PD_ERR_ARG (message: why, from
+ * pd_precision_problem) and the context unchanged when p cannot run here. */
+pd_status pd_ctx_set_precision(pd_ctx *ctx, pd_precision p);
+pd_precision pd_ctx_precision(const pd_ctx *ctx);
 
 /* Op profiling: when on, every op's forward and backward wall time is
  * added up per op name; pd_ctx_profile_print writes the table (time, calls,

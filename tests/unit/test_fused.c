@@ -244,7 +244,7 @@ static void gemm_row_split_matches_one_call(void **state) {
         memcpy(C1, C0, sizeof(float) * M * N);
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     M, N, K, 0.5f, A, lda, B, ldb, beta, C0, N);
-        pd_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C1, N);
+        assert_int_equal(pd_gemm(PD_PRECISION_FP32, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C1, N), PD_OK);
         char what[64];
         snprintf(what, sizeof what, "pd_gemm ta %d tb %d beta %g", ta, tb, (double)beta);
         expect_close(what, C1, C0, (size_t)M * N, 1e-6);
