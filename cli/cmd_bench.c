@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "pixeldit/bench.h"
+#include "pixeldit/dist.h"
 
 static const char *epilog =
     "Data is synthetic (config shape, uniform pixels); a training step is exactly the\n"
@@ -49,12 +50,19 @@ static void print_report(const bench_cli *c, const pd_config *cfg, const pd_benc
     printf("forward FLOPs per image %.4f GFLOP (analytic; a training step counts as 3x forward); "
            "%s kernels\n",
            r->flops_per_image * 1e-9, cfg->train.fused_kernels ? "fused" : "reference (unfused)");
+    printf("MPI: %s; %d rank%s\n", pd_dist_library(), r->ranks, r->ranks > 1 ? "s (the global batch is "
+           "split across them; forward, sampling and the peak are not timed)" : "");
     char what[64];
     snprintf(what, sizeof what, "(%d steps, %d warm-up)", o->steps, o->warmup);
     print_line("train", what, &r->train, pd_bench_train_images_per_s(r, false),
                pd_bench_train_images_per_s(r, true), pd_bench_train_gflops(r), r);
-    print_line("forward", "(no grad)", &r->forward, pd_bench_forward_images_per_s(r, false),
-               pd_bench_forward_images_per_s(r, true), pd_bench_forward_gflops(r), r);
+    if (r->ranks > 1)
+        printf("%-8s %-34s median %8.4f s  min %8.4f s  (%.1f%% of the step)\n", "allreduce",
+               "(gradients, inside train)", r->reduce.median_s, r->reduce.min_s,
+               r->train.median_s > 0 ? 100 * r->reduce.median_s / r->train.median_s : 0.0);
+    if (r->forward.n > 0)
+        print_line("forward", "(no grad)", &r->forward, pd_bench_forward_images_per_s(r, false),
+                   pd_bench_forward_images_per_s(r, true), pd_bench_forward_gflops(r), r);
     if (r->sample.n > 0) {
         snprintf(what, sizeof what, "(%s %d steps, cfg %.2g, %d images)",
                  cfg->sample.sampler == PD_SAMPLER_HEUN ? "heun" : "euler", r->sample_steps,
@@ -102,6 +110,8 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_r
     fprintf(f, ",\n  \"preset\": ");
     json_str(f, cfg->model.preset);
     fprintf(f, ",\n");
+    fprintf(f, "  \"ranks\": %d,\n  \"allreduce\": {\"median_s\": %.6g, \"min_s\": %.6g},\n", r->ranks,
+            r->reduce.median_s, r->reduce.min_s);
     fprintf(f, "  \"params\": %zu,\n  \"batch\": %d,\n  \"threads\": %d,\n  \"blas_core\": \"%s\",\n",
             r->params, r->batch, r->threads, r->blas_core);
     fprintf(f, "  \"openblas_coretype\": ");
@@ -179,7 +189,7 @@ int cmd_bench(int argc, char **argv) {
         .sample_reps = (int)sample_reps,
         .skip_peak = no_peak,
         .profile = profile,
-        .progress = quiet ? NULL : show_progress,
+        .progress = quiet || pd_dist_rank() > 0 ? NULL : show_progress,
     };
 
     static pd_config cfg;
@@ -191,6 +201,7 @@ int cmd_bench(int argc, char **argv) {
 
     pd_bench_result r;
     if (pd_bench_run(&o, &r)) return cli_fail("bench");
+    if (pd_dist_rank() > 0) return CLI_OK; /* rank 0 reports for all */
     if (!(c.json && !strcmp(c.json, "-"))) print_report(&c, &cfg, &o, &r);
     return c.json ? write_json(&c, &cfg, &r) : CLI_OK;
 }

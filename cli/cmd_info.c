@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "pixeldit/dist.h"
 
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
@@ -23,6 +24,7 @@ int cmd_info(int argc, char **argv) {
     printf("checkpoint: %s\n", path);
     printf("step: %s   training time: %s s\n", step ? step : "?", secs ? secs : "?");
     printf("plugins: %s\n", plugins);
+    printf("MPI: %s; %d rank%s\n", pd_dist_library(), pd_dist_size(), pd_dist_size() > 1 ? "s" : "");
     /* parameters = tensors without a prefix of the EMA / optimiser copies */
     size_t params = 0, n_model = 0;
     for (int i = 0; i < pd_st_count(f); i++) {

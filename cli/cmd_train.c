@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pixeldit/dist.h"
 #include "pixeldit/trainer.h"
 
 static const char *epilog =
@@ -68,11 +69,12 @@ int cmd_train(int argc, char **argv) {
     pd_train_result res;
     pd_status s = pd_train_run(&o, &res);
     if (s == PD_ERR_INTERRUPTED) {
-        fprintf(stderr, "pixeldit: %s\n", pd_last_error());
+        if (pd_dist_rank() == 0) fprintf(stderr, "pixeldit: %s\n", pd_last_error());
         return CLI_INTERRUPTED;
     }
     if (s) return cli_fail("train");
-    if (!quiet) printf("trained to step %lld, loss %.4f, %.1f images/s; checkpoint %s\n",
+    if (!quiet && pd_dist_rank() == 0) printf("trained to step %lld, loss %.4f, %.1f images/s; checkpoint %s
+",
                         (long long)res.step, (double)res.last_loss, res.images_per_s, res.checkpoint);
     return CLI_OK;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pixeldit/dist.h"
 #include "pixeldit/plugin_host.h"
 #include "pixeldit/runtime.h"
 
@@ -46,7 +47,20 @@ static void blas_core_reexec(char **argv) {
 }
 
 int main(int argc, char **argv) {
-    blas_core_reexec(argv);
+    blas_core_reexec(argv); /* before MPI starts: it may exec */
+    if (pd_dist_init(&argc, &argv)) {
+        fprintf(stderr, "pixeldit: %s\n", pd_last_error());
+        return CLI_ERR;
+    }
+    /* the other commands would write the same files from every rank */
+    static const char *const multi[] = {"train", "bench", "info", "version"};
+    bool ok = false;
+    for (size_t i = 0; i < sizeof multi / sizeof *multi && argc >= 2; i++) ok |= !strcmp(argv[1], multi[i]);
+    if (pd_dist_size() > 1 && !ok) {
+        fprintf(stderr, "pixeldit: only train, bench, info and version run on several MPI ranks "
+                "(this job has %d)\n", pd_dist_size());
+        return pd_dist_end(CLI_USAGE);
+    }
     if (argc < 2 || cli_is_help(argv[1])) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
@@ -65,10 +79,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pixeldit %s (plugin ABI %d.%d), OpenBLAS core %s\n", pd_version(), PD_PLUGIN_ABI_MAJOR,
                PD_PLUGIN_ABI_MINOR, pd_blas_corename());
+        printf("MPI: %s; %d rank%s\n", pd_dist_library(), pd_dist_size(), pd_dist_size() > 1 ? "s" : "");
         rc = CLI_OK;
     } else {
         rc = cli_usage(usage, "unknown command '%s'", cmd);
     }
     pd_plugins_unload_all();
-    return rc;
+    return pd_dist_end(rc);
 }

@@ -8,6 +8,7 @@
 
 #include "pixeldit/bench.h"
 #include "gemm.h" /* the shape log (core/ops) */
+#include "pixeldit/dist.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 #include "train_step.h"
@@ -84,7 +85,9 @@ typedef struct {
     pd_ema *ema1, *ema2;
     pd_ctx *ctx;
     pd_rng rng, dropout_rng;
+    pd_grad_sync sync;         /* more than one rank */
     float *x, *z, *t, *imgs;   /* x, z (B, C, H, W); t (B); imgs (sample_batch, C, H, W) */
+    size_t x_per;              /* C * H * W */
     int *labels, *labels_dropped, *sample_labels;
     double *times;
 } bench_run;
@@ -97,6 +100,7 @@ static void bench_close(bench_run *b) {
     pd_ema_free(b->ema1);
     pd_ema_free(b->ema2);
     pd_adamw_free(b->opt);
+    pd_grad_sync_close(&b->sync);
     if (b->session_open) pd_session_close(&b->s);
 }
 
@@ -113,7 +117,9 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     b->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
     b->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
     b->ctx = pd_session_new_ctx(&b->s);
+    if (pd_dist_size() > 1 && (s = pd_grad_sync_open(&b->sync, p, pd_train_step_scalars()))) return s;
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
+    b->x_per = per;
     b->x = malloc((size_t)B * per * sizeof(float));
     b->z = malloc((size_t)B * per * sizeof(float));
     b->t = malloc((size_t)B * sizeof(float));
@@ -122,7 +128,7 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     b->labels_dropped = malloc((size_t)B * sizeof(int));
     b->sample_labels = malloc((size_t)SB * sizeof(int));
     int nt = o->steps + o->warmup + (o->sample_reps > 0 ? o->sample_reps : 1);
-    b->times = malloc((size_t)nt * sizeof(double));
+    b->times = malloc(2 * (size_t)nt * sizeof(double)); /* the second half: all-reduce times */
     if (!b->opt || !b->ema1 || !b->ema2 || !b->ctx || !b->x || !b->z || !b->t || !b->imgs ||
         !b->labels || !b->labels_dropped || !b->sample_labels || !b->times)
         return pd_fail(PD_ERR_NOMEM, "bench: out of memory for a batch of %d images of %zu floats", B, per);
@@ -157,8 +163,14 @@ static void gemm_ratio(const pd_gemm_shape *log, int n, double step_s) {
             step_s / med);
 }
 
+/* With several ranks, B is the global batch: each rank steps on its shard
+ * and the gradients are summed, exactly as in training. */
 static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
-    pd_step_parts parts = {&b->s, b->ctx, b->opt, b->ema1, b->ema2, &b->rng, &b->dropout_rng};
+    pd_step_shard shard = {.global = B, .sync = pd_dist_size() > 1 ? &b->sync : NULL};
+    int n;
+    pd_dist_shard(B, pd_dist_rank(), pd_dist_size(), &shard.first, &n);
+    pd_step_parts parts = {.s = &b->s, .ctx = b->ctx, .opt = b->opt, .ema1 = b->ema1, .ema2 = b->ema2,
+                           .key = &b->rng, .dropout_rng = &b->dropout_rng, .shard = &shard};
     pd_step_buffers buf = {b->t, b->z, b->labels_dropped};
     float lr = (float)pd_config_lr(&b->cfg), loss = 0;
     int total = o->warmup + o->steps;
@@ -166,20 +178,24 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
     enum { GEMM_LOG_CAP = 1 << 17 };
     pd_gemm_shape *glog = o->profile ? malloc(GEMM_LOG_CAP * sizeof *glog) : NULL;
     int glog_n = 0;
+    double *reduce = b->times + total;
     progress(o, "train", 0, total);
     for (int i = 0; i < total; i++) {
         pd_ctx_set_profile(b->ctx, o->profile && i >= o->warmup);
         if (glog && i == total - 1) pd_gemm_log_open(glog, GEMM_LOG_CAP);
-        double t0 = pd_now_seconds();
-        pd_status s = pd_train_step_batch(&parts, &buf, b->x, b->labels, B, lr, i + 1, &loss, NULL);
+        double t0 = pd_now_seconds(), r0 = pd_dist_reduce_seconds();
+        pd_status s = pd_train_step_batch(&parts, &buf, b->x + (size_t)shard.first * (b->x_per),
+                                          b->labels + shard.first, n, lr, i + 1, &loss, NULL);
         if (glog && i == total - 1) glog_n = pd_gemm_log_close();
         if (s) {
             free(glog);
             return s;
         }
         if (i >= o->warmup) b->times[i - o->warmup] = pd_now_seconds() - t0;
+        if (i >= o->warmup) reduce[i - o->warmup] = pd_dist_reduce_seconds() - r0;
         progress(o, "train", i + 1, total);
     }
+    summarise(reduce, o->steps, &r->reduce);
     r->last_loss = loss;
     if (o->profile) {
         pd_ctx_set_profile(b->ctx, false);
@@ -274,6 +290,10 @@ pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r) {
     r->sample_batch = SB;
     r->threads = pd_get_num_threads();
     r->blas_core = pd_blas_corename();
+    r->ranks = pd_dist_size();
+    if (B < r->ranks)
+        return pd_fail(PD_ERR_ARG, "bench: batch %d is smaller than the %d MPI ranks", B, r->ranks);
+    bool alone = r->ranks == 1; /* forward, sampling and the peak are per process */
 
     pd_status s = bench_open(&b, o, B, SB);
     if (!s) {
@@ -281,12 +301,12 @@ pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r) {
         r->flops_per_image = pd_jit_flops_per_image(b.s.model);
         s = time_train(&b, o, B, r);
     }
-    if (!s) s = time_forward(&b, o, B, r);
-    if (!s && o->sample_steps >= 0) s = time_sample(&b, o, SB, r);
+    if (!s && alone) s = time_forward(&b, o, B, r);
+    if (!s && alone && o->sample_steps >= 0) s = time_sample(&b, o, SB, r);
     struct rusage ru;
     if (!getrusage(RUSAGE_SELF, &ru)) r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
     bench_close(&b);
-    if (!s && !o->skip_peak) {
+    if (!s && alone && !o->skip_peak) {
         progress(o, "peak", 0, 1);
         s = time_peaks(&b.cfg, B, r);
         progress(o, "peak", 1, 1);

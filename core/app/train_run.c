@@ -1,5 +1,7 @@
 /* The training loop: data, noising, forward, losses, backward, AdamW, two
- * EMAs, logging, checkpoints, sample grids, clean stops. */
+ * EMAs, logging, checkpoints, sample grids, clean stops. Data-parallel
+ * under MPI (pixeldit/dist.h): every rank runs this loop on its shard of
+ * each global batch; rank 0 alone writes the run folder and the progress. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include "pixeldit/plugin_record.h"
 #include "pixeldit/checkpoint.h"
 #include "pixeldit/data.h"
+#include "pixeldit/dist.h"
 #include "pixeldit/plot.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
@@ -67,6 +70,9 @@ typedef struct {
     char *config_text;
     FILE *csv;
     pd_run_dir dir;
+    pd_grad_sync sync;     /* more than one rank: the flat gradient buffer */
+    int rank, size;        /* pd_dist_rank / pd_dist_size */
+    int first, count;      /* this rank's shard of every global batch */
     int n_parts[PD_SESSION_MAX_LOSSES]; /* loss parts with a log.csv column, per loss */
 } run;
 
@@ -170,10 +176,26 @@ static pd_status check_resume_plugins(const run *r, const pd_st_file *f, const p
     return s;
 }
 
+/* With several ranks: one rank's failure in `what` becomes every rank's
+ * (the others report that a rank failed), so no rank goes on to wait for
+ * the failed one in a reduction. One rank: s itself. */
+static pd_status agree(pd_status s, const char *what) {
+    if (!pd_dist_any(s != PD_OK)) return s;
+    pd_dist_mark_agreed();
+    if (s) return s;
+    return pd_fail(PD_ERR_STATE, "rank %d: stopped during %s because another rank failed (its "
+                   "message is above)", pd_dist_rank(), what);
+}
+
 static pd_status setup(run *r, const pd_train_opts *o) {
     const pd_config *cfg = o->cfg;
     pd_status s;
     pd_set_num_threads(cfg->train.threads);
+    r->rank = pd_dist_rank(), r->size = pd_dist_size();
+    if (cfg->train.batch_size < r->size)
+        return pd_fail(PD_ERR_CONFIG, "[train] batch_size %d is smaller than the %d MPI ranks: every "
+                       "rank needs at least one sample of each batch", cfg->train.batch_size, r->size);
+    pd_dist_shard(cfg->train.batch_size, r->rank, r->size, &r->first, &r->count);
     if ((s = pd_session_open(&r->s, cfg)) || (s = stopped())) return s;
     if ((s = load_data(cfg, &r->ds)) || (s = stopped())) return s;
     if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed)) || (s = stopped())) return s;
@@ -181,6 +203,7 @@ static pd_status setup(run *r, const pd_train_opts *o) {
                           (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
     pd_params *p = pd_jit_params(r->s.model);
     if (!(r->opt = pd_adamw_new(p, &ac))) return PD_ERR_NOMEM;
+    if (r->size > 1 && (s = pd_grad_sync_open(&r->sync, p, pd_train_step_scalars()))) return s;
     if ((s = pd_shuffler_init(&r->shuf, r->ds->n, (uint64_t)cfg->train.seed * 2 + 1))) return s;
     pd_rng_seed(&r->st.rng, (uint64_t)cfg->train.seed * 2 + 2);
     pd_rng_seed(&r->st.dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);
@@ -222,25 +245,47 @@ static void teardown(run *r) {
     pd_ema_free(r->ema1);
     pd_ema_free(r->ema2);
     pd_adamw_free(r->opt);
+    pd_grad_sync_close(&r->sync);
     pd_shuffler_free(&r->shuf);
     pd_dataset_free(r->ds);
     pd_session_close(&r->s);
 }
 
-/* One optimisation step; *loss_out gets the total loss, parts[] each loss.
- * Data order and the hflip draw are the loop's; the rest is
- * pd_train_step_batch, the step `pixeldit bench` times. */
+/* One optimisation step; *loss_out gets the total loss, parts[] each loss
+ * (means over the global batch). Every rank draws the global batch's
+ * indices (the shuffler's state is the same on all) and loads its shard
+ * [first, first + count); each sample's flip, t, noise and label drop come
+ * from (st.rng, step, global index), so the batch is the same however many
+ * ranks share it. The rest is pd_train_step_batch, the step `pixeldit
+ * bench` times. *sh carries this rank's stop request in and the agreed one
+ * out. */
 static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, float *t, int *labels,
-                            int *labels_dropped, uint8_t *flip, float *loss_out, float *parts) {
+                            int *labels_dropped, uint8_t *flip, pd_step_shard *sh, float *loss_out,
+                            float *parts) {
     const pd_config *cfg = &r->s.cfg;
     int B = cfg->train.batch_size;
+    uint64_t step_no = (uint64_t)r->st.step + 1;
     pd_status s = pd_shuffler_next(&r->shuf, idx, B, NULL);
     if (s) return s;
-    if (cfg->train.hflip) pd_draw_hflip_mask(&r->st.rng, flip, B);
-    if ((s = pd_dataset_batch(r->ds, idx, B, cfg->train.hflip ? flip : NULL, x, labels))) return s;
-    pd_step_parts p = {&r->s, r->ctx, r->opt, r->ema1, r->ema2, &r->st.rng, &r->st.dropout_rng};
+    for (int b = 0; b < r->count && cfg->train.hflip; b++) {
+        pd_rng fr;
+        pd_rng_derive(&fr, &r->st.rng, step_no, (uint64_t)(r->first + b), PD_RNG_STREAM_HFLIP);
+        flip[b] = pd_rng_uniform(&fr) < 0.5;
+    }
+    if ((s = pd_dataset_batch(r->ds, idx + r->first, r->count, cfg->train.hflip ? flip : NULL, x, labels)))
+        return s;
+    /* Dropout masks are drawn over a rank's whole tensor, not per sample:
+     * with several ranks each takes its own stream for the step (same
+     * distribution as one process, not the same bits). */
+    pd_rng rank_dropout, *dropout = &r->st.dropout_rng;
+    if (r->size > 1) {
+        pd_rng_derive(&rank_dropout, &r->st.dropout_rng, step_no, (uint64_t)r->rank, PD_RNG_STREAM_RANK);
+        dropout = &rank_dropout;
+    }
+    pd_step_parts p = {.s = &r->s, .ctx = r->ctx, .opt = r->opt, .ema1 = r->ema1, .ema2 = r->ema2,
+                       .key = &r->st.rng, .dropout_rng = dropout, .shard = sh};
     pd_step_buffers buf = {t, z, labels_dropped};
-    s = pd_train_step_batch(&p, &buf, x, labels, B, lr, (long long)r->st.step + 1, loss_out, parts);
+    s = pd_train_step_batch(&p, &buf, x, labels, r->count, lr, (long long)step_no, loss_out, parts);
     if (s) return s;
     r->st.step++;
     return PD_OK;
@@ -256,24 +301,27 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     char *tmp = NULL;
     /* Everything that can reject the config runs before anything is written. */
     pd_status s = setup(&r, o);
-    if (!s) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume != NULL, r.st.step, o->force);
-    const char *ckpt = r.dir.checkpoint, *path = r.dir.log;
-    int B = cfg->train.batch_size;
+    /* Every rank set up, or all stop: none is left waiting in a reduction.
+     * Each agreement is reached by all ranks or by none. */
+    bool set_up = !(s = agree(s, "set-up"));
+    bool lead = r.rank == 0; /* writes the run folder and the progress */
+    if (set_up && lead) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume != NULL, r.st.step, o->force);
+    const char *ckpt = lead ? r.dir.checkpoint : "(rank 0's)", *path = r.dir.log;
+    int B = cfg->train.batch_size, n = r.count; /* global batch; this rank's shard */
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
-    int *idx = malloc((size_t)B * sizeof(int)), *labels = malloc((size_t)B * sizeof(int));
-    int *labels_dropped = malloc((size_t)B * sizeof(int));
-    float *x = malloc((size_t)B * per * sizeof(float)), *z = malloc((size_t)B * per * sizeof(float));
-    float *t = malloc((size_t)B * sizeof(float));
-    uint8_t *flip = malloc((size_t)B);
+    int *idx = malloc((size_t)B * sizeof(int)), *labels = malloc((size_t)n * sizeof(int));
+    int *labels_dropped = malloc((size_t)n * sizeof(int));
+    float *x = malloc((size_t)n * per * sizeof(float)), *z = malloc((size_t)n * per * sizeof(float));
+    float *t = malloc((size_t)n * sizeof(float));
+    uint8_t *flip = malloc((size_t)n);
     if (!s && (!idx || !labels || !labels_dropped || !x || !z || !t || !flip))
-        s = pd_fail(PD_ERR_NOMEM, "train: out of memory for a batch of %d", B);
-    if (s) goto done;
-
-    bool fresh_csv = access(path, F_OK) != 0 || !o->resume;
-    if (!(r.csv = fopen(path, fresh_csv ? "w" : "a"))) {
+        s = pd_fail(PD_ERR_NOMEM, "train: out of memory for a batch of %d", n);
+    bool fresh_csv = !s && lead && (access(path, F_OK) != 0 || !o->resume);
+    if (!s && lead && !(r.csv = fopen(path, fresh_csv ? "w" : "a")))
         s = pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
-        goto done;
-    }
+    if (set_up) s = agree(s, "opening the run folder");
+    if (s) goto done;
+    bool verbose = o->verbose && lead;
     bool first_row = true; /* the header comes after the first step: parts are named then */
 
     int64_t steps_per_epoch = r.ds->n / B;
@@ -283,23 +331,38 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     if (o->max_steps > 0 && o->max_steps < INT64_MAX - start) end = start + o->max_steps;
     if (cfg->train.epochs > 0 && steps_per_epoch * cfg->train.epochs < end) end = steps_per_epoch * cfg->train.epochs;
     bool tty = isatty(STDERR_FILENO);
-    if (o->verbose)
+    if (verbose)
         fprintf(stderr, "pixeldit: training %s on %d images (%d classes), %zu parameters, batch %d, "
                 "lr %.3g, warm-up %lld steps, %d threads, BLAS core %s\n"
                 "pixeldit: plugins %s; writing to %s\n",
                 cfg->model.preset[0] ? cfg->model.preset : "JiT", r.ds->n, r.ds->num_classes,
                 pd_params_numel(pd_jit_params(r.s.model), true), B, (double)base_lr,
                 (long long)warmup, pd_get_num_threads(), pd_blas_corename(), r.s.plugins_desc, o->out_dir);
+    if (verbose && r.size > 1)
+        fprintf(stderr, "pixeldit: data-parallel on %d MPI ranks (%s), %d%s images per rank and "
+                "step, %d threads each\n", r.size, pd_dist_library(), B / r.size,
+                B % r.size ? " or 1 more" : "", pd_get_num_threads());
 
     double t0 = pd_now_seconds(), t_window = t0, seconds_before = r.st.train_seconds;
     int64_t window_start = start;
     float loss = 0, parts[PD_SESSION_MAX_LOSSES] = {0}, img_s = 0;
+    /* One process stops where it is; several agree in each step's
+     * reduction (a signal or the clock on any rank stops all after it). */
+    pd_step_shard shard = {.global = B, .first = r.first, .sync = r.size > 1 ? &r.sync : NULL};
+    bool stop = false, time_up = false;
     g_in_loop = 1;
-    while (r.st.step < end && !g_stop) {
-        if (o->max_minutes > 0 && pd_now_seconds() - t0 > o->max_minutes * 60) break;
+    while (r.st.step < end && !stop && !time_up) {
+        bool late = o->max_minutes > 0 && pd_now_seconds() - t0 > o->max_minutes * 60;
+        if (r.size == 1 && (g_stop || late)) {
+            stop = g_stop;
+            break;
+        }
         float lr = pd_lr_at(base_lr, r.st.step, warmup);
-        s = train_step(&r, lr, idx, x, z, t, labels, labels_dropped, flip, &loss, parts);
+        shard.stop = g_stop, shard.time_up = late;
+        s = train_step(&r, lr, idx, x, z, t, labels, labels_dropped, flip, &shard, &loss, parts);
         if (s) break;
+        if (r.size > 1) stop = shard.stop, time_up = shard.time_up;
+        if (!lead) continue; /* the rest of the loop writes the run folder */
         int64_t step = r.st.step, epoch = (step - 1) / steps_per_epoch;
         double now = pd_now_seconds();
         if (now > t_window) img_s = (float)((double)(step - window_start) * B / (now - t_window));
@@ -324,19 +387,19 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         }
         char etas[32];
         fmt_eta(etas, sizeof etas, eta);
-        if (o->verbose && tty)
+        if (verbose && tty)
             fprintf(stderr, "\rstep %lld | epoch %lld | loss %.4f%s | lr %.2e | %.1f img/s | ETA %s   ",
                     (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
                     (double)img_s, etas);
         if (cfg->train.log_every > 0 && step % cfg->train.log_every == 0 && (s = pd_log_flush(r.csv, path))) break;
-        if (o->verbose && !tty && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
+        if (verbose && !tty && cfg->train.log_every > 0 && step % cfg->train.log_every == 0)
             fprintf(stderr, "step %lld epoch %lld loss %.4f%s lr %.3g %.1f img/s ETA %s\n",
                     (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
                     (double)img_s, etas);
         r.st.train_seconds = seconds_before + (now - t0);
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
             if ((s = pd_log_flush(r.csv, path)) || (s = save(&r, ckpt))) break;
-            plot_log(&r.dir, o->verbose);
+            plot_log(&r.dir, verbose);
         }
         if (cfg->train.sample_every > 0 && step % cfg->train.sample_every == 0) {
             char name[64];
@@ -346,8 +409,9 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             if (s || (s = write_samples(&r, tmp))) break;
         }
     }
-    if (o->verbose && tty) fprintf(stderr, "\n");
-    if (!s) s = pd_log_flush(r.csv, path);
+    if (r.size == 1) stop = stop || g_stop;
+    if (verbose && tty) fprintf(stderr, "\n");
+    if (!s && lead) s = pd_log_flush(r.csv, path);
     res->step = r.st.step;
     res->last_loss = loss;
     res->images_per_s = img_s;
@@ -360,21 +424,22 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     if (s) goto done;
     r.st.train_seconds = seconds_before + (pd_now_seconds() - t0);
     /* no step taken: the folder's checkpoint (if any) already holds this state */
-    if (r.st.step == start && g_stop) {
+    if (r.st.step == start && stop) {
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted before the first step; nothing was saved");
         goto done;
     }
-    if (r.st.step > start && (s = save(&r, ckpt))) goto done;
+    if (lead && r.st.step > start && (s = save(&r, ckpt))) goto done;
     g_in_loop = 0; /* saved: a stop from here on loses nothing */
-    plot_log(&r.dir, o->verbose);
+    if (lead) plot_log(&r.dir, verbose);
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", ckpt);
-    if (g_stop) {
+    if (stop) {
+        if (r.size > 1) pd_dist_mark_agreed(); /* every rank stopped after this step */
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved to %s",
                     (long long)r.st.step, ckpt);
         goto done;
     }
-    if (!cfg->train.final_grid) {
-        if (o->verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s\n",
+    if (!cfg->train.final_grid || !lead) {
+        if (verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s\n",
                                 (long long)r.st.step, (double)loss, ckpt);
         goto done;
     }
@@ -383,9 +448,9 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         s = PD_ERR_NOMEM;
         goto done;
     }
-    if (o->verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s; sampling %s\n",
-                            (long long)r.st.step, (double)loss, ckpt, tmp);
-    if (o->verbose) warn_young_ema(&r);
+    if (verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s; sampling %s\n",
+                         (long long)r.st.step, (double)loss, ckpt, tmp);
+    if (verbose) warn_young_ema(&r);
     s = write_samples(&r, tmp);
 done:
     g_in_loop = 0;

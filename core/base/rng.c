@@ -50,3 +50,15 @@ void pd_rng_fill_uniform(pd_rng *r, float *out, size_t n, float lo, float hi) {
 uint32_t pd_rng_below(pd_rng *r, uint32_t n) {
     return (uint32_t)(((pd_rng_u64(r) >> 32) * (uint64_t)n) >> 32);
 }
+
+/* splitmix64's finaliser folds each word into the seed, so nearby (a, b)
+ * pairs give unrelated generators. */
+void pd_rng_derive(pd_rng *out, const pd_rng *key, uint64_t a, uint64_t b, uint64_t stream) {
+    uint64_t x = key->s[0] ^ rotl(key->s[1], 17) ^ rotl(key->s[2], 31) ^ rotl(key->s[3], 47);
+    uint64_t words[3] = {a, b, stream};
+    for (int i = 0; i < 3; i++) {
+        uint64_t h = x ^ words[i];
+        x = splitmix64(&h);
+    }
+    pd_rng_seed(out, x);
+}

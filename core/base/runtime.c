@@ -1,5 +1,6 @@
 /* Thread count for OpenMP and OpenBLAS together; BLAS kernel name and
  * choice; clock. */
+#include <sched.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +20,11 @@ static int g_threads = 0;
 
 void pd_set_num_threads(int n) {
     if (n <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        /* the cores this process may run on: mpirun binds each rank to its
+         * own (so does taskset), and more threads than those only wait */
+        cpu_set_t set;
+        long c = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
         n = c > 0 ? (int)c : 1;
     }
     g_threads = n;

@@ -34,3 +34,22 @@ void pd_diffusion_noise(const pd_diffusion_config *cfg, pd_rng *rng, const float
         labels_dropped[b] = drop ? cfg->num_classes : labels[b];
     }
 }
+
+void pd_diffusion_noise_at(const pd_diffusion_config *cfg, const pd_rng *key, uint64_t step,
+                           int64_t first, const float *x, int B, size_t per_sample,
+                           const int *labels, float *t, float *z, int *labels_dropped) {
+    for (int b = 0; b < B; b++) {
+        pd_rng r;
+        pd_rng_derive(&r, key, step, (uint64_t)(first + b), PD_RNG_STREAM_DIFFUSION);
+        float n = (float)pd_rng_normal(&r) * cfg->P_std + cfg->P_mean;
+        t[b] = 1.0f / (1.0f + expf(-n));
+        bool drop = pd_rng_uniform(&r) < cfg->label_drop_prob;
+        labels_dropped[b] = drop ? cfg->num_classes : labels[b];
+        const float *xb = x + (size_t)b * per_sample; /* (C, H, W) */
+        float *zb = z + (size_t)b * per_sample;
+        for (size_t i = 0; i < per_sample; i++) {
+            float e = (float)pd_rng_normal(&r) * cfg->noise_scale;
+            zb[i] = t[b] * xb[i] + (1.0f - t[b]) * e;
+        }
+    }
+}

@@ -66,6 +66,11 @@ typedef struct pd_bench_result {
     pd_bench_gemm peak_square;  /* 2048^3 */
     pd_bench_gemm peak_model;   /* the model's widest GEMM: SwiGLU w12 over the batch's tokens */
     double peak_rss_mib;        /* getrusage ru_maxrss after training, forward and sampling */
+    /* Under MPI (pixeldit/dist.h): `batch` is the global batch, split over
+     * `ranks` processes; only training is timed (forward, sampling and the
+     * peak are per process and skipped, n = 0). */
+    int ranks;
+    pd_bench_time reduce;       /* per training step: inside the gradient all-reduce */
 } pd_bench_result;
 
 pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r);

@@ -32,7 +32,7 @@ extern "C" {
  * continue exactly as an uninterrupted one. */
 typedef struct pd_train_state {
     int64_t step;             /* optimiser steps done */
-    pd_rng rng;               /* noise, t, label drop, flips */
+    pd_rng rng;               /* key of noise, t, label drop, flips (pd_rng_derive) */
     pd_rng dropout_rng;
     pd_shuffler_state data;   /* epoch order and position */
     double train_seconds;     /* wall time spent training so far */

@@ -32,6 +32,14 @@ void pd_rng_fill_uniform(pd_rng *r, float *out, size_t n, float lo, float hi);
 /* Uniform integer in [0, n). */
 uint32_t pd_rng_below(pd_rng *r, uint32_t n);
 
+/* Streams of pd_rng_derive: what a derived generator is for. */
+enum { PD_RNG_STREAM_DIFFUSION = 1, PD_RNG_STREAM_HFLIP = 2, PD_RNG_STREAM_RANK = 3 };
+/* A generator that is a pure function of (key, a, b, stream), e.g. of
+ * (step, global sample index): data-parallel training draws each sample's
+ * randomness from it, so the result does not depend on how a batch is
+ * split across processes. key is not advanced. */
+void pd_rng_derive(pd_rng *out, const pd_rng *key, uint64_t a, uint64_t b, uint64_t stream);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

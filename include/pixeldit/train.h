@@ -83,6 +83,15 @@ typedef struct pd_diffusion_config {
 void pd_diffusion_noise(const pd_diffusion_config *cfg, pd_rng *rng, const float *x, int B,
                         size_t per_sample, const int *labels, float *t, float *z,
                         int *labels_dropped);
+/* The same draws for samples first .. first + B - 1 of step `step`, each
+ * from its own generator pd_rng_derive(key, step, first + b,
+ * PD_RNG_STREAM_DIFFUSION) in the order t, label drop, noise: a sample's
+ * t, noise and label drop depend on (key, step, its index in the global
+ * batch) only, however the batch is split across processes. key is not
+ * advanced. The trainer and `pixeldit bench` use this one. */
+void pd_diffusion_noise_at(const pd_diffusion_config *cfg, const pd_rng *key, uint64_t step,
+                           int64_t first, const float *x, int B, size_t per_sample,
+                           const int *labels, float *t, float *z, int *labels_dropped);
 /* 1 / max(1 - t, t_eps), the velocity scale, in float32 as torch. */
 float pd_diffusion_inv_denom(float t, float t_eps);
 
