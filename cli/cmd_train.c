@@ -73,8 +73,7 @@ int cmd_train(int argc, char **argv) {
         return CLI_INTERRUPTED;
     }
     if (s) return cli_fail("train");
-    if (!quiet && pd_dist_rank() == 0) printf("trained to step %lld, loss %.4f, %.1f images/s; checkpoint %s
-",
+    if (!quiet && pd_dist_rank() == 0) printf("trained to step %lld, loss %.4f, %.1f images/s; checkpoint %s\n",
                         (long long)res.step, (double)res.last_loss, res.images_per_s, res.checkpoint);
     return CLI_OK;
 }
