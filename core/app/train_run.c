@@ -27,15 +27,31 @@ int pd_train_request_stop(void) {
     return g_in_loop;
 }
 
-static pd_status load_data(const pd_config *cfg, pd_dataset **ds) {
-    pd_dataset_opts opts = {cfg->model.image_size, cfg->model.channels,
-                            cfg->data.fit};
+/* [data] skip_corrupt: one warning line per skipped file (verbose runs). */
+static void warn_skipped(void *verbose, const char *msg) {
+    if (*(const bool *)verbose) fprintf(stderr, "pixeldit: warning: skipped %s\n", msg);
+}
+
+static pd_status load_data(const pd_config *cfg, bool verbose, pd_dataset **ds) {
+    pd_dataset_opts opts = {.image_size = cfg->model.image_size, .channels = cfg->model.channels,
+                            .fit = cfg->data.fit, .skip_corrupt = cfg->data.skip_corrupt,
+                            .on_skip = warn_skipped, .skip_user = &verbose};
     pd_status s;
     if (cfg->data.source == PD_DATA_IDX)
         s = pd_dataset_load_fashion_mnist(cfg->data.path, cfg->data.split == PD_SPLIT_TRAIN, &opts, ds);
+    else if (cfg->data.source == PD_DATA_PACKED)
+        s = pd_dataset_open_packed(cfg->data.path, cfg->data.verify, ds);
     else
         s = pd_dataset_load_folder(cfg->data.path, &opts, ds);
     if (s) return s;
+    if ((*ds)->skipped && verbose)
+        fprintf(stderr, "pixeldit: warning: %s: skipped %d corrupt images, training on %d\n",
+                cfg->data.path, (*ds)->skipped, (*ds)->n);
+    if ((*ds)->channels != cfg->model.channels || (*ds)->size != cfg->model.image_size)
+        return pd_fail(PD_ERR_CONFIG, "[data] %s holds %dx%dx%d images but [model] wants channels = %d, "
+                       "image_size = %d (pack it again with those)", cfg->data.path,
+                       (*ds)->channels, (*ds)->size, (*ds)->size, cfg->model.channels,
+                       cfg->model.image_size);
     if ((*ds)->num_classes > cfg->model.num_classes)
         return pd_fail(PD_ERR_CONFIG, "[data] %s has %d classes but [model] num_classes = %d",
                        cfg->data.path, (*ds)->num_classes, cfg->model.num_classes);
@@ -62,6 +78,8 @@ typedef struct {
     pd_adamw *opt;
     pd_ema *ema1, *ema2;
     pd_shuffler shuf;
+    pd_loader *loader;  /* the shuffler's batches, maybe prefetched */
+    double data_seconds; /* spent in pd_loader_next, this session */
     pd_ctx *ctx;
     pd_train_state st;
     char *config_text;
@@ -111,7 +129,7 @@ static void parts_text(const run *r, char *buf, size_t cap) {
 static pd_status save(run *r, const char *path) {
     pd_checkpoint ck = {pd_jit_params(r->s.model), r->ema1, r->ema2, r->opt, r->config_text,
                         r->s.plugins_desc, r->st};
-    pd_shuffler_save(&r->shuf, &ck.state.data);
+    pd_loader_state(r->loader, &ck.state.data); /* the shuffler may be ahead */
     return pd_checkpoint_save(path, &ck);
 }
 
@@ -175,7 +193,7 @@ static pd_status setup(run *r, const pd_train_opts *o) {
     pd_status s;
     pd_set_num_threads(cfg->train.threads);
     if ((s = pd_session_open(&r->s, cfg)) || (s = stopped())) return s;
-    if ((s = load_data(cfg, &r->ds)) || (s = stopped())) return s;
+    if ((s = load_data(cfg, o->verbose, &r->ds)) || (s = stopped())) return s;
     if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed)) || (s = stopped())) return s;
     pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
                           (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
@@ -207,6 +225,8 @@ static pd_status setup(run *r, const pd_train_opts *o) {
         r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
         if (!r->ema1 || !r->ema2) return PD_ERR_NOMEM;
     }
+    pd_loader_opts lo = {.batch = cfg->train.batch_size, .prefetch = cfg->data.prefetch};
+    if ((s = pd_loader_open(r->ds, &r->shuf, &lo, &r->loader))) return s;
     if (!(r->ctx = pd_session_new_ctx(&r->s))) return PD_ERR_NOMEM;
     if (!(r->config_text = pd_session_config_text(&r->s))) return pd_fail(PD_ERR_NOMEM, "out of memory");
     return stopped();
@@ -220,22 +240,28 @@ static void teardown(run *r) {
     pd_ema_free(r->ema1);
     pd_ema_free(r->ema2);
     pd_adamw_free(r->opt);
+    pd_loader_close(r->loader);
     pd_shuffler_free(&r->shuf);
     pd_dataset_free(r->ds);
     pd_session_close(&r->s);
 }
 
 /* One optimisation step; *loss_out gets the total loss, parts[] each loss.
- * Data order and the hflip draw are the loop's; the rest is
+ * Data order (the loader's) and the hflip draw are the loop's; the rest is
  * pd_train_step_batch, the step `pixeldit bench` times. */
 static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, float *t, int *labels,
                             int *labels_dropped, uint8_t *flip, float *loss_out, float *parts) {
     const pd_config *cfg = &r->s.cfg;
     int B = cfg->train.batch_size;
-    pd_status s = pd_shuffler_next(&r->shuf, idx, B, NULL);
+    double t0 = pd_now_seconds();
+    pd_status s = pd_loader_next(r->loader, x, labels, idx, NULL);
+    r->data_seconds += pd_now_seconds() - t0;
     if (s) return s;
-    if (cfg->train.hflip) pd_draw_hflip_mask(&r->st.rng, flip, B);
-    if ((s = pd_dataset_batch(r->ds, idx, B, cfg->train.hflip ? flip : NULL, x, labels))) return s;
+    /* the mask is drawn here, after the batch, from the step's rng as always */
+    if (cfg->train.hflip) {
+        pd_draw_hflip_mask(&r->st.rng, flip, B);
+        pd_batch_hflip(x, B, cfg->model.channels, cfg->model.image_size, flip);
+    }
     pd_step_parts p = {&r->s, r->ctx, r->opt, r->ema1, r->ema2, &r->st.rng, &r->st.dropout_rng};
     pd_step_buffers buf = {t, z, labels_dropped};
     s = pd_train_step_batch(&p, &buf, x, labels, B, lr, (long long)r->st.step + 1, loss_out, parts);
@@ -345,6 +371,9 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         }
     }
     if (o->verbose && tty) fprintf(stderr, "\n");
+    if (o->verbose && r.st.step > start)
+        fprintf(stderr, "pixeldit: data: %.2f ms per step waiting for batches (prefetch %d)\n",
+                1e3 * r.data_seconds / (double)(r.st.step - start), cfg->data.prefetch);
     if (!s) s = pd_log_flush(r.csv, path);
     res->step = r.st.step;
     res->last_loss = loss;
