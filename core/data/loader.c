@@ -36,6 +36,7 @@ struct pd_loader {
     int head;            /* next slot to hand out */
     int fill;            /* next slot the worker fills */
     pd_shuffler_state consumed;
+    pd_status broken;    /* a failed draw left the ring short: every later call fails */
     pthread_t worker;
     bool running, stop;
     pthread_mutex_t mu;
@@ -160,6 +161,7 @@ pd_status pd_loader_open(const pd_dataset *ds, pd_shuffler *shuf, const pd_loade
 pd_status pd_loader_next(pd_loader *l, float *x, int *labels, int *global_idx, double *wait_s) {
     if (!l || !x) return pd_fail(PD_ERR_ARG, "loader_next: NULL argument");
     if (wait_s) *wait_s = 0;
+    if (l->broken) return pd_fail(l->broken, "loader: an earlier batch failed to draw");
     slot *sl = &l->slots[l->head];
     if (l->depth == 0) {
         pd_status s = draw(l, sl);
@@ -183,7 +185,7 @@ pd_status pd_loader_next(pd_loader *l, float *x, int *labels, int *global_idx, d
         sl->state = s ? SLOT_FREE : SLOT_PENDING;
         pthread_cond_broadcast(&l->cv);
         pthread_mutex_unlock(&l->mu);
-        if (s) return s;
+        if (s) return l->broken = s;
         l->head = (l->head + 1) % l->depth;
     }
     return PD_OK;
