@@ -18,7 +18,7 @@ const cfg_section pd_cfg_sections[] = {
     {"diffusion", false, "Flow-matching formulation: time sampler, noise, clamp, label dropout."},
     {"train", false, "Optimizer, schedule, EMA and bookkeeping of a training run."},
     {"sample", false, "Sampler for preview grids and sampling runs."},
-    {"data", false, "Where training images come from and how they are shaped."},
+    {"data", false, "Where training images come from and how they are shaped. Own images, packed files and the memory each option uses: [docs/data.md](data.md)."},
     {"decoder", true, "Plugin that turns the last tokens into pixels."},
     {"loss", true, "Plugin(s) computing the training loss."},
     {"attention", true, "Plugin computing self-attention."},

@@ -1,6 +1,6 @@
 /* make_image_folder DIR [N_BIG SIDE]: writes the 36-image JPEG/PNG fixture of
  * tests/unit/data_fixture.h into DIR (which must not exist); with N_BIG,
- * also DIR/big/ with N_BIG RGB JPEGs of SIDE x (3/4 SIDE), quality 90 (the
+ * also the one-class folder DIR/big/photos/ with N_BIG RGB JPEGs of SIDE x (3/4 SIDE), quality 90 (the
  * shape of an ImageNet photo), for the decode-throughput measurement. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +22,12 @@ int main(int argc, char **argv) {
     snprintf(p, sizeof p, "%s/big", argv[1]);
     uint8_t *buf = malloc((size_t)w * h * 3);
     if (!buf || mkdir(p, 0755) != 0) return 1;
+    snprintf(p, sizeof p, "%s/big/photos", argv[1]);
+    if (mkdir(p, 0755) != 0) return 1;
     for (int i = 0; i < n; i++) {
         fx_pattern(buf, w, h, 3, (uint64_t)i);
         for (size_t j = 0; j < (size_t)w * h * 3; j += 7) buf[j] ^= (uint8_t)(j * 13 + i); /* texture */
-        snprintf(p, sizeof p, "%s/big/photo%05d.jpg", argv[1], i);
+        snprintf(p, sizeof p, "%s/big/photos/photo%05d.jpg", argv[1], i);
         if (fx_write_jpeg(p, buf, w, h, 3, JCS_RGB, 90, 0) != 0) return 1;
     }
     free(buf);
