@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     fuzz_write("root/a/x.png", data, size);
     for (int k = 0; k < 2; k++) {
-        pd_dataset_opts o = {k ? 7 : 16, k ? 1 : 3, PD_FIT_RESIZE};
+        pd_dataset_opts o = {.image_size = k ? 7 : 16, .channels = k ? 1 : 3, .fit = PD_FIT_RESIZE};
         pd_dataset *ds = NULL;
         if (pd_dataset_load_folder(root, &o, &ds) == PD_OK) {
             if (!ds || ds->n != 1 || ds->num_classes != 1) abort();

@@ -4,13 +4,13 @@
 # seed corpus (fuzz/corpus/TARGET; new inputs go to a scratch copy).
 # A crash, leak, UB report or broken invariant stops with the input saved
 # as fuzz-findings/TARGET-crash-*; the script then exits 1.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET ...]   (targets: safetensors config png_folder idx)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET ...]   (targets: safetensors config png_folder idx packed jpeg_folder)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-30}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(safetensors config png_folder idx)
+((${#targets[@]})) || targets=(safetensors config png_folder idx packed jpeg_folder)
 dir=build-fuzz
 if [[ ! -f "$dir/build.ninja" ]]; then
   CC=clang meson setup "$dir" -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \

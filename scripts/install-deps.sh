@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential meson ninja-build pkg-config
-      libopenblas-openmp-dev libinih-dev libcmocka-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core
+      libopenblas-openmp-dev libinih-dev libcmocka-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcairo2-dev fonts-dejavu-core
       dataset-fashion-mnist
       libopenmpi-dev openmpi-bin  # data-parallel training (mpirun; meson -Dmpi)
       clang libclang-rt-14-dev libomp-dev)  # libFuzzer targets (scripts/fuzz.sh)

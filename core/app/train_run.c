@@ -30,15 +30,31 @@ int pd_train_request_stop(void) {
     return g_in_loop;
 }
 
-static pd_status load_data(const pd_config *cfg, pd_dataset **ds) {
-    pd_dataset_opts opts = {cfg->model.image_size, cfg->model.channels,
-                            cfg->data.fit};
+/* [data] skip_corrupt: one warning line per skipped file (verbose runs). */
+static void warn_skipped(void *verbose, const char *msg) {
+    if (*(const bool *)verbose) fprintf(stderr, "pixeldit: warning: skipped %s\n", msg);
+}
+
+static pd_status load_data(const pd_config *cfg, bool verbose, pd_dataset **ds) {
+    pd_dataset_opts opts = {.image_size = cfg->model.image_size, .channels = cfg->model.channels,
+                            .fit = cfg->data.fit, .skip_corrupt = cfg->data.skip_corrupt,
+                            .on_skip = warn_skipped, .skip_user = &verbose};
     pd_status s;
     if (cfg->data.source == PD_DATA_IDX)
         s = pd_dataset_load_fashion_mnist(cfg->data.path, cfg->data.split == PD_SPLIT_TRAIN, &opts, ds);
+    else if (cfg->data.source == PD_DATA_PACKED)
+        s = pd_dataset_open_packed(cfg->data.path, cfg->data.verify, ds);
     else
         s = pd_dataset_load_folder(cfg->data.path, &opts, ds);
     if (s) return s;
+    if ((*ds)->skipped && verbose)
+        fprintf(stderr, "pixeldit: warning: %s: skipped %d corrupt images, training on %d\n",
+                cfg->data.path, (*ds)->skipped, (*ds)->n);
+    if ((*ds)->channels != cfg->model.channels || (*ds)->size != cfg->model.image_size)
+        return pd_fail(PD_ERR_CONFIG, "[data] %s holds %dx%dx%d images but [model] wants channels = %d, "
+                       "image_size = %d (pack it again with those)", cfg->data.path,
+                       (*ds)->channels, (*ds)->size, (*ds)->size, cfg->model.channels,
+                       cfg->model.image_size);
     if ((*ds)->num_classes > cfg->model.num_classes)
         return pd_fail(PD_ERR_CONFIG, "[data] %s has %d classes but [model] num_classes = %d",
                        cfg->data.path, (*ds)->num_classes, cfg->model.num_classes);
@@ -65,6 +81,8 @@ typedef struct {
     pd_adamw *opt;
     pd_ema *ema1, *ema2;
     pd_shuffler shuf;
+    pd_loader *loader;  /* the shuffler's batches, maybe prefetched */
+    double data_seconds; /* spent in pd_loader_next, this session */
     pd_ctx *ctx;
     pd_train_state st;
     char *config_text;
@@ -117,7 +135,7 @@ static void parts_text(const run *r, char *buf, size_t cap) {
 static pd_status save(run *r, const char *path) {
     pd_checkpoint ck = {pd_jit_params(r->s.model), r->ema1, r->ema2, r->opt, r->config_text,
                         r->s.plugins_desc, r->st};
-    pd_shuffler_save(&r->shuf, &ck.state.data);
+    pd_loader_state(r->loader, &ck.state.data); /* the shuffler may be ahead */
     return pd_checkpoint_save(path, &ck);
 }
 
@@ -197,7 +215,7 @@ static pd_status setup(run *r, const pd_train_opts *o) {
                        "rank needs at least one sample of each batch", cfg->train.batch_size, r->size);
     pd_dist_shard(cfg->train.batch_size, r->rank, r->size, &r->first, &r->count);
     if ((s = pd_session_open(&r->s, cfg)) || (s = stopped())) return s;
-    if ((s = load_data(cfg, &r->ds)) || (s = stopped())) return s;
+    if ((s = load_data(cfg, o->verbose && r->rank == 0, &r->ds)) || (s = stopped())) return s;
     if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed)) || (s = stopped())) return s;
     pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
                           (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
@@ -230,6 +248,9 @@ static pd_status setup(run *r, const pd_train_opts *o) {
         r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
         if (!r->ema1 || !r->ema2) return PD_ERR_NOMEM;
     }
+    pd_loader_opts lo = {.batch = cfg->train.batch_size, .first = r->first, .count = r->count,
+                         .prefetch = cfg->data.prefetch};
+    if ((s = pd_loader_open(r->ds, &r->shuf, &lo, &r->loader))) return s;
     if (!(r->ctx = pd_session_new_ctx(&r->s))) return PD_ERR_NOMEM;
     /* training steps only: sampling and evaluation stay fp32 */
     if ((s = pd_ctx_set_precision(r->ctx, cfg->train.precision))) return s;
@@ -246,34 +267,38 @@ static void teardown(run *r) {
     pd_ema_free(r->ema2);
     pd_adamw_free(r->opt);
     pd_grad_sync_close(&r->sync);
+    pd_loader_close(r->loader);
     pd_shuffler_free(&r->shuf);
     pd_dataset_free(r->ds);
     pd_session_close(&r->s);
 }
 
 /* One optimisation step; *loss_out gets the total loss, parts[] each loss
- * (means over the global batch). Every rank draws the global batch's
- * indices (the shuffler's state is the same on all) and loads its shard
- * [first, first + count); each sample's flip, t, noise and label drop come
- * from (st.rng, step, global index), so the batch is the same however many
- * ranks share it. The rest is pd_train_step_batch, the step `pixeldit
- * bench` times. *sh carries this rank's stop request in and the agreed one
- * out. */
+ * (means over the global batch). The loader draws the global batch's
+ * indices (the shuffler's state is the same on every rank) and loads this
+ * rank's shard [first, first + count); each sample's flip, t, noise and
+ * label drop come from (st.rng, step, global index), so the batch is the
+ * same however many ranks share it. The rest is pd_train_step_batch, the
+ * step `pixeldit bench` times. *sh carries this rank's stop request in and
+ * the agreed one out. */
 static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, float *t, int *labels,
                             int *labels_dropped, uint8_t *flip, pd_step_shard *sh, float *loss_out,
                             float *parts) {
     const pd_config *cfg = &r->s.cfg;
     int B = cfg->train.batch_size;
     uint64_t step_no = (uint64_t)r->st.step + 1;
-    pd_status s = pd_shuffler_next(&r->shuf, idx, B, NULL);
+    double t0 = pd_now_seconds();
+    pd_status s = pd_loader_next(r->loader, x, labels, idx, NULL);
+    r->data_seconds += pd_now_seconds() - t0;
     if (s) return s;
-    for (int b = 0; b < r->count && cfg->train.hflip; b++) {
-        pd_rng fr;
-        pd_rng_derive(&fr, &r->st.rng, step_no, (uint64_t)(r->first + b), PD_RNG_STREAM_HFLIP);
-        flip[b] = pd_rng_uniform(&fr) < 0.5;
+    if (cfg->train.hflip) {
+        for (int b = 0; b < r->count; b++) {
+            pd_rng fr;
+            pd_rng_derive(&fr, &r->st.rng, step_no, (uint64_t)(r->first + b), PD_RNG_STREAM_HFLIP);
+            flip[b] = pd_rng_uniform(&fr) < 0.5;
+        }
+        pd_batch_hflip(x, r->count, cfg->model.channels, cfg->model.image_size, flip);
     }
-    if ((s = pd_dataset_batch(r->ds, idx + r->first, r->count, cfg->train.hflip ? flip : NULL, x, labels)))
-        return s;
     /* Dropout masks are drawn over a rank's whole tensor, not per sample:
      * with several ranks each takes its own stream for the step (same
      * distribution as one process, not the same bits). */
@@ -411,6 +436,9 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     }
     if (r.size == 1) stop = stop || g_stop;
     if (verbose && tty) fprintf(stderr, "\n");
+    if (verbose && r.st.step > start)
+        fprintf(stderr, "pixeldit: data: %.2f ms per step waiting for batches (prefetch %d)\n",
+                1e3 * r.data_seconds / (double)(r.st.step - start), cfg->data.prefetch);
     if (!s && lead) s = pd_log_flush(r.csv, path);
     res->step = r.st.step;
     res->last_loss = loss;

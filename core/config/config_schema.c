@@ -19,7 +19,7 @@ const cfg_section pd_cfg_sections[] = {
     {"diffusion", false, "Flow-matching formulation: time sampler, noise, clamp, label dropout."},
     {"train", false, "Optimizer, schedule, EMA and bookkeeping of a training run."},
     {"sample", false, "Sampler for preview grids and sampling runs."},
-    {"data", false, "Where training images come from and how they are shaped."},
+    {"data", false, "Where training images come from and how they are shaped. Own images, packed files and the memory each option uses: [docs/data.md](data.md)."},
     {"decoder", true, "Plugin that turns the last tokens into pixels."},
     {"loss", true, "Plugin(s) computing the training loss."},
     {"attention", true, "Plugin computing self-attention."},
@@ -48,7 +48,7 @@ const int pd_cfg_n_sections = (int)(sizeof pd_cfg_sections / sizeof pd_cfg_secti
 
 static const char *const channels_ch[] = {"1", "3", NULL};
 static const char *const sampler_ch[] = {"heun", "euler", NULL};
-static const char *const source_ch[] = {"idx", "folder", NULL};
+static const char *const source_ch[] = {"idx", "folder", "packed", NULL};
 static const char *const split_ch[] = {"train", "test", NULL};
 static const char *const fit_ch[] = {"pad", "resize", NULL};
 /* in pd_precision order */
@@ -178,13 +178,20 @@ const cfg_key pd_cfg_keys[] = {
 
     /* [data] */
     ENUM_KEY("data", "source", data.source, "idx", source_ch,
-             "Dataset format: idx (MNIST-style IDX files) or folder (one sub-folder of images per class)."),
+             "Dataset format: idx (MNIST-style IDX files), folder (one sub-folder of PNG/JPEG images per "
+             "class) or packed (a file from `pixeldit data pack`, memory-mapped). See docs/data.md."),
     STRING_KEY("data", "path", data.path, "/usr/share/datasets/fashion-mnist",
-               "Directory holding the dataset."),
+               "Directory holding the dataset (idx, folder) or the packed file (packed)."),
     ENUM_KEY("data", "split", data.split, "train", split_ch, "Which split to read."),
     ENUM_KEY("data", "fit", data.fit, "pad", fit_ch,
              "How images of another size reach image_size: pad (centred on a border) or resize."),
     INT_KEY("data", "limit", data.limit, "0", 0, NONE, "Use only the first N images; 0 = all."),
+    BOOL_KEY("data", "skip_corrupt", data.skip_corrupt, "false",
+             "folder: skip (and count, with a warning naming each) images that fail to decode instead of stopping."),
+    BOOL_KEY("data", "verify", data.verify, "true",
+             "packed: check the payload's CRC-32 when the file is opened (one read of the whole file)."),
+    INT_KEY("data", "prefetch", data.prefetch, "0", 0, 64,
+            "Batches prepared ahead by a background thread while the model computes; 0 = off. Same batches either way."),
 
     /* plugin sections */
     PLUGIN_KEY("decoder", decoder, "jit_final_layer",

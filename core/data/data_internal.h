@@ -14,4 +14,31 @@ int pd_dataset_set_class_name(pd_dataset *ds, int k, const char *name);
 /* Checks the options shared by all sources; names `source` in messages. */
 pd_status pd_dataset_check_opts(const pd_dataset_opts *opts, const char *source);
 
+/* A new buffer (npix, to) converted from src (npix, from) with PIL's rules
+ * (gray -> RGB replicates, RGB -> gray is PIL's luma); NULL when out of
+ * memory. */
+uint8_t *pd_image_convert_channels(const uint8_t *src, size_t npix, int from, int to);
+
+/* The files of an image folder root/<class>/<file>, in load order. */
+typedef struct pd_folder_list {
+    int num_classes;
+    char **class_names; /* (num_classes) sorted */
+    int n;
+    char **paths;       /* (n) "root/class/file" */
+    int *labels;        /* (n) */
+} pd_folder_list;
+
+/* Lists root as pd_dataset_load_folder describes; errors name the folder. */
+pd_status pd_folder_list_open(const char *root, pd_folder_list *out);
+void pd_folder_list_free(pd_folder_list *l);
+
+/* Decodes files [first, first + n) of l on the OpenMP threads, each cropped
+ * to S x S and stored planar at dst + i * C*S*S (i relative to first).
+ * ok[i] gets 1 or 0. A failure that is not skippable (anything but
+ * PD_ERR_FORMAT when skip_corrupt, or any failure otherwise) stops with
+ * the failing file of lowest index reported; skipped files are reported
+ * through opts->on_skip in index order and counted in *skipped. */
+pd_status pd_folder_decode(const pd_folder_list *l, int first, int n, const pd_dataset_opts *opts,
+                           uint8_t *dst, uint8_t *ok, int *skipped);
+
 #endif

@@ -1,6 +1,8 @@
-/* The in-memory data set: allocation, batches in [-1, 1], horizontal flips. */
+/* The data set: allocation, release (malloc'd or mapped), batches in
+ * [-1, 1], horizontal flips. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "data_internal.h"
 
@@ -39,7 +41,8 @@ void pd_dataset_free(pd_dataset *ds) {
         for (int k = 0; k < ds->num_classes; k++) free(ds->class_names[k]);
     free(ds->class_names);
     free(ds->labels);
-    free(ds->pixels);
+    if (ds->map) munmap(ds->map, ds->map_bytes); /* pixels point into it */
+    else free(ds->pixels);
     free(ds);
 }
 
@@ -89,4 +92,20 @@ pd_status pd_dataset_batch(const pd_dataset *ds, const int *indices, int n,
 
 void pd_draw_hflip_mask(pd_rng *rng, uint8_t *mask, int n) {
     for (int i = 0; i < n; i++) mask[i] = pd_rng_uniform(rng) < 0.5 ? 1 : 0;
+}
+
+void pd_batch_hflip(float *x, int n, int C, int S, const uint8_t *hflip) {
+    if (!x || !hflip) return;
+    for (int i = 0; i < n; i++) {
+        if (!hflip[i]) continue;
+        float *img = x + (size_t)i * C * S * S; /* (C, S, S) */
+        for (size_t row = 0; row < (size_t)C * S; row++) {
+            float *r = img + row * S;
+            for (int a = 0, b = S - 1; a < b; a++, b--) {
+                float t = r[a];
+                r[a] = r[b];
+                r[b] = t;
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pixeldit/data.h"
+#include "data_internal.h"
 
 #define PNG_MAX_SIDE 16384
 
@@ -31,27 +31,6 @@ static void on_png_error(png_structp png, png_const_charp msg) {
 static void on_png_warning(png_structp png, png_const_charp msg) {
     (void)png;
     (void)msg;
-}
-
-/* PIL's convert("L") weights in 16-bit fixed point (they sum to 65536), so
- * gray values match PIL's exactly. */
-static uint8_t luma(const uint8_t *rgb) {
-    return (uint8_t)((rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16);
-}
-
-/* Returns a new buffer (npix, to) converted from src (npix, from). */
-static uint8_t *convert_channels(const uint8_t *src, size_t npix, int from, int to) {
-    uint8_t *dst = malloc(npix * (size_t)to);
-    if (!dst) return NULL;
-    for (size_t i = 0; i < npix; i++) {
-        const uint8_t *p = src + i * (size_t)from;
-        if (to == 1) {
-            dst[i] = from == 1 ? p[0] : luma(p);
-        } else {
-            for (int k = 0; k < 3; k++) dst[i * 3 + k] = from == 1 ? p[0] : p[k];
-        }
-    }
-    return dst;
 }
 
 /* Sets libpng transforms so that rows come out as 8-bit gray or RGB. */
@@ -143,7 +122,7 @@ pd_status pd_png_read(const char *path, int channels, pd_image *out) {
 
     uint8_t *data = pix;
     if (c != channels) {
-        data = convert_channels(pix, (size_t)w * h, c, channels);
+        data = pd_image_convert_channels(pix, (size_t)w * h, c, channels);
         free(pix);
         if (!data) return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %dx%d image", path, w, h);
     }

@@ -30,7 +30,8 @@ pd_status pd_eval_make_dir(const char *path) {
 pd_status pd_eval_load_data(const pd_config *cfg, pd_dataset **train, pd_dataset **test, char *name,
                             size_t name_size) {
     *train = *test = NULL;
-    pd_dataset_opts opts = {cfg->model.image_size, cfg->model.channels, cfg->data.fit};
+    pd_dataset_opts opts = {.image_size = cfg->model.image_size, .channels = cfg->model.channels,
+                            .fit = cfg->data.fit};
     const char *path = cfg->data.path, *base = strrchr(path, '/');
     base = base && base[1] ? base + 1 : path;
     pd_status st;
@@ -38,6 +39,11 @@ pd_status pd_eval_load_data(const pd_config *cfg, pd_dataset **train, pd_dataset
         snprintf(name, name_size, "%s-%s", base, cfg->data.fit == PD_FIT_PAD ? "pad" : "resize");
         st = pd_dataset_load_fashion_mnist(path, true, &opts, train);
         if (!st) st = pd_dataset_load_fashion_mnist(path, false, &opts, test);
+    } else if (cfg->data.source == PD_DATA_PACKED) {
+        /* a packed file has one split too; mapped twice, shared pages */
+        snprintf(name, name_size, "%s", base);
+        st = pd_dataset_open_packed(path, cfg->data.verify, train);
+        if (!st) st = pd_dataset_open_packed(path, false, test);
     } else {
         /* a PNG folder has one split: it is its own reference */
         snprintf(name, name_size, "%s", base);

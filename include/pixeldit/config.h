@@ -54,7 +54,7 @@ extern "C" {
 
 /* [sample] sampler; also pd_sample_config's (train.h includes this header). */
 typedef enum pd_sampler_kind { PD_SAMPLER_HEUN = 0, PD_SAMPLER_EULER = 1 } pd_sampler_kind;
-typedef enum pd_data_source { PD_DATA_IDX = 0, PD_DATA_FOLDER = 1 } pd_data_source;
+typedef enum pd_data_source { PD_DATA_IDX = 0, PD_DATA_FOLDER = 1, PD_DATA_PACKED = 2 } pd_data_source;
 typedef enum pd_data_split { PD_SPLIT_TRAIN = 0, PD_SPLIT_TEST = 1 } pd_data_split;
 /* How 28x28 IDX images reach image_size: data.h's pd_fit (pad | resize). */
 typedef pd_fit pd_data_fit;
@@ -138,6 +138,9 @@ typedef struct pd_config_data {
     pd_data_split split;
     pd_data_fit fit;
     int limit; /* 0: all images */
+    bool skip_corrupt; /* folders: skip and count undecodable images */
+    bool verify;       /* packed: check the payload CRC-32 on open */
+    int prefetch;      /* batches prepared ahead on a background thread; 0: off */
 } pd_config_data;
 
 /* One key of a plugin section other than `plugin`, kept as text. */

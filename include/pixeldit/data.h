@@ -1,13 +1,18 @@
 /* pixeldit/data.h - image data sets, PNG I/O, resampling and sample grids.
  *
- * Two sources fill one in-memory data set of uint8 images (N, C, S, S):
+ * Three sources give one data set of uint8 images (N, C, S, S):
  *   - IDX files (MNIST / Fashion-MNIST, .gz or plain), grown from 28x28 to
- *     S x S by zero padding or bilinear resizing;
- *   - a folder of PNGs, one sub-folder per class (like torchvision's
- *     ImageFolder), brought to S x S with ADM's center_crop_arr.
+ *     S x S by zero padding or bilinear resizing (held in memory);
+ *   - a folder of PNGs and JPEGs, one sub-folder per class (like
+ *     torchvision's ImageFolder), brought to S x S with ADM's
+ *     center_crop_arr (held in memory);
+ *   - a packed file written by pd_pack_* (`pixeldit data pack`): the same
+ *     preprocessed pixels, memory-mapped, so only the pages in use are
+ *     resident (see docs/data.md for the format).
  * Batches come out as float (n, C, S, S) in [-1, 1] (x/255*2-1), optionally
  * mirrored, in an order drawn by a per-epoch shuffler whose state can be
- * saved and restored exactly for checkpoint resume.
+ * saved and restored exactly for checkpoint resume; pd_loader prepares
+ * them on a background thread and hands out a rank's slice of each batch.
  *
  * Every function returns a pd_status and, on failure, sets a message (see
  * status.h) that names the file and what was expected versus found.
@@ -46,6 +51,18 @@ void pd_image_free(pd_image *img);
  * naming it; a missing one PD_ERR_IO. */
 pd_status pd_png_read(const char *path, int channels, pd_image *out);
 
+/* Reads a JPEG (baseline or progressive) and converts it to `channels`
+ * (1 or 3) like PIL: grayscale and YCbCr/RGB JPEGs decode directly (gray
+ * -> RGB replicates, RGB -> gray uses the luma above), CMYK and YCCK
+ * (Adobe-inverted or not) convert as PIL's convert("RGB"). A corrupt or
+ * truncated file gives PD_ERR_FORMAT naming it (libjpeg's warnings count as
+ * errors; nothing exits); a missing one PD_ERR_IO. */
+pd_status pd_jpeg_read(const char *path, int channels, pd_image *out);
+
+/* Reads path as a PNG (.png) or JPEG (.jpg, .jpeg), chosen by the suffix
+ * (any case); another suffix is PD_ERR_FORMAT. */
+pd_status pd_image_read(const char *path, int channels, pd_image *out);
+
 /* Writes data (h, w, c), c = 1 or 3, as an 8-bit PNG. The file is written
  * under a temporary name in the same folder and renamed into place, so a
  * reader never sees a half-written image. */
@@ -74,21 +91,36 @@ typedef enum pd_fit {
     PD_FIT_RESIZE = 1 /* bilinear resize (PIL semantics) */
 } pd_fit;
 
+/* Called (from the loading thread, in file order) for each image skipped
+ * with skip_corrupt; msg names the file and what is wrong with it. */
+typedef void (*pd_skip_fn)(void *user, const char *msg);
+
 typedef struct pd_dataset_opts {
     int image_size; /* S */
     int channels;   /* C: 1 (gray) or 3 (RGB) */
     pd_fit fit;     /* IDX sources only */
+    /* folders: a file that fails to decode (PD_ERR_FORMAT: corrupt,
+     * truncated, unsupported) is skipped and counted in pd_dataset.skipped
+     * instead of failing the load; I/O errors still fail */
+    bool skip_corrupt;
+    pd_skip_fn on_skip; /* may be NULL */
+    void *skip_user;
 } pd_dataset_opts;
 
-/* All images in memory. */
+/* Images (n, C, S, S), either malloc'd (IDX, folders) or a read-only view of
+ * a memory-mapped packed file; the data set owns whichever it is and
+ * pd_dataset_free releases it. Labels and class names are always malloc'd. */
 typedef struct pd_dataset {
     int n;             /* number of images */
     int channels;      /* C */
     int size;          /* S */
-    uint8_t *pixels;   /* (n, C, S, S) */
+    uint8_t *pixels;   /* (n, C, S, S); read-only when map != NULL */
     int *labels;       /* (n), each in [0, num_classes) */
     int num_classes;
     char **class_names; /* (num_classes) */
+    int skipped;        /* files skipped as corrupt (skip_corrupt) */
+    void *map;          /* the mapping pixels point into, or NULL */
+    size_t map_bytes;   /* its length */
 } pd_dataset;
 
 /* Where Debian's dataset-fashion-mnist installs the files. */
@@ -111,10 +143,11 @@ pd_status pd_dataset_load_idx(const char *images_path, const char *labels_path,
 pd_status pd_dataset_load_fashion_mnist(const char *dir, bool train,
                                         const pd_dataset_opts *opts, pd_dataset **out);
 
-/* Builds a data set from root/<class>/<name>.png: classes are the sorted
- * sub-folder names (ids 0..K-1), files are taken in sorted name order; other
- * files and hidden entries are skipped. A class folder without PNGs is an
- * error, as in torchvision's ImageFolder. */
+/* Builds a data set from root/<class>/<name>.{png,jpg,jpeg} (suffixes in
+ * any case): classes are the sorted sub-folder names (ids 0..K-1), files
+ * are taken in sorted name order; other files and hidden entries are
+ * skipped. A class folder without images is an error, as in torchvision's
+ * ImageFolder. Images decode in parallel on the OpenMP threads. */
 pd_status pd_dataset_load_folder(const char *root, const pd_dataset_opts *opts,
                                  pd_dataset **out);
 
@@ -128,6 +161,49 @@ pd_status pd_dataset_batch(const pd_dataset *ds, const int *indices, int n,
 
 /* Draws a RandomHorizontalFlip mask (n): each entry 1 with probability 1/2. */
 void pd_draw_hflip_mask(pd_rng *rng, uint8_t *mask, int n);
+
+/* Mirrors images x (n, C, S, S) left-right in place where hflip[i] != 0:
+ * the same values pd_dataset_batch gives with that mask. */
+void pd_batch_hflip(float *x, int n, int C, int S, const uint8_t *hflip);
+
+/* ---- packed data sets -------------------------------------------------- */
+
+/* A packed file: header (magic "PDPACK\r\n", version, C, S, count, class
+ * names, CRC-32 of header and payload), then uint8 images (count, C, S, S)
+ * at a 4096-aligned offset, then labels (count) as little-endian uint32.
+ * docs/data.md has the byte layout. */
+#define PD_PACK_VERSION 1
+#define PD_PACK_ALIGN 4096
+
+/* Progress of a pack: images done (written or skipped) of total. */
+typedef void (*pd_pack_progress_fn)(void *user, int64_t done, int64_t total, int64_t skipped);
+
+typedef struct pd_pack_result {
+    int64_t images;  /* written */
+    int64_t skipped; /* corrupt files skipped (skip_corrupt) */
+    int64_t bytes;   /* file size */
+} pd_pack_result;
+
+/* Decodes the image folder root (as pd_dataset_load_folder, same options)
+ * a chunk at a time on the OpenMP threads and writes it to out_path, never
+ * holding more than one chunk: out_path.tmp.<pid> is written, fsync'd and
+ * renamed into place, so out_path is either the old file or the whole new
+ * one; an interrupted pack leaves only the temporary (remove it, or rerun:
+ * a new pack starts over). progress (may be NULL) is called after each
+ * chunk. */
+pd_status pd_pack_folder(const char *root, const pd_dataset_opts *opts, const char *out_path,
+                         pd_pack_progress_fn progress, void *user, pd_pack_result *res);
+
+/* Writes a data set already in memory (e.g. IDX) to out_path, atomically. */
+pd_status pd_pack_dataset(const pd_dataset *ds, const char *out_path, pd_pack_result *res);
+
+/* Maps a packed file read-only. The header is untrusted: every field is
+ * checked against include/pixeldit/limits.h, sizes are computed in 64 bits
+ * and the file size must equal what the header implies; the header's
+ * CRC-32 is always checked, the payload's (a read of the whole file, by
+ * pread, so it leaves nothing resident) when verify is true. Labels are
+ * copied and each checked against the class count. */
+pd_status pd_dataset_open_packed(const char *path, bool verify, pd_dataset **out);
 
 /* ---- epoch shuffler ---------------------------------------------------- */
 
@@ -159,6 +235,45 @@ void pd_shuffler_free(pd_shuffler *s);
 pd_status pd_shuffler_next(pd_shuffler *s, int *out, int batch, int64_t *epoch_out);
 void pd_shuffler_save(const pd_shuffler *s, pd_shuffler_state *st);
 pd_status pd_shuffler_restore(pd_shuffler *s, const pd_shuffler_state *st);
+
+/* ---- batch loader ------------------------------------------------------ */
+
+/* Hands out the batches of a shuffler in its exact order, optionally
+ * prepared ahead by one background thread (gather from memory or the
+ * mapping, x/255*2-1), and optionally only a slice of each batch:
+ *
+ *   global batch of step t:  idx[0..batch) = the shuffler's next `batch`
+ *   this caller's part:      idx[first .. first+count)
+ *
+ * With data parallelism each rank opens a loader with the same shuffler
+ * seed and batch and its own [first, first+count); together the ranks
+ * cover the global batch exactly once. Flips are not applied: the caller
+ * draws the global mask (batch) from its own rng as before and applies
+ * mask[first..first+count) with pd_batch_hflip, which keeps training
+ * bit-exact with and without prefetching. */
+typedef struct pd_loader pd_loader;
+
+typedef struct pd_loader_opts {
+    int batch;    /* global batch size B, 1..n */
+    int first;    /* this caller's slice of each batch: [first, first + count) */
+    int count;    /* 0: the whole batch (first must be 0) */
+    int prefetch; /* batches prepared ahead on a background thread; 0: none (synchronous) */
+} pd_loader_opts;
+
+/* The loader borrows ds and shuf (both must outlive it) and draws from shuf
+ * only on the calling thread; a checkpoint saves pd_loader_state(), not the
+ * shuffler, since the shuffler runs up to `prefetch` batches ahead. */
+pd_status pd_loader_open(const pd_dataset *ds, pd_shuffler *shuf, const pd_loader_opts *o,
+                         pd_loader **out);
+/* The next batch: x (count, C, S, S) unflipped, labels (count) (may be
+ * NULL), global_idx (batch) the whole batch's sample indices (may be NULL).
+ * *wait_s (may be NULL) gets the seconds this call blocked on the
+ * background thread. */
+pd_status pd_loader_next(pd_loader *l, float *x, int *labels, int *global_idx, double *wait_s);
+/* The shuffler state after the last batch pd_loader_next returned: what a
+ * checkpoint stores and pd_shuffler_restore resumes from. */
+void pd_loader_state(const pd_loader *l, pd_shuffler_state *st);
+void pd_loader_close(pd_loader *l);
 
 /* ---- writing samples --------------------------------------------------- */
 

@@ -346,7 +346,7 @@ static void test_png_folder_errors(void **state) {
     snprintf(p, sizeof p, "%s/k", root);
     mkdir(p, 0777);
     assert_int_equal(pd_dataset_load_folder(root, &o, &ds), PD_ERR_FORMAT);
-    TU_ASSERT_CONTAINS(pd_last_error(), "/k: class folder has no .png files");
+    TU_ASSERT_CONTAINS(pd_last_error(), "/k: class folder has no .png, .jpg or .jpeg files");
     /* truncated PNG: named, format error, nothing leaked or crashed */
     snprintf(p, sizeof p, "%s/k/good.png", root);
     write_solid_png(p, 40, 40, PNG_COLOR_TYPE_RGB, 8, g);

@@ -124,7 +124,7 @@ static void test_class_accuracy(void **state) {
 
 static void test_grid_score_real_images(void **state) {
     (void)state;
-    pd_dataset_opts o = {32, 1, PD_FIT_PAD};
+    pd_dataset_opts o = {.image_size = 32, .channels = 1, .fit = PD_FIT_PAD};
     pd_dataset *ds;
     assert_int_equal(pd_dataset_load_fashion_mnist(NULL, false, &o, &ds), PD_OK);
     enum { N = 1000 };

@@ -93,7 +93,7 @@ static void test_idx_label_out_of_range(void **state) {
     snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte.gz", dir);
     write_gz(img, ih, sizeof ih);
     write_gz(lab, lh, sizeof lh);
-    pd_dataset_opts o = {2, 1, PD_FIT_PAD};
+    pd_dataset_opts o = {.image_size = 2, .channels = 1, .fit = PD_FIT_PAD};
     pd_dataset *ds = NULL;
     assert_int_equal(pd_dataset_load_fashion_mnist(dir, false, &o, &ds), PD_ERR_FORMAT);
     assert_null(ds);
