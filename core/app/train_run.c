@@ -285,7 +285,6 @@ static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, floa
                             int *labels_dropped, uint8_t *flip, pd_step_shard *sh, float *loss_out,
                             float *parts) {
     const pd_config *cfg = &r->s.cfg;
-    int B = cfg->train.batch_size;
     uint64_t step_no = (uint64_t)r->st.step + 1;
     double t0 = pd_now_seconds();
     pd_status s = pd_loader_next(r->loader, x, labels, idx, NULL);
