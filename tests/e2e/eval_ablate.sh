@@ -11,6 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME="$tmp/cache"
 fails=0
 source "$(dirname "$0")/check.sh" || exit 1
+e2e=$(cd "$(dirname "$0")" && pwd) # tiny.ini, the shared tiny model
 expect_file() { # expect_file NAME PATH REGEX
   if [[ -f "$2" ]] && grep -q -- "$3" "$2"; then echo "ok   $1"; else
     echo "FAIL $1: $2 missing or lacks '$3'"
@@ -18,28 +19,15 @@ expect_file() { # expect_file NAME PATH REGEX
   fi
 }
 
-cat >"$tmp/a.ini" <<'INI'
+# image_size and lr are repeated here because the checks below edit them
+cat >"$tmp/a.ini" <<INI
+[config]
+base = $e2e/tiny.ini
 [model]
-preset = small
 image_size = 16
-hidden_size = 32
-depth = 2
-num_heads = 2
-bottleneck_dim = 8
-in_context_len = 2
-in_context_start = 1
 [train]
-batch_size = 8
 lr = 1e-3
-warmup_steps = 1
-threads = 2
 ckpt_every = 0
-[sample]
-steps = 2
-per_class = 1
-[data]
-fit = resize
-limit = 64
 INI
 # the second config: another loss and one key outside the plugin sections
 sed -e 's/lr = 1e-3/lr = 2e-3/' "$tmp/a.ini" >"$tmp/b.ini"

@@ -22,6 +22,7 @@ tmp=$(mktemp -d /tmp/pixeldit-mpi-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 source "$(dirname "$0")/check.sh" || exit 1
+e2e=$(cd "$(dirname "$0")" && pwd) # tiny.ini, the shared tiny model
 
 # CI runs as root on 2 cores; one thread per rank; no ptrace-based copies
 # (containers often forbid them)
@@ -46,26 +47,13 @@ bg_wait() { # bg_wait : waits for $job; its exit code in $rc
   kill "$watchdog" 2>/dev/null
 }
 
-cat >"$tmp/tiny.ini" <<'INI'
-[model]
-preset = small
-image_size = 16
-hidden_size = 32
-depth = 2
-num_heads = 2
-bottleneck_dim = 8
-in_context_len = 2
-in_context_start = 1
+cat >"$tmp/tiny.ini" <<INI
+[config]
+base = $e2e/tiny.ini
 [train]
-batch_size = 8
-lr = 1e-3
-warmup_steps = 1
 threads = 1
 hflip = true
 final_grid = false
-[data]
-fit = resize
-limit = 64
 INI
 
 # loss columns of two log.csv files agree to 1e-5 relative, row by row

@@ -10,29 +10,13 @@ tmp=$(mktemp -d /tmp/pixeldit-rel-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 source "$(dirname "$0")/check.sh" || exit 1
+e2e=$(cd "$(dirname "$0")" && pwd) # tiny.ini, the shared tiny model
 
-cat >"$tmp/tiny.ini" <<'INI'
-[model]
-preset = small
-image_size = 16
-hidden_size = 32
-depth = 2
-num_heads = 2
-bottleneck_dim = 8
-in_context_len = 2
-in_context_start = 1
+cat >"$tmp/tiny.ini" <<INI
+[config]
+base = $e2e/tiny.ini
 [train]
-batch_size = 8
-lr = 1e-3
-warmup_steps = 1
-threads = 2
 ckpt_every = 0
-[sample]
-steps = 2
-per_class = 1
-[data]
-fit = resize
-limit = 64
 INI
 train() { "$bin" train "$tmp/tiny.ini" --quiet "$@"; }
 
