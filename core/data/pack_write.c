@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "data_internal.h"
+#include "io/file_write.h"
 #include "pack_format.h"
 #include "pixeldit/limits.h"
 
@@ -34,17 +35,8 @@ typedef struct pack_writer {
 } pack_writer;
 
 static pd_status write_all(pack_writer *w, const void *buf, size_t n) {
-    const uint8_t *p = buf;
-    while (n) {
-        ssize_t r = write(w->fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0)
-            return pd_fail(PD_ERR_IO, "%s: write to '%s' failed: %s", w->path, w->tmp,
-                           r < 0 ? strerror(errno) : "no progress");
-        p += r;
-        n -= (size_t)r;
-    }
-    return PD_OK;
+    if (pd_write_all(w->fd, buf, n)) return PD_OK;
+    return pd_fail(PD_ERR_IO, "%s: write to '%s' failed: %s", w->path, w->tmp, strerror(errno));
 }
 
 static uint32_t crc_update(uint32_t crc, const uint8_t *p, uint64_t n) {
@@ -163,20 +155,6 @@ static pd_status writer_append(pack_writer *w, const uint8_t *pixels, const int 
     return PD_OK;
 }
 
-/* Only directory fsync failures are ignored: the data is already safe. */
-static void sync_parent_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 /* Labels, then the header at offset 0, fsync, rename. */
 static pd_status writer_finish(pack_writer *w, pd_pack_result *res) {
     if (w->count == 0) return pd_fail(PD_ERR_FORMAT, "%s: no images to pack", w->path);
@@ -216,7 +194,7 @@ static pd_status writer_finish(pack_writer *w, pd_pack_result *res) {
         return pd_fail(PD_ERR_IO, "%s: cannot rename '%s' over it: %s", w->path, w->tmp,
                        strerror(e));
     }
-    sync_parent_dir(w->path);
+    pd_sync_parent_dir(w->path);
     if (res) {
         res->images = (int64_t)w->count;
         res->bytes = (int64_t)(w->pixels_offset + pixel_bytes + w->count * 4);

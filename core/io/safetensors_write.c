@@ -1,5 +1,6 @@
 /* safetensors writer: queue tensors and metadata, then replace the target
  * file atomically (temp file, fsync, rename). See safetensors.h. */
+#include "file_write.h"
 #include "pixeldit/safetensors.h"
 
 #include <errno.h>
@@ -202,33 +203,6 @@ static bool build_header(const pd_st_writer *w, sbuf *b) {
 
 /* ---- atomic file replacement --------------------------------------------------- */
 
-static bool write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t r = write(fd, c, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r == 0) errno = EIO; /* no progress: report something */
-        if (r <= 0) return false;
-        c += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-/* Makes the rename itself durable; failure here loses nothing already
- * written, so it is not reported. */
-static void sync_parent_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
 
 pd_status pd_st_writer_write(const pd_st_writer *w, const char *path) {
     if (!w || !path) return pd_fail(PD_ERR_ARG, "st_writer_write: NULL writer or path");
@@ -254,8 +228,8 @@ pd_status pd_st_writer_write(const pd_st_writer *w, const char *path) {
     }
     unsigned char lenbuf[8];
     for (int i = 0; i < 8; i++) lenbuf[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
-    bool ok = write_all(fd, lenbuf, 8) && write_all(fd, hdr.s, hdr.len);
-    for (int i = 0; ok && i < w->n; i++) ok = write_all(fd, w->t[i].data, w->t[i].nbytes);
+    bool ok = pd_write_all(fd, lenbuf, 8) && pd_write_all(fd, hdr.s, hdr.len);
+    for (int i = 0; ok && i < w->n; i++) ok = pd_write_all(fd, w->t[i].data, w->t[i].nbytes);
     if (!ok) s = pd_fail(PD_ERR_IO, "%s: write to '%s' failed: %s", path, tmp, strerror(errno));
     else if (fsync(fd) != 0)
         s = pd_fail(PD_ERR_IO, "%s: fsync of '%s' failed: %s", path, tmp, strerror(errno));
@@ -264,7 +238,7 @@ pd_status pd_st_writer_write(const pd_st_writer *w, const char *path) {
     if (!s && rename(tmp, path) != 0)
         s = pd_fail(PD_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp, strerror(errno));
     if (s) unlink(tmp);
-    else sync_parent_dir(path);
+    else pd_sync_parent_dir(path);
 out:
     free(tmp);
     free(hdr.s);
