@@ -255,7 +255,7 @@ pd_status pd_shuffler_restore(pd_shuffler *s, const pd_shuffler_state *st);
 
 /* Hands out the batches of a shuffler in its exact order, optionally
  * prepared ahead by one background thread (gather from memory or the
- * mapping, x/255*2-1), and optionally only a slice of each batch:
+ * mapping, or decode a streamed folder's files; x/255*2-1), and optionally only a slice of each batch:
  *
  *   global batch of step t:  idx[0..batch) = the shuffler's next `batch`
  *   this caller's part:      idx[first .. first+count)
