@@ -1,13 +1,10 @@
 /* pixeldit data pack SRC --image-size S --out FILE   (decode once, pack)
  * pixeldit data info FILE [--verify]                  (describe a packed file)
  *
- * Self-contained argument handling (plain loops, no shared parser). */
-#include <errno.h>
+ * Each subcommand is an option table for cli_parse (cli/cli_opts.h). */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,40 +16,20 @@ static const char *usage =
     "usage: pixeldit data pack SRC --image-size S --out FILE [options]\n"
     "       pixeldit data info FILE [--verify]\n"
     "\n"
-    "  pack decodes SRC once with the training preprocessing (ADM center crop to S for\n"
-    "  folders, pad/resize for IDX) and writes one packed file for [data] source = packed.\n"
-    "  SRC is an image folder root/<class>/*.png|jpg|jpeg, or a folder holding IDX files\n"
-    "  (train-images-idx3-ubyte[.gz] and labels, e.g. Fashion-MNIST).\n"
-    "\n"
-    "  --image-size S    side of the packed images (the model's [model] image_size)\n"
-    "  --out FILE        file to write (atomically: FILE.tmp.<pid>, then renamed)\n"
-    "  --channels C      1 or 3 (default 3 for folders, 1 for IDX)\n"
-    "  --fit pad|resize  IDX only: how 28x28 reaches S (default pad)\n"
-    "  --split train|test  IDX only (default train)\n"
-    "  --skip-corrupt    skip images that fail to decode (each named) instead of stopping\n"
-    "  --threads N       decoding threads (default: all cores)\n"
-    "\n"
-    "  info prints a packed file's header; --verify also checks its payload checksum.\n"
+    "  pack decodes SRC once with the training preprocessing and writes one packed\n"
+    "  file for [data] source = packed; info describes a packed file.\n"
+    "  `pixeldit data pack --help` and `pixeldit data info --help` list their options;\n"
     "  docs/data.md describes the format and the [data] keys.\n";
 
-static int usage_error(const char *msg, const char *arg) {
-    fprintf(stderr, "pixeldit: data: %s%s%s\n%s", msg, arg ? " " : "", arg ? arg : "", usage);
-    return CLI_USAGE;
-}
+static const char *pack_epilog =
+    "Decodes SRC with the training preprocessing (ADM center crop to S for folders,\n"
+    "pad/resize for IDX). SRC is an image folder root/<class>/*.png|jpg|jpeg, or a folder\n"
+    "holding IDX files (train-images-idx3-ubyte[.gz] and labels, e.g. Fashion-MNIST).\n"
+    "docs/data.md describes the format and the [data] keys.\n";
 
 static int fail(const char *what) {
     fprintf(stderr, "pixeldit: data %s: %s\n", what, pd_last_error());
     return CLI_ERR;
-}
-
-/* A whole decimal integer in [lo, hi]. */
-static bool parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return false;
-    *out = v;
-    return true;
 }
 
 static void fmt_time(char *buf, size_t n, double s) {
@@ -97,46 +74,34 @@ static bool is_idx_dir(const char *src) {
 }
 
 static int data_pack(int argc, char **argv) {
-    const char *src = NULL, *out = NULL;
+    const char *src = NULL, *out = NULL, *fit_s = "pad", *split = "train";
     long size = 0, channels = 0, threads = 0;
-    bool skip = false, test_split = false;
-    pd_fit fit = PD_FIT_PAD;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(a, "--skip-corrupt")) skip = true;
-        else if (!strcmp(a, "--image-size") && v) {
-            if (!parse_int(v, 1, PD_MAX_IMAGE_SIZE, &size))
-                return usage_error("--image-size must be an integer in 1..4096, got", v);
-            i++;
-        } else if (!strcmp(a, "--channels") && v) {
-            if (!parse_int(v, 1, 3, &channels) || channels == 2)
-                return usage_error("--channels must be 1 or 3, got", v);
-            i++;
-        } else if (!strcmp(a, "--threads") && v) {
-            if (!parse_int(v, 0, 1024, &threads))
-                return usage_error("--threads must be an integer in 0..1024, got", v);
-            i++;
-        } else if (!strcmp(a, "--fit") && v) {
-            if (strcmp(v, "pad") && strcmp(v, "resize"))
-                return usage_error("--fit must be pad or resize, got", v);
-            fit = strcmp(v, "pad") ? PD_FIT_RESIZE : PD_FIT_PAD;
-            i++;
-        } else if (!strcmp(a, "--split") && v) {
-            if (strcmp(v, "train") && strcmp(v, "test"))
-                return usage_error("--split must be train or test, got", v);
-            test_split = !strcmp(v, "test");
-            i++;
-        } else if (!strcmp(a, "--out") && v) out = argv[++i];
-        else if (a[0] == '-') return usage_error("unknown or incomplete option", a);
-        else if (src) return usage_error("one SRC only; extra argument", a);
-        else src = a;
-    }
-    if (!src) return usage_error("pack needs SRC (an image folder or a folder of IDX files)", NULL);
-    if (!size) return usage_error("pack needs --image-size S", NULL);
-    if (!out) return usage_error("pack needs --out FILE", NULL);
+    bool skip = false;
+    const cli_opt opts[] = {
+        {.name = "--image-size", .kind = CLI_INT, .arg = "S", .dst = &size, .min = 1,
+         .max = PD_MAX_IMAGE_SIZE, .required = true,
+         .help = "side of the packed images (the model's [model] image_size)"},
+        {.name = "--out", .kind = CLI_STRING, .arg = "FILE", .dst = &out, .required = true,
+         .help = "file to write (atomically: FILE.tmp.<pid>, then renamed)"},
+        {.name = "--channels", .kind = CLI_INT, .arg = "C", .dst = &channels, .min = 1, .max = 3,
+         .help = "1 or 3 (default 3 for folders, 1 for IDX)"},
+        {.name = "--fit", .kind = CLI_STRING, .arg = "pad|resize", .dst = &fit_s, .choices = "pad|resize",
+         .help = "IDX only: how 28x28 reaches S (default pad)"},
+        {.name = "--split", .kind = CLI_STRING, .arg = "train|test", .dst = &split,
+         .choices = "train|test", .help = "IDX only (default train)"},
+        {.name = "--skip-corrupt", .kind = CLI_FLAG, .dst = &skip,
+         .help = "skip images that fail to decode (each named) instead of stopping"},
+        {.name = "--threads", .kind = CLI_INT, .arg = "N", .dst = &threads, .min = 0, .max = 1024,
+         .help = "decoding threads (default: all cores)"},
+    };
+    const cli_command cmd = {.name = "data pack", .operand = "SRC", .operands = &src, .min_operands = 1,
+                             .max_operands = 1, .opts = opts, .n_opts = (int)(sizeof opts / sizeof *opts),
+                             .epilog = pack_epilog};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
+    if (channels == 2) return cli_opts_fail(&cmd, "--channels 2: expected 1 or 3");
+    bool test_split = !strcmp(split, "test");
+    pd_fit fit = strcmp(fit_s, "pad") ? PD_FIT_RESIZE : PD_FIT_PAD;
     pd_set_num_threads((int)threads);
     bool idx = is_idx_dir(src);
     pd_dataset_opts o = {.image_size = (int)size, .channels = (int)(channels ? channels : idx ? 1 : 3),
@@ -166,16 +131,15 @@ static int data_pack(int argc, char **argv) {
 static int data_info(int argc, char **argv) {
     const char *path = NULL;
     bool verify = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        } else if (!strcmp(argv[i], "--verify")) verify = true;
-        else if (argv[i][0] == '-') return usage_error("unknown option", argv[i]);
-        else if (path) return usage_error("one FILE only; extra argument", argv[i]);
-        else path = argv[i];
-    }
-    if (!path) return usage_error("info needs FILE", NULL);
+    const cli_opt opts[] = {
+        {.name = "--verify", .kind = CLI_FLAG, .dst = &verify,
+         .help = "also check the payload checksum (reads the whole file)"},
+    };
+    const cli_command cmd = {.name = "data info", .operand = "FILE", .operands = &path, .min_operands = 1,
+                             .max_operands = 1, .opts = opts, .n_opts = (int)(sizeof opts / sizeof *opts),
+                             .epilog = "Prints a packed file's header: count, image shape, classes.\n"};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc != CLI_CONTINUE) return rc;
     pd_dataset *ds;
     if (pd_dataset_open_packed(path, verify, &ds)) return fail("info");
     printf("%s: packed data set, format %d: %d images of %dx%dx%d, %d classes%s\n", path,
@@ -187,13 +151,17 @@ static int data_info(int argc, char **argv) {
     return CLI_OK;
 }
 
+/* Subcommand dispatch; argv[1] is the subcommand, which cli_parse sees as
+ * the command's name. */
 int cmd_data(int argc, char **argv) {
-    if (argc < 2) return usage_error("expected a subcommand: pack or info", NULL);
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    if (argc >= 2 && cli_is_help(argv[1])) {
         fputs(usage, stdout);
         return CLI_OK;
     }
-    if (!strcmp(argv[1], "pack")) return data_pack(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "info")) return data_info(argc - 1, argv + 1);
-    return usage_error("unknown subcommand (expected pack or info):", argv[1]);
+    if (argc >= 2 && !strcmp(argv[1], "pack")) return data_pack(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "info")) return data_info(argc - 1, argv + 1);
+    if (argc < 2) fprintf(stderr, "pixeldit: data: expected a subcommand: pack or info\n");
+    else fprintf(stderr, "pixeldit: data: unknown subcommand '%s' (expected pack or info)\n", argv[1]);
+    fputs(usage, stderr);
+    return CLI_USAGE;
 }

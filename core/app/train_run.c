@@ -38,8 +38,12 @@ static void warn_skipped(void *verbose, const char *msg) {
 static pd_status load_data(const pd_config *cfg, bool verbose, pd_dataset **ds) {
     pd_dataset_opts opts = {.image_size = cfg->model.image_size, .channels = cfg->model.channels,
                             .fit = cfg->data.fit, .skip_corrupt = cfg->data.skip_corrupt,
-                            .on_skip = warn_skipped, .skip_user = &verbose};
+                            .on_skip = warn_skipped, .skip_user = &verbose,
+                            .stream = cfg->data.stream};
     pd_status s;
+    if (cfg->data.stream && cfg->data.source != PD_DATA_FOLDER)
+        return pd_fail(PD_ERR_CONFIG, "[data] stream = true needs source = folder (a packed file is "
+                       "already read on demand through mmap; IDX files are small)");
     if (cfg->data.source == PD_DATA_IDX)
         s = pd_dataset_load_fashion_mnist(cfg->data.path, cfg->data.split == PD_SPLIT_TRAIN, &opts, ds);
     else if (cfg->data.source == PD_DATA_PACKED)

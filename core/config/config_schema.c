@@ -192,6 +192,9 @@ const cfg_key pd_cfg_keys[] = {
              "packed: check the payload's CRC-32 when the file is opened (one read of the whole file)."),
     INT_KEY("data", "prefetch", data.prefetch, "0", 0, 64,
             "Batches prepared ahead by a background thread while the model computes; 0 = off. Same batches either way."),
+    BOOL_KEY("data", "stream", data.stream, "false",
+             "folder: keep only the file list and decode each batch's images when it is prepared "
+             "(on the prefetch thread) instead of all at start. Same batches; not with skip_corrupt."),
 
     /* plugin sections */
     PLUGIN_KEY("decoder", decoder, "jit_final_layer",

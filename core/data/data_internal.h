@@ -4,9 +4,10 @@
 
 #include "pixeldit/data.h"
 
-/* A zeroed data set with pixels (n, channels, size, size), labels (n) and
- * num_classes NULL class names; NULL (message set) when out of memory. */
-pd_dataset *pd_dataset_alloc(int n, int channels, int size, int num_classes);
+/* A zeroed data set with pixels (n, channels, size, size) (none when
+ * !with_pixels: a streamed folder), labels (n) and num_classes NULL class
+ * names; NULL (message set) when out of memory. */
+pd_dataset *pd_dataset_alloc(int n, int channels, int size, int num_classes, bool with_pixels);
 
 /* Sets class_names[k] to a copy of name; -1 when out of memory. */
 int pd_dataset_set_class_name(pd_dataset *ds, int k, const char *name);
@@ -32,13 +33,14 @@ typedef struct pd_folder_list {
 pd_status pd_folder_list_open(const char *root, pd_folder_list *out);
 void pd_folder_list_free(pd_folder_list *l);
 
-/* Decodes files [first, first + n) of l on the OpenMP threads, each cropped
- * to S x S and stored planar at dst + i * C*S*S (i relative to first).
- * ok[i] gets 1 or 0. A failure that is not skippable (anything but
- * PD_ERR_FORMAT when skip_corrupt, or any failure otherwise) stops with
- * the failing file of lowest index reported; skipped files are reported
- * through opts->on_skip in index order and counted in *skipped. */
-pd_status pd_folder_decode(const pd_folder_list *l, int first, int n, const pd_dataset_opts *opts,
-                           uint8_t *dst, uint8_t *ok, int *skipped);
+/* Decodes n files of l on pd_get_num_threads() OpenMP threads, file i
+ * being files[i] (files may be NULL: first + i), each cropped to S x S and
+ * stored planar at dst + i * C*S*S. ok[i] gets 1 or 0. A failure that is
+ * not skippable (anything but PD_ERR_FORMAT when skip_corrupt, or any
+ * failure otherwise) stops with the failing file of lowest i reported;
+ * skipped files are reported through opts->on_skip in order and counted
+ * in *skipped. Safe to call from any thread (the loader's worker). */
+pd_status pd_folder_decode(const pd_folder_list *l, const int *files, int first, int n,
+                           const pd_dataset_opts *opts, uint8_t *dst, uint8_t *ok, int *skipped);
 
 #endif

@@ -6,15 +6,15 @@
 
 #include "data_internal.h"
 
-pd_dataset *pd_dataset_alloc(int n, int channels, int size, int num_classes) {
+pd_dataset *pd_dataset_alloc(int n, int channels, int size, int num_classes, bool with_pixels) {
     pd_dataset *ds = calloc(1, sizeof *ds);
-    size_t npix = (size_t)n * channels * size * size;
+    size_t npix = with_pixels ? (size_t)n * channels * size * size : 0;
     if (ds) {
-        ds->pixels = malloc(npix ? npix : 1);
+        ds->pixels = with_pixels ? malloc(npix ? npix : 1) : NULL;
         ds->labels = calloc((size_t)(n ? n : 1), sizeof(int));
         ds->class_names = calloc((size_t)(num_classes ? num_classes : 1), sizeof(char *));
     }
-    if (!ds || !ds->pixels || !ds->labels || !ds->class_names) {
+    if (!ds || (with_pixels && !ds->pixels) || !ds->labels || !ds->class_names) {
         pd_dataset_free(ds);
         pd_fail(PD_ERR_NOMEM, "dataset: cannot allocate %d images of %dx%dx%d (%zu bytes)", n,
                 channels, size, size, npix);
@@ -43,6 +43,8 @@ void pd_dataset_free(pd_dataset *ds) {
     free(ds->labels);
     if (ds->map) munmap(ds->map, ds->map_bytes); /* pixels point into it */
     else free(ds->pixels);
+    if (ds->files) pd_folder_list_free(ds->files);
+    free(ds->files);
     free(ds);
 }
 
@@ -60,33 +62,68 @@ pd_status pd_dataset_check_opts(const pd_dataset_opts *opts, const char *source)
     return PD_OK;
 }
 
+/* One image src (C, S, S) uint8 to dst (C, S, S) as lut[x], mirrored when
+ * flip. */
+static void image_to_float(const uint8_t *src, int C, int S, bool flip, const float *lut,
+                           float *dst) {
+    for (size_t row = 0; row < (size_t)C * S; row++) {
+        const uint8_t *sr = src + row * S;
+        float *dr = dst + row * S;
+        if (flip)
+            for (int x = 0; x < S; x++) dr[x] = lut[sr[S - 1 - x]];
+        else
+            for (int x = 0; x < S; x++) dr[x] = lut[sr[x]];
+    }
+}
+
+/* A streamed folder's batch: decode the n files into a scratch buffer
+ * (n, C, S, S) with the in-memory loader's decode and crop. */
+static pd_status decode_batch(const pd_dataset *ds, const int *indices, int n, uint8_t **out) {
+    size_t img = (size_t)ds->channels * ds->size * ds->size;
+    uint8_t *px = malloc(img * (size_t)(n ? n : 1)), *ok = malloc((size_t)(n ? n : 1));
+    if (!px || !ok) {
+        free(px);
+        free(ok);
+        return pd_fail(PD_ERR_NOMEM, "dataset_batch: out of memory decoding %d images", n);
+    }
+    pd_dataset_opts o = {.image_size = ds->size, .channels = ds->channels, .fit = PD_FIT_PAD,
+                         .skip_corrupt = false, .on_skip = NULL, .skip_user = NULL, .stream = false};
+    int skipped = 0;
+    pd_status st = pd_folder_decode(ds->files, indices, 0, n, &o, px, ok, &skipped);
+    free(ok);
+    if (st != PD_OK) {
+        free(px);
+        return st;
+    }
+    *out = px;
+    return PD_OK;
+}
+
 pd_status pd_dataset_batch(const pd_dataset *ds, const int *indices, int n,
                            const uint8_t *hflip, float *out_x, int *out_y) {
     if (!ds || !indices || !out_x) return pd_fail(PD_ERR_ARG, "dataset_batch: NULL argument");
     if (n < 0) return pd_fail(PD_ERR_ARG, "dataset_batch: n must be >= 0, got %d", n);
+    for (int i = 0; i < n; i++)
+        if (indices[i] < 0 || indices[i] >= ds->n)
+            return pd_fail(PD_ERR_ARG, "dataset_batch: indices[%d] = %d outside [0, %d)", i,
+                           indices[i], ds->n);
     /* Same float ops as torchvision's ToTensor then x*2-1, via a table. */
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f) * 2.0f - 1.0f;
     int S = ds->size;
-    size_t plane = (size_t)S * S, img = plane * ds->channels;
-    for (int i = 0; i < n; i++) {
-        int idx = indices[i];
-        if (idx < 0 || idx >= ds->n)
-            return pd_fail(PD_ERR_ARG, "dataset_batch: indices[%d] = %d outside [0, %d)", i,
-                           idx, ds->n);
-        const uint8_t *src = ds->pixels + (size_t)idx * img; /* (C, S, S) */
-        float *dst = out_x + (size_t)i * img;                 /* (C, S, S) */
-        bool flip = hflip && hflip[i];
-        for (size_t row = 0; row < (size_t)ds->channels * S; row++) {
-            const uint8_t *sr = src + row * S;
-            float *dr = dst + row * S;
-            if (flip)
-                for (int x = 0; x < S; x++) dr[x] = lut[sr[S - 1 - x]];
-            else
-                for (int x = 0; x < S; x++) dr[x] = lut[sr[x]];
-        }
-        if (out_y) out_y[i] = ds->labels[idx];
+    size_t img = (size_t)S * S * ds->channels;
+    uint8_t *decoded = NULL; /* (n, C, S, S) for a streamed folder */
+    if (ds->files) {
+        pd_status st = decode_batch(ds, indices, n, &decoded);
+        if (st != PD_OK) return st;
     }
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = decoded ? decoded + (size_t)i * img
+                                     : ds->pixels + (size_t)indices[i] * img; /* (C, S, S) */
+        image_to_float(src, ds->channels, S, hflip && hflip[i], lut, out_x + (size_t)i * img);
+        if (out_y) out_y[i] = ds->labels[indices[i]];
+    }
+    free(decoded);
     return PD_OK;
 }
 

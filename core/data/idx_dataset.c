@@ -63,7 +63,7 @@ pd_status pd_dataset_load_idx(const char *images_path, const char *labels_path,
     int max_label = 0;
     for (int i = 0; i < n; i++)
         if (lab[i] > max_label) max_label = lab[i];
-    if (!(ds = pd_dataset_alloc(n, C, S, max_label + 1))) {
+    if (!(ds = pd_dataset_alloc(n, C, S, max_label + 1, true))) {
         st = PD_ERR_NOMEM;
         goto done;
     }

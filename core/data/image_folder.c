@@ -13,6 +13,7 @@
 
 #include "data_internal.h"
 #include "pixeldit/limits.h"
+#include "pixeldit/runtime.h"
 
 typedef struct name_list {
     char **names;
@@ -199,8 +200,8 @@ done:
     return st;
 }
 
-pd_status pd_folder_decode(const pd_folder_list *l, int first, int n, const pd_dataset_opts *opts,
-                           uint8_t *dst, uint8_t *ok, int *skipped) {
+pd_status pd_folder_decode(const pd_folder_list *l, const int *files, int first, int n,
+                           const pd_dataset_opts *opts, uint8_t *dst, uint8_t *ok, int *skipped) {
     int C = opts->channels, S = opts->image_size;
     size_t img = (size_t)C * S * S;
     /* each thread's messages land in its own thread-local buffer: copy them */
@@ -211,9 +212,12 @@ pd_status pd_folder_decode(const pd_folder_list *l, int first, int n, const pd_d
         free(msgs);
         return pd_fail(PD_ERR_NOMEM, "out of memory decoding %d images", n);
     }
-#pragma omp parallel for schedule(dynamic, 4)
+    /* the thread count is explicit: on the loader's own thread the OpenMP
+     * default would ignore pd_set_num_threads */
+#pragma omp parallel for schedule(dynamic, 4) num_threads(pd_get_num_threads())
     for (int i = 0; i < n; i++) {
-        sts[i] = load_one(l->paths[first + i], C, S, dst + (size_t)i * img);
+        int f = files ? files[i] : first + i;
+        sts[i] = load_one(l->paths[f], C, S, dst + (size_t)i * img);
         if (sts[i] != PD_OK) msgs[i] = strdup(pd_last_error());
     }
     pd_status st = PD_OK;
@@ -240,13 +244,18 @@ pd_status pd_dataset_load_folder(const char *root, const pd_dataset_opts *opts,
     *out = NULL;
     pd_status st = pd_dataset_check_opts(opts, root);
     if (st != PD_OK) return st;
+    if (opts->stream && opts->skip_corrupt)
+        return pd_fail(PD_ERR_ARG,
+                       "%s: skip_corrupt cannot be combined with stream (the files to skip are "
+                       "only known once all are decoded): pack the folder with `pixeldit data "
+                       "pack --skip-corrupt`, or turn stream off", root);
     pd_folder_list l;
     if ((st = pd_folder_list_open(root, &l)) != PD_OK) return st;
     int C = opts->channels, S = opts->image_size, skipped = 0;
     size_t img = (size_t)C * S * S;
-    pd_dataset *ds = pd_dataset_alloc(l.n, C, S, l.num_classes);
-    uint8_t *ok = malloc((size_t)l.n);
-    if (!ds || !ok) {
+    pd_dataset *ds = pd_dataset_alloc(l.n, C, S, l.num_classes, !opts->stream);
+    uint8_t *ok = opts->stream ? NULL : malloc((size_t)l.n);
+    if (!ds || (!opts->stream && !ok)) {
         st = ds ? pd_fail(PD_ERR_NOMEM, "%s: out of memory", root) : PD_ERR_NOMEM;
         goto done;
     }
@@ -255,7 +264,17 @@ pd_status pd_dataset_load_folder(const char *root, const pd_dataset_opts *opts,
             st = pd_fail(PD_ERR_NOMEM, "%s: out of memory", root);
             goto done;
         }
-    if ((st = pd_folder_decode(&l, 0, l.n, opts, ds->pixels, ok, &skipped)) != PD_OK) goto done;
+    if (opts->stream) { /* the list moves into the data set; batches decode from it */
+        memcpy(ds->labels, l.labels, sizeof(int) * (size_t)l.n);
+        if (!(ds->files = malloc(sizeof *ds->files))) {
+            st = pd_fail(PD_ERR_NOMEM, "%s: out of memory", root);
+            goto done;
+        }
+        *ds->files = l;
+        memset(&l, 0, sizeof l);
+        goto done;
+    }
+    if ((st = pd_folder_decode(&l, NULL, 0, l.n, opts, ds->pixels, ok, &skipped)) != PD_OK) goto done;
     int kept = 0; /* compact over skipped files, keeping the order */
     for (int i = 0; i < l.n; i++) {
         if (!ok[i]) continue;

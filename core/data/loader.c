@@ -3,7 +3,8 @@
  *
  * Only the calling thread draws from the shuffler. Each draw goes into a
  * slot of a ring together with the shuffler state right after it; the
- * worker fills slots in order (gather, x/255*2-1) and the caller takes
+ * worker fills slots in order (gather, or decode a streamed folder's files;
+ * x/255*2-1) and the caller takes
  * them in the same order. So the batches are the synchronous loader's, bit
  * for bit, whatever the timing, and the state a checkpoint needs is the one
  * stored with the last slot handed out. */

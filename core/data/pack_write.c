@@ -236,7 +236,7 @@ pd_status pd_pack_folder(const char *root, const pd_dataset_opts *opts, const ch
     if (!s) s = writer_open(&w, out_path, C, S, l.num_classes, l.class_names);
     for (int first = 0; first < l.n && !s; first += chunk) {
         int n = l.n - first < chunk ? l.n - first : chunk;
-        s = pd_folder_decode(&l, first, n, opts, buf, ok, &skipped);
+        s = pd_folder_decode(&l, NULL, first, n, opts, buf, ok, &skipped);
         if (!s) s = writer_append(&w, buf, l.labels + first, n, ok);
         if (!s && progress) progress(user, first + n, l.n, skipped);
     }

@@ -141,6 +141,7 @@ typedef struct pd_config_data {
     bool skip_corrupt; /* folders: skip and count undecodable images */
     bool verify;       /* packed: check the payload CRC-32 on open */
     int prefetch;      /* batches prepared ahead on a background thread; 0: off */
+    bool stream;       /* folder: decode each batch's files when it is prepared */
 } pd_config_data;
 
 /* One key of a plugin section other than `plugin`, kept as text. */

@@ -5,7 +5,8 @@
  *     S x S by zero padding or bilinear resizing (held in memory);
  *   - a folder of PNGs and JPEGs, one sub-folder per class (like
  *     torchvision's ImageFolder), brought to S x S with ADM's
- *     center_crop_arr (held in memory);
+ *     center_crop_arr (held in memory, or streamed: only the file list is
+ *     kept and each batch's files are decoded when it is gathered);
  *   - a packed file written by pd_pack_* (`pixeldit data pack`): the same
  *     preprocessed pixels, memory-mapped, so only the pages in use are
  *     resident (see docs/data.md for the format).
@@ -105,11 +106,21 @@ typedef struct pd_dataset_opts {
     bool skip_corrupt;
     pd_skip_fn on_skip; /* may be NULL */
     void *skip_user;
+    /* folders: keep only the file list and labels; each batch's images are
+     * decoded when pd_dataset_batch gathers them (the loader's thread),
+     * with the same decode and crop, so the batches are the in-memory
+     * ones bit for bit. skip_corrupt cannot be combined with it (which
+     * files to skip must be known before the first batch): a corrupt file
+     * fails the batch that meets it, naming the file. */
+    bool stream;
 } pd_dataset_opts;
 
-/* Images (n, C, S, S), either malloc'd (IDX, folders) or a read-only view of
- * a memory-mapped packed file; the data set owns whichever it is and
- * pd_dataset_free releases it. Labels and class names are always malloc'd. */
+/* Images (n, C, S, S), either malloc'd (IDX, folders), a read-only view of
+ * a memory-mapped packed file, or not held at all (a streamed folder:
+ * pixels is NULL and pd_dataset_batch decodes from files); the data set
+ * owns whichever it is and pd_dataset_free releases it. Labels and class
+ * names are always malloc'd. */
+struct pd_folder_list;
 typedef struct pd_dataset {
     int n;             /* number of images */
     int channels;      /* C */
@@ -121,6 +132,7 @@ typedef struct pd_dataset {
     int skipped;        /* files skipped as corrupt (skip_corrupt) */
     void *map;          /* the mapping pixels point into, or NULL */
     size_t map_bytes;   /* its length */
+    struct pd_folder_list *files; /* streamed folder (pixels NULL), or NULL */
 } pd_dataset;
 
 /* Where Debian's dataset-fashion-mnist installs the files. */
@@ -147,7 +159,8 @@ pd_status pd_dataset_load_fashion_mnist(const char *dir, bool train,
  * any case): classes are the sorted sub-folder names (ids 0..K-1), files
  * are taken in sorted name order; other files and hidden entries are
  * skipped. A class folder without images is an error, as in torchvision's
- * ImageFolder. Images decode in parallel on the OpenMP threads. */
+ * ImageFolder. Images decode in parallel on the OpenMP threads, all of
+ * them now, or with opts->stream a batch at a time in pd_dataset_batch. */
 pd_status pd_dataset_load_folder(const char *root, const pd_dataset_opts *opts,
                                  pd_dataset **out);
 
@@ -155,7 +168,9 @@ void pd_dataset_free(pd_dataset *ds);
 
 /* Copies images indices[0..n) to out_x (n, C, S, S) as x/255*2-1, mirrored
  * left-right where hflip[i] != 0 (hflip may be NULL), and their labels to
- * out_y (n) (may be NULL). */
+ * out_y (n) (may be NULL). A streamed folder decodes the n files here, on
+ * pd_get_num_threads() OpenMP threads; a file that fails to decode fails
+ * the call with its path (PD_ERR_FORMAT, or PD_ERR_IO when unreadable). */
 pd_status pd_dataset_batch(const pd_dataset *ds, const int *indices, int n,
                            const uint8_t *hflip, float *out_x, int *out_y);
 
@@ -240,7 +255,7 @@ pd_status pd_shuffler_restore(pd_shuffler *s, const pd_shuffler_state *st);
 
 /* Hands out the batches of a shuffler in its exact order, optionally
  * prepared ahead by one background thread (gather from memory or the
- * mapping, x/255*2-1), and optionally only a slice of each batch:
+ * mapping, or decode a streamed folder's files; x/255*2-1), and optionally only a slice of each batch:
  *
  *   global batch of step t:  idx[0..batch) = the shuffler's next `batch`
  *   this caller's part:      idx[first .. first+count)

@@ -48,6 +48,13 @@ check "train on the packed file, prefetching" 0 "$bin" train "$tmp/tiny.ini" --o
 expect_in_output "the trainer reports its data wait" "ms per step waiting for batches (prefetch 2)"
 expect "folder and packed runs log the same losses" \
   cmp -s <(cut -d, -f1-3 "$tmp/run_folder/log.csv") <(cut -d, -f1-3 "$tmp/run_packed/log.csv")
+check "train streaming the folder, prefetching" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_stream" \
+  --steps 3 --set data.path="$tmp/images" --set data.stream=true --set data.prefetch=2
+expect "folder and streamed runs log the same losses" \
+  cmp -s <(cut -d, -f1-3 "$tmp/run_folder/log.csv") <(cut -d, -f1-3 "$tmp/run_stream/log.csv")
+check "stream on a packed file refused" 1 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_stream_p" \
+  --steps 1 --set data.source=packed --set data.path="$tmp/a.pack" --set data.stream=true
+expect_in_output "stream refusal says why" "stream = true needs source = folder"
 
 # a packed file of another size than the model's
 check "size mismatch refused" 1 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_bad" --steps 1 \
@@ -62,6 +69,14 @@ expect "no packed file after a failed pack" test ! -e "$tmp/b.pack"
 check "truncated JPEG stops training" 1 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_bad2" --steps 1 \
   --set data.path="$tmp/images"
 expect_in_output "training names it" "plants/img01b.jpg: corrupt or truncated JPEG"
+# streaming opens files only when their batch is prepared: one batch of all 37
+check "truncated JPEG stops streamed training" 1 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_bad3" \
+  --steps 1 --set data.path="$tmp/images" --set data.stream=true --set data.prefetch=1 \
+  --set train.batch_size=37
+expect_in_output "streamed training names it" "plants/img01b.jpg: corrupt or truncated JPEG"
+check "stream with skip_corrupt refused" 1 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_bad4" --steps 1 \
+  --set data.path="$tmp/images" --set data.stream=true --set data.skip_corrupt=true
+expect_in_output "refusal names both keys" "skip_corrupt cannot be combined with stream"
 check "skip_corrupt trains" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/run_skip" --steps 1 \
   --set data.path="$tmp/images" --set data.skip_corrupt=true
 expect_in_output "skipped file named" "warning: skipped .*img01b.jpg: corrupt or truncated JPEG"
@@ -93,6 +108,13 @@ check "pack without --out" 2 "$bin" data pack "$tmp/images" --image-size 16
 check "pack with a bad size" 2 "$bin" data pack "$tmp/images" --image-size 0 --out "$tmp/c.pack"
 check "unknown subcommand" 2 "$bin" data unpack
 check "data --help" 0 "$bin" data --help
+check "data pack --help" 0 "$bin" data pack --help
+expect_in_output "pack help from the option table" "--skip-corrupt"
+check "pack with --channels 2" 2 "$bin" data pack "$tmp/images" --image-size 16 --channels 2 --out "$tmp/c.pack"
+check "pack with a bad --fit" 2 "$bin" data pack "$tmp/images" --image-size 16 --fit crop --out "$tmp/c.pack"
+check "info without FILE" 2 "$bin" data info
+check "info with an unknown option" 2 "$bin" data info "$tmp/a.pack" --verfy
+expect_in_output "did you mean" "did you mean '--verify'"
 
 echo "data.sh: $fails failed"
 ((fails == 0))

@@ -358,27 +358,33 @@ static void test_pack_restart(void **state) {
 static void test_loader_matches_shuffler(void **state) {
     (void)state;
     pd_dataset_opts o = {.image_size = 10, .channels = 3};
-    pd_dataset *mem, *map;
+    pd_dataset *mem, *map, *stream;
     char out[512];
     assert_int_equal(pd_dataset_load_folder(root, &o, &mem), PD_OK);
     assert_int_equal(pd_pack_dataset(mem, tmp(out, "l.pack"), NULL), PD_OK);
     assert_int_equal(pd_dataset_open_packed(out, true, &map), PD_OK);
+    o.stream = true; /* only the file list: each batch decodes its files */
+    assert_int_equal(pd_dataset_load_folder(root, &o, &stream), PD_OK);
+    assert_null(stream->pixels);
+    assert_int_equal(stream->n, 36);
+    assert_memory_equal(stream->labels, mem->labels, sizeof(int) * 36);
+    const pd_dataset *sources[3] = {mem, map, stream};
     enum { B = 8, STEPS = 14 }; /* 36 / 8: 4 batches an epoch, so 3+ epochs */
     size_t per = 3 * 100;
     float ref[B * 300], got[B * 300], part[B * 300];
     int ref_idx[B], ref_y[B], idx[B], y[B];
     for (int prefetch = 0; prefetch <= 3; prefetch += 3)
-        for (int src = 0; src < 2; src++) {
+        for (int src = 0; src < 3; src++) {
             pd_shuffler plain, s, s2;
             assert_int_equal(pd_shuffler_init(&plain, 36, 99), PD_OK);
             assert_int_equal(pd_shuffler_init(&s, 36, 99), PD_OK);
             assert_int_equal(pd_shuffler_init(&s2, 36, 99), PD_OK);
             pd_loader *l, *lp;
             pd_loader_opts lo = {.batch = B, .prefetch = prefetch};
-            assert_int_equal(pd_loader_open(src ? map : mem, &s, &lo, &l), PD_OK);
+            assert_int_equal(pd_loader_open(sources[src], &s, &lo, &l), PD_OK);
             /* a rank's slice [3, 8) of the same batches */
             pd_loader_opts po = {.batch = B, .first = 3, .count = 5, .prefetch = prefetch};
-            assert_int_equal(pd_loader_open(src ? map : mem, &s2, &po, &lp), PD_OK);
+            assert_int_equal(pd_loader_open(sources[src], &s2, &po, &lp), PD_OK);
             for (int t = 0; t < STEPS; t++) {
                 assert_int_equal(pd_shuffler_next(&plain, ref_idx, B, NULL), PD_OK);
                 assert_int_equal(pd_dataset_batch(mem, ref_idx, B, NULL, ref, ref_y), PD_OK);
@@ -409,6 +415,15 @@ static void test_loader_matches_shuffler(void **state) {
     assert_int_equal(pd_dataset_batch(map, ids, B, NULL, got, NULL), PD_OK);
     pd_batch_hflip(got, B, 3, 10, mask);
     assert_memory_equal(got, ref, sizeof(float) * B * per);
+    assert_int_equal(pd_dataset_batch(stream, ids, B, mask, got, NULL), PD_OK);
+    assert_memory_equal(got, ref, sizeof(float) * B * per);
+    /* streaming with skip_corrupt is refused (what to skip is not known yet) */
+    pd_dataset *none = NULL;
+    o.skip_corrupt = true;
+    assert_int_equal(pd_dataset_load_folder(root, &o, &none), PD_ERR_ARG);
+    TU_ASSERT_CONTAINS(pd_last_error(), "skip_corrupt cannot be combined with stream");
+    assert_null(none);
+    pd_dataset_free(stream);
     /* bad slices and sizes are refused */
     pd_shuffler s;
     pd_loader *l = NULL;

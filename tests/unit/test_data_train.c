@@ -3,6 +3,9 @@
  *   - a JPEG/PNG folder (in memory) and its packed file (mmap'd) train to
  *     the same checkpoint for the same seed, with and without prefetch;
  *   - resume is bit-exact with the prefetching loader;
+ *   - a streamed folder (files decoded per batch) trains to the in-memory
+ *     folder's checkpoint, with and without prefetch, resume included, and
+ *     a corrupt file met while streaming fails the run naming the file;
  *   - a packed file several times larger than the memory the process may
  *     use trains (a child process in a memory-limited cgroup when the
  *     machine lets us make one, and always with its peak resident memory
@@ -52,19 +55,31 @@ static const char *tiny_ini =
     "final_grid = false\n"
     "[sample]\nsteps = 2\nper_class = 1\n";
 
-/* Trains `steps` (resuming from `resume` if set) on source/path with prefetch. */
-static void train(const char *dir, int64_t steps, const char *resume, const char *source,
-                  const char *path, int prefetch) {
+/* Trains `steps` (resuming from `resume` if set) on source/path with
+ * prefetch, streaming a folder when stream; returns pd_train_run's status. */
+static pd_status try_train(const char *dir, int64_t steps, const char *resume, const char *source,
+                           const char *path, int prefetch, bool stream) {
     static pd_config cfg;
     char extra[512];
     pd_config_defaults(&cfg);
     if (pd_config_load_string(&cfg, tiny_ini, "tiny.ini")) fail_msg("%s", pd_last_error());
-    snprintf(extra, sizeof extra, "[data]\nsource = %s\npath = %s\nprefetch = %d\n", source, path,
-             prefetch);
+    snprintf(extra, sizeof extra, "[data]\nsource = %s\npath = %s\nprefetch = %d\nstream = %s\n",
+             source, path, prefetch, stream ? "true" : "false");
     if (pd_config_load_string(&cfg, extra, "data.ini")) fail_msg("%s", pd_last_error());
     pd_train_opts o = {.cfg = &cfg, .out_dir = dir, .max_steps = steps, .resume = resume, .force = true};
     pd_train_result r;
-    if (pd_train_run(&o, &r)) fail_msg("train %s: %s", dir, pd_last_error());
+    return pd_train_run(&o, &r);
+}
+
+static void train_stream(const char *dir, int64_t steps, const char *resume, const char *source,
+                         const char *path, int prefetch, bool stream) {
+    if (try_train(dir, steps, resume, source, path, prefetch, stream))
+        fail_msg("train %s: %s", dir, pd_last_error());
+}
+
+static void train(const char *dir, int64_t steps, const char *resume, const char *source,
+                  const char *path, int prefetch) {
+    train_stream(dir, steps, resume, source, path, prefetch, false);
 }
 
 /* Every tensor and the training metadata of two checkpoints are equal. */
@@ -110,6 +125,42 @@ static void test_packed_equals_folder_and_resume_is_exact(void **state) {
     train(run_dir(d, "split"), 4, NULL, "packed", packed, 2);
     train(run_dir(d, "split"), 5, ckpt(b, "split"), "packed", packed, 2);
     assert_same_checkpoint(ckpt(a, "folder"), ckpt(b, "split"));
+}
+
+/* The same 9 steps with the folder streamed: batches decoded as they are
+ * prepared (on the prefetch thread, or the caller's with prefetch 0). */
+static void test_stream_equals_folder_and_resume_is_exact(void **state) {
+    (void)state;
+    char d[300], a[300], b[300];
+    train(run_dir(d, "ref"), 9, NULL, "folder", root, 0);
+    train_stream(run_dir(d, "stream"), 9, NULL, "folder", root, 0, true);
+    train_stream(run_dir(d, "stream_prefetch"), 9, NULL, "folder", root, 2, true);
+    assert_same_checkpoint(ckpt(a, "ref"), ckpt(b, "stream"));
+    assert_same_checkpoint(ckpt(a, "ref"), ckpt(b, "stream_prefetch"));
+    /* stopped after 4 with decodes in flight, resumed for 5 */
+    train_stream(run_dir(d, "stream_split"), 4, NULL, "folder", root, 2, true);
+    train_stream(run_dir(d, "stream_split"), 5, ckpt(b, "stream_split"), "folder", root, 2, true);
+    assert_same_checkpoint(ckpt(a, "ref"), ckpt(b, "stream_split"));
+    /* stream is for folders only */
+    assert_int_equal(try_train(run_dir(d, "stream_packed"), 1, NULL, "packed", packed, 0, true),
+                     PD_ERR_CONFIG);
+    TU_ASSERT_CONTAINS(pd_last_error(), "stream = true needs source = folder");
+}
+
+/* A file that turns out corrupt while streaming (it was fine when listed):
+ * the step fails with the file's path, with and without prefetch. */
+static void test_stream_corrupt_file_is_named(void **state) {
+    (void)state;
+    char bad_root[200], victim[300], d[300];
+    snprintf(bad_root, sizeof bad_root, "%s/bad_images", tmpdir);
+    assert_int_equal(fx_make_folder(bad_root), 36);
+    snprintf(victim, sizeof victim, "%s/plants/img01.JPG", bad_root);
+    assert_int_equal(fx_damage(victim, victim, 200), 0); /* truncated in place */
+    for (int prefetch = 0; prefetch <= 2; prefetch += 2) {
+        assert_int_equal(try_train(run_dir(d, "stream_bad"), 9, NULL, "folder", bad_root, prefetch, true),
+                         PD_ERR_FORMAT);
+        TU_ASSERT_CONTAINS(pd_last_error(), "bad_images/plants/img01.JPG: corrupt or truncated JPEG");
+    }
 }
 
 /* ---- larger than the memory the process may use ---- */
@@ -223,6 +274,8 @@ static void test_packed_larger_than_memory_trains(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_equals_folder_and_resume_is_exact),
+        cmocka_unit_test(test_stream_equals_folder_and_resume_is_exact),
+        cmocka_unit_test(test_stream_corrupt_file_is_named),
         cmocka_unit_test(test_packed_larger_than_memory_trains),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
