@@ -51,17 +51,58 @@ static void im2col_row(const conv_attr *a, const float *img, int k, float *dst) 
     }
 }
 
+/* Small outputs (the per-patch heads' 4x4, 2x2 and 1x1 maps) make the row
+ * loops above a few floats long, so their index arithmetic dominates. For
+ * those, one table maps every (tap, output position) to its input offset
+ * in the plane (-1 in the padding), built once per call; im2col becomes a
+ * gather and col2im a scatter-add in the same (tap, oy, ox) order as the
+ * row loops, so results are bit-for-bit the same. */
+#define TAP_TABLE_MAX 4096 /* taps * Ho*Wo entries, 16 KiB on the stack */
+
+static bool use_tap_table(const conv_attr *a) {
+    return (size_t)a->kh * a->kw * a->Ho * a->Wo <= TAP_TABLE_MAX && a->Wo < 16;
+}
+
+/* idx (taps, Ho*Wo): input offset of tap t at output o, or -1. */
+static void tap_table(const conv_attr *a, int *idx) {
+    for (int t = 0; t < a->kh * a->kw; t++) {
+        int ky = t / a->kw, kx = t % a->kw;
+        for (int oy = 0; oy < a->Ho; oy++)
+            for (int ox = 0; ox < a->Wo; ox++) {
+                int iy = oy * a->stride - a->pad + ky, ix = ox * a->stride - a->pad + kx;
+                bool in = iy >= 0 && iy < a->H && ix >= 0 && ix < a->W;
+                *idx++ = in ? iy * a->W + ix : -1;
+            }
+    }
+}
+
 /* cols (K, g*L) for the Cg input channels c0.. of images x[n0 .. n0+g),
  * K = Cg*kh*kw, image gi in columns gi*L.. */
 static void im2col_chunk(const conv_attr *a, const float *x, int n0, int g, int c0, int Cg,
                          float *cols) {
-    int K = Cg * a->kh * a->kw;
+    int taps = a->kh * a->kw, K = Cg * taps;
     size_t L = (size_t)a->Ho * a->Wo, ld = (size_t)g * L, img = (size_t)a->Ci * a->H * a->W;
     const float *x0 = x + (size_t)c0 * a->H * a->W;
+    if (!use_tap_table(a)) {
+#pragma omp parallel for collapse(2) if ((size_t)K * ld > PD_PAR_MIN)
+        for (int gi = 0; gi < g; gi++)
+            for (int k = 0; k < K; k++)
+                im2col_row(a, x0 + (size_t)(n0 + gi) * img, k,
+                           cols + (size_t)k * ld + (size_t)gi * L);
+        return;
+    }
+    int idx[TAP_TABLE_MAX];
+    tap_table(a, idx);
 #pragma omp parallel for collapse(2) if ((size_t)K * ld > PD_PAR_MIN)
     for (int gi = 0; gi < g; gi++)
-        for (int k = 0; k < K; k++)
-            im2col_row(a, x0 + (size_t)(n0 + gi) * img, k, cols + (size_t)k * ld + (size_t)gi * L);
+        for (int ci = 0; ci < Cg; ci++) {
+            const float *plane = x0 + (size_t)(n0 + gi) * img + (size_t)ci * a->H * a->W;
+            for (int t = 0; t < taps; t++) {
+                float *dst = cols + ((size_t)ci * taps + t) * ld + (size_t)gi * L;
+                const int *it = idx + (size_t)t * L;
+                for (size_t o = 0; o < L; o++) dst[o] = it[o] >= 0 ? plane[it[o]] : 0.0f;
+            }
+        }
 }
 
 /* Adjoint of im2col_chunk: dx[n0 .. n0+g) channels c0 .. c0+Cg += scatter
@@ -71,6 +112,9 @@ static void col2im_chunk(const conv_attr *a, const float *cols, int n0, int g, i
                          float *dx) {
     size_t L = (size_t)a->Ho * a->Wo, ld = (size_t)g * L, img = (size_t)a->Ci * a->H * a->W;
     int taps = a->kh * a->kw;
+    bool table = use_tap_table(a);
+    int idx[TAP_TABLE_MAX];
+    if (table) tap_table(a, idx);
 #pragma omp parallel for collapse(2) if ((size_t)Cg * taps * ld > PD_PAR_MIN)
     for (int gi = 0; gi < g; gi++)
         for (int ci = 0; ci < Cg; ci++) {
@@ -78,6 +122,12 @@ static void col2im_chunk(const conv_attr *a, const float *cols, int n0, int g, i
             for (int t = 0; t < taps; t++) {
                 int ky = t / a->kw, kx = t % a->kw;
                 const float *row = cols + ((size_t)ci * taps + t) * ld + (size_t)gi * L;
+                if (table) {
+                    const int *it = idx + (size_t)t * L;
+                    for (size_t o = 0; o < L; o++)
+                        if (it[o] >= 0) plane[it[o]] += row[o];
+                    continue;
+                }
                 for (int oy = 0; oy < a->Ho; oy++) {
                     int iy = oy * a->stride - a->pad + ky;
                     if (iy < 0 || iy >= a->H) continue;
