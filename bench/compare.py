@@ -4,14 +4,19 @@ configs, alternating the two for R rounds so machine noise shows.
 
     /usr/bin/python3 bench/compare.py [--rounds 3] [--steps 10] [--warmup 2]
         [--threads T] [--sample-steps S] [--configs configs/bench-s.ini ...]
-        [--pixeldit build/cli/pixeldit] [--out runs/bench-compare]
+        [--precision fp32|bf16] [--pixeldit build/cli/pixeldit] [--out runs/bench-compare]
 
 Both run under the same environment (OPENBLAS_CORETYPE included: it is
 printed; when it is unset each side's picked kernel is printed). Within a
 round the order alternates (pixeldit first in even rounds, torch first in
 odd ones). Every run's JSON is kept in --out. The table has one row per run
 and a summary per config: the median over rounds of each number and the
-ratio pixeldit / torch.
+ratio pixeldit / torch, and the spread (lowest..highest) of the median
+training speed over rounds.
+
+--precision bf16 runs pixeldit with [train] precision = bf16 (refused on a
+CPU without AVX512_BF16 / AMX: compare then says so and stops) and the peer
+under torch.autocast('cpu', dtype=torch.bfloat16).
 """
 import argparse
 import json
@@ -32,6 +37,8 @@ def run_side(side, cfg, args, out_json):
         common += ['--sample-steps', str(args.sample_steps)]
     for s in args.sets:
         common += ['--set', s]
+    if args.precision:
+        common += ['--set', f'train.precision={args.precision}']
     if side == 'pixeldit':
         cmd = [args.pixeldit, 'bench', cfg] + common
     else:
@@ -74,6 +81,8 @@ def main():
     ap.add_argument('--threads', type=int)
     ap.add_argument('--sample-steps', type=int, help='default: the config\'s [sample] steps; 0 = skip')
     ap.add_argument('--set', action='append', default=[], dest='sets')
+    ap.add_argument('--precision', choices=['fp32', 'bf16'],
+                    help='both sides; default: each config\'s [train] precision')
     ap.add_argument('--pixeldit', default=os.path.join(ROOT, 'build', 'cli', 'pixeldit'))
     ap.add_argument('--out', default=os.path.join(ROOT, 'runs', 'bench-compare'))
     args = ap.parse_args()
@@ -118,6 +127,12 @@ def main():
             print(f"{c:<16} {side:<9} " + ' '.join(f'{med[side][k]:>11.3f}' for k in keys))
         ratio = {k: med['pixeldit'][k] / med['torch'][k] if med['torch'][k] else 0.0 for k in keys}
         print(f"{c:<16} {'ratio':<9} " + ' '.join(f'{ratio[k]:>11.2f}' for k in keys))
+    print('\nspread of the median training img/s over rounds (lowest..highest, and highest / lowest)')
+    for cfg in args.configs:
+        c = os.path.basename(cfg)
+        for side in ('pixeldit', 'torch'):
+            v = [r['train_med'] for r in rows if r['config'] == c and r['side'] == side]
+            print(f"{c:<16} {side:<9} {min(v):8.2f}..{max(v):<8.2f} {max(v) / min(v):5.3f}")
     print(f'\nJSON of every run: {args.out}')
 
 

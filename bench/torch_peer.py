@@ -45,7 +45,7 @@ DEFAULTS = {
                   'label_drop_prob': 0.1},
     'train': {'batch_size': 64, 'lr': 0.0, 'blr': 5e-5, 'weight_decay': 0.0, 'beta1': 0.9,
               'beta2': 0.95, 'adam_eps': 1e-8, 'grad_clip': 0.0, 'ema_decay1': 0.9999,
-              'ema_decay2': 0.9996, 'seed': 0, 'threads': 0},
+              'ema_decay2': 0.9996, 'seed': 0, 'threads': 0, 'precision': 'fp32'},
     'sample': {'sampler': 'heun', 'steps': 50, 'cfg': 3.0, 'cfg_interval_low': 0.1,
                'cfg_interval_high': 1.0, 'seed': 0},
 }
@@ -312,6 +312,9 @@ def main():
     ap.add_argument('--sample-steps', type=int, default=-1, help='0 = skip sampling')
     ap.add_argument('--sample-batch', type=int, default=0)
     ap.add_argument('--sample-reps', type=int, default=1)
+    ap.add_argument('--precision', choices=['fp32', 'bf16'],
+                    help="default: [train] precision (bf16 = torch.autocast('cpu', torch.bfloat16) "
+                         "around the forward passes and losses; bf16-emulated runs fp32 here)")
     ap.add_argument('--no-peak', action='store_true')
     ap.add_argument('--json')
     ap.add_argument('--quiet', action='store_true')
@@ -334,6 +337,14 @@ def main():
 
     jc = jit_config(cfg)
     tr, df, sm = cfg['train'], cfg['diffusion'], cfg['sample']
+    # pixeldit's bench runs every product at [train] precision; the peer's
+    # counterpart is CPU autocast, which casts each matmul's operands to
+    # bf16 (weights re-cast per op, as pixeldit re-rounds them) and keeps
+    # norms, softmax, losses and the optimizer in fp32
+    precision = args.precision or ('bf16' if tr['precision'] == 'bf16' else 'fp32')
+
+    def autocast():
+        return torch.autocast('cpu', dtype=torch.bfloat16, enabled=precision == 'bf16')
     B = args.batch or tr['batch_size']
     SB = args.sample_batch or B
     torch.manual_seed(tr['seed'])
@@ -364,11 +375,7 @@ def main():
 
     last = {}
 
-    def train_step():
-        t = torch.sigmoid(torch.randn(B) * df['P_std'] + df['P_mean'])
-        e = torch.randn_like(x) * df['noise_scale']
-        drop = torch.rand(B) < df['label_drop_prob']
-        y = torch.where(drop, torch.full_like(labels, jc.num_classes), labels)
+    def train_loss(t, e, y):
         if len(losses) == 1 and losses[0][:2] == ('v_loss', 1.0):
             loss, _, _ = v_loss(model, x, t, e, y, df['t_eps'])
         else:  # v_loss's arithmetic, then every loss on (v_pred, v)
@@ -376,7 +383,16 @@ def main():
             z = t4 * x + (1 - t4) * e
             v = velocity(x, z, t, df['t_eps'])
             v_pred = velocity(model(z, t, y), z, t, df['t_eps'])
-            loss = sum(w * fn(v_pred, v) for _, w, fn in losses)
+            loss = sum(w * fn(v_pred.float(), v) for _, w, fn in losses)
+        return loss.float()
+
+    def train_step():
+        t = torch.sigmoid(torch.randn(B) * df['P_std'] + df['P_mean'])
+        e = torch.randn_like(x) * df['noise_scale']
+        drop = torch.rand(B) < df['label_drop_prob']
+        y = torch.where(drop, torch.full_like(labels, jc.num_classes), labels)
+        with autocast():
+            loss = train_loss(t, e, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if tr['grad_clip'] > 0:
@@ -394,7 +410,7 @@ def main():
     tf = (torch.arange(B, dtype=torch.float32) + 1) / (B + 1)
 
     def forward():
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(x, tf, labels)
 
     res_fwd = timed(forward, args.warmup, args.steps, show('forward'))
@@ -409,8 +425,9 @@ def main():
 
         def run_sample():
             z0 = torch.randn(SB, C, S, S, generator=g) * df['noise_scale']
-            sample(model, z0, slabels, sm['sampler'], steps, sm['cfg'],
-                   (sm['cfg_interval_low'], sm['cfg_interval_high']), df['t_eps'])
+            with autocast():
+                sample(model, z0, slabels, sm['sampler'], steps, sm['cfg'],
+                       (sm['cfg_interval_low'], sm['cfg_interval_high']), df['t_eps'])
 
         res_sample = timed(run_sample, 0, args.sample_reps, show('sample'))
         hook.remove()
@@ -445,7 +462,7 @@ def main():
         'decoder': cfg['decoder'].get('plugin'), 'losses': [n for n, _, _ in losses],
         'params': sum(p.numel() for p in params), 'batch': B, 'threads': threads,
         'blas_core': core, 'blas_lib': lib, 'openblas_coretype': os.environ.get('OPENBLAS_CORETYPE'),
-        'torch': torch.__version__, 'flops_per_image': fpi, 'train_flops_factor': 3,
+        'torch': torch.__version__, 'precision': precision, 'flops_per_image': fpi, 'train_flops_factor': 3,
         'train': finish(res_train, B, 3 * fpi * B),
         'forward': finish(res_fwd, B, fpi * B),
         'sample': finish(res_sample, SB, fpi * evals[0]),
@@ -466,7 +483,7 @@ def main():
 def report(o, cfg):
     print(f"torch_peer {o['config']}: {o['preset'] or 'custom model'}, decoder {o['decoder']}, "
           f"loss {' + '.join(o['losses'])}, {o['params']} trainable parameters, "
-          f"batch {o['batch']}, {o['threads']} threads, torch {o['torch']}, OpenBLAS core {o['blas_core']} "
+          f"batch {o['batch']}, {o['threads']} threads, {o['precision']}, torch {o['torch']}, OpenBLAS core {o['blas_core']} "
           f"(OPENBLAS_CORETYPE={o['openblas_coretype'] or 'unset'})")
     print(f"forward FLOPs per image {o['flops_per_image'] * 1e-9:.4f} GFLOP (analytic; a training step "
           f"counts as 3x forward)")

@@ -8,10 +8,11 @@ pkgs=(build-essential meson ninja-build pkg-config
       libopenblas-openmp-dev libinih-dev libcmocka-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev libcairo2-dev fonts-dejavu-core
       dataset-fashion-mnist
       libopenmpi-dev openmpi-bin  # data-parallel training (mpirun; meson -Dmpi)
+      libdnnl-dev  # native bf16 GEMM ([train] precision = bf16; meson -Ddnnl)
       clang libclang-rt-14-dev libomp-dev)  # libFuzzer targets (scripts/fuzz.sh)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch python3-numpy python3-scipy python3-matplotlib
-         libdnnl-dev libxsmm-dev)  # bench/bench_gemm's oneDNN and libxsmm columns
+         libxsmm-dev)  # bench/bench_gemm's libxsmm column
 fi
 
 missing=()

@@ -146,8 +146,8 @@ const cfg_key pd_cfg_keys[] = {
              "slower. Also used by sample, forward and bench."),
     ENUM_KEY("train", "precision", train.precision, "fp32", precision_ch,
              "Precision of the matrix products of training steps (and bench): fp32; bf16 (bf16 "
-             "operands, fp32 accumulation; needs AVX512_BF16 or AMX-BF16 and a native backend, "
-             "which this build lacks, so it is refused); bf16-emulated (operands rounded to bf16, "
+             "operands, fp32 accumulation, oneDNN's matmul; needs AVX512_BF16 or AMX-BF16 and a "
+             "build with oneDNN, refused elsewhere); bf16-emulated (operands rounded to bf16, "
              "then fp32 sgemm: bf16 numerics only, slower than fp32). Weights, optimizer state, "
              "EMAs, norms, softmax and losses stay fp32."),
     BOOL_KEY("train", "final_grid", train.final_grid, "true",

@@ -3,6 +3,9 @@
  * forward 0.178 vs 0.194 s; JiT-B/16 (rows 1152) is unchanged within
  * noise. */
 #include "gemm.h"
+#ifdef PD_HAVE_DNNL
+#include "gemm_dnnl.h"
+#endif
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -183,7 +186,12 @@ pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, floa
         return PD_OK;
     case PD_PRECISION_BF16_EMULATED:
         return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    case PD_PRECISION_BF16: break;
+    case PD_PRECISION_BF16:
+#ifdef PD_HAVE_DNNL
+        return pd_gemm_dnnl(true, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+        break;
+#endif
     }
     return pd_fail(PD_ERR_ARG, "gemm: precision %d has no backend in this build", (int)prec);
 }
@@ -224,9 +232,13 @@ const char *pd_precision_problem(pd_precision p) {
         if (!pd_cpu_has_avx512_bf16() && !pd_cpu_has_amx_bf16())
             return "bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this CPU has neither; use "
                    "fp32, or bf16-emulated for bf16 numerics (slower than fp32)";
-        return "this CPU has AVX512_BF16 or AMX-BF16, but this build has no native bf16 GEMM "
-               "backend (not implemented, see docs/benchmarks.md); use fp32, or bf16-emulated "
-               "for bf16 numerics (slower than fp32)";
+#ifdef PD_HAVE_DNNL
+        return pd_gemm_dnnl_problem(true);
+#else
+        return "this CPU has AVX512_BF16 or AMX-BF16, but this build has no oneDNN (install "
+               "libdnnl-dev and rebuild; -Ddnnl=enabled makes it required); use fp32, or "
+               "bf16-emulated for bf16 numerics (slower than fp32)";
+#endif
     }
     return "unknown precision";
 }

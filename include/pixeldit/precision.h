@@ -14,8 +14,9 @@ extern "C" {
  * Everything else (weights, optimizer state, norms, softmax, losses)
  * stays fp32 whatever this says.
  * FP32 (default): fp32 sgemm.
- * BF16: native bf16 GEMM with fp32 accumulation. No backend implements it
- *      in this build: pd_precision_problem() refuses it.
+ * BF16: native bf16 GEMM with fp32 accumulation: oneDNN's matmul on a
+ *      CPU with AVX512_BF16 or AMX-BF16, in a build with oneDNN
+ *      (-Ddnnl). pd_precision_problem() refuses it anywhere else.
  * BF16_EMULATED: both operands rounded to bf16 (round to nearest even),
  *      then an fp32 sgemm, which accumulates exactly what a bf16 GEMM with
  *      fp32 accumulation would up to summation order. Numerics only:

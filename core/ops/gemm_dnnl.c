@@ -1,0 +1,265 @@
+/* Native bf16 GEMM behind the seam: oneDNN's matmul primitive with bf16
+ * operands, fp32 accumulation and an fp32 destination. See gemm_dnnl.h.
+ *
+ * Every call packs op(A) into (M, K) and op(B) into (K, N), both dense and
+ * row-major, rounding to bf16 (ties to even, the rounding of
+ * pd_bf16_round) or copying fp32. The primitive therefore always sees the
+ * plain layout that every oneDNN matmul implementation supports, and the
+ * fp32 path (which runs on any x86 CPU) tests the packing, the transposes,
+ * alpha, beta, the destination stride and the cache with the same code as
+ * bf16. alpha is the primitive's output scale and beta a sum post-op, so
+ * C = alpha op(A) op(B) + beta C in one pass.
+ *
+ * Primitives are cached by shape (creating one costs tens of
+ * microseconds, a step makes thousands of calls over a few dozen shapes).
+ * The cache takes a mutex only to look up and insert; execution runs
+ * outside it, each call with its own memory objects, stream and
+ * scratchpad (user scratchpad mode), so calls from several OpenMP threads
+ * at once (attention's heads) share nothing mutable. */
+#include "gemm_dnnl.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "gemm.h"
+
+#define CACHE_SLOTS 1024 /* power of two; a model uses well under 200 shapes */
+
+typedef struct gemm_key {
+    int bf16, M, N, K, ldc;
+    float alpha, beta;
+} gemm_key;
+
+typedef struct cache_slot {
+    bool used;
+    gemm_key key;
+    dnnl_primitive_t prim;
+    size_t scratch_bytes;
+} cache_slot;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static cache_slot cache[CACHE_SLOTS];
+static int cache_used;
+static dnnl_engine_t engine; /* created once under cache_lock, never destroyed */
+
+static bool key_equal(const gemm_key *a, const gemm_key *b) {
+    return a->bf16 == b->bf16 && a->M == b->M && a->N == b->N && a->K == b->K &&
+           a->ldc == b->ldc && a->alpha == b->alpha && a->beta == b->beta;
+}
+
+static uint32_t key_hash(const gemm_key *k) {
+    uint32_t h = 2166136261u;
+    const int v[5] = {k->bf16, k->M, k->N, k->K, k->ldc};
+    for (int i = 0; i < 5; i++) h = (h ^ (uint32_t)v[i]) * 16777619u;
+    uint32_t fa, fb;
+    memcpy(&fa, &k->alpha, sizeof fa);
+    memcpy(&fb, &k->beta, sizeof fb);
+    h = (h ^ fa) * 16777619u;
+    return (h ^ fb) * 16777619u;
+}
+
+/* Creates the primitive for key k; NULL with *why set when oneDNN has no
+ * implementation for it (bf16 on a CPU without bf16 support). */
+static dnnl_primitive_t create_primitive(const gemm_key *k, size_t *scratch_bytes,
+                                         dnnl_status_t *why) {
+    dnnl_data_type_t in_t = k->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t ad = {k->M, k->K}, bd = {k->K, k->N}, cd = {k->M, k->N};
+    dnnl_dims_t cs = {k->ldc, 1};
+    dnnl_memory_desc_t am, bm, cm;
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_status_t e;
+    if ((e = dnnl_memory_desc_init_by_tag(&am, 2, ad, in_t, dnnl_ab)) ||
+        (e = dnnl_memory_desc_init_by_tag(&bm, 2, bd, in_t, dnnl_ab)) ||
+        (e = dnnl_memory_desc_init_by_strides(&cm, 2, cd, dnnl_f32, cs)) ||
+        (e = dnnl_matmul_desc_init(&md, &am, &bm, NULL, &cm)) ||
+        (e = dnnl_primitive_attr_create(&attr)) ||
+        (e = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)))
+        goto out;
+    if (k->alpha != 1.0f && (e = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha)))
+        goto out;
+    if (k->beta != 0.0f) {
+        if ((e = dnnl_post_ops_create(&po)) || (e = dnnl_post_ops_append_sum(po, k->beta)) ||
+            (e = dnnl_primitive_attr_set_post_ops(attr, po)))
+            goto out;
+    }
+    if ((e = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL))) goto out;
+    const dnnl_memory_desc_t *sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    *scratch_bytes = sm ? dnnl_memory_desc_get_size(sm) : 0;
+    e = dnnl_primitive_create(&prim, pd);
+out:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    *why = e;
+    return e == dnnl_success ? prim : NULL;
+}
+
+/* The cached primitive for k (created on first use); when the cache is
+ * full the primitive comes back with *owned set and the caller destroys
+ * it after use. */
+static pd_status get_primitive(const gemm_key *k, dnnl_primitive_t *prim, size_t *scratch,
+                               bool *owned) {
+    dnnl_status_t e = dnnl_success;
+    pd_status st = PD_OK;
+    *owned = false;
+    pthread_mutex_lock(&cache_lock);
+    if (!engine && (e = dnnl_engine_create(&engine, dnnl_cpu, 0)) != dnnl_success) {
+        engine = NULL;
+        st = pd_fail(PD_ERR_ARG, "gemm (oneDNN): no CPU engine: %s", dnnl_status2str(e));
+        goto done;
+    }
+    uint32_t h = key_hash(k) & (CACHE_SLOTS - 1);
+    for (int probe = 0; probe < CACHE_SLOTS; probe++, h = (h + 1) & (CACHE_SLOTS - 1)) {
+        cache_slot *s = &cache[h];
+        if (s->used && key_equal(&s->key, k)) {
+            *prim = s->prim;
+            *scratch = s->scratch_bytes;
+            goto done;
+        }
+        if (!s->used) break;
+    }
+    *prim = create_primitive(k, scratch, &e);
+    if (!*prim) {
+        st = pd_fail(PD_ERR_ARG, "gemm (oneDNN %s): no matmul for %d x %d x %d: %s",
+                     k->bf16 ? "bf16" : "f32", k->M, k->N, k->K, dnnl_status2str(e));
+        goto done;
+    }
+    if (cache_used >= CACHE_SLOTS / 2) { /* keep probes short: past half full, don't cache */
+        *owned = true;
+        goto done;
+    }
+    cache[h] = (cache_slot){.used = true, .key = *k, .prim = *prim, .scratch_bytes = *scratch};
+    cache_used++;
+done:
+    pthread_mutex_unlock(&cache_lock);
+    return st;
+}
+
+static inline uint16_t to_bf16_bits(float x) {
+    float r = pd_bf16_round(x);
+    uint32_t u;
+    memcpy(&u, &r, sizeof u);
+    return (uint16_t)(u >> 16);
+}
+
+/* dst (rows, cols) dense = op(src), where op transposes when `trans`
+ * (src then stored (cols, rows) with leading dimension ld), converted to
+ * bf16 bits or copied as fp32. */
+static void pack(void *dst, bool bf16, const float *src, int ld, bool trans, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        if (bf16) {
+            uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
+            if (trans)
+                for (int c = 0; c < cols; c++) d[c] = to_bf16_bits(src[(size_t)c * ld + r]);
+            else
+                for (int c = 0; c < cols; c++) d[c] = to_bf16_bits(src[(size_t)r * ld + c]);
+        } else {
+            float *d = (float *)dst + (size_t)r * cols;
+            if (trans)
+                for (int c = 0; c < cols; c++) d[c] = src[(size_t)c * ld + r];
+            else
+                memcpy(d, src + (size_t)r * ld, (size_t)cols * sizeof(float));
+        }
+    }
+}
+
+pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float alpha,
+                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                       int ldc) {
+    if (M <= 0 || N <= 0) return PD_OK;
+    if (K <= 0) { /* no product: C = beta C, as sgemm does */
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                float *c = C + (size_t)m * ldc + n;
+                *c = beta == 0.0f ? 0.0f : beta * *c;
+            }
+        return PD_OK;
+    }
+    gemm_key k = {.bf16 = bf16, .M = M, .N = N, .K = K, .ldc = ldc, .alpha = alpha, .beta = beta};
+    dnnl_primitive_t prim;
+    size_t scratch_bytes;
+    bool owned;
+    pd_status st = get_primitive(&k, &prim, &scratch_bytes, &owned);
+    if (st != PD_OK) return st;
+
+    size_t el = bf16 ? sizeof(uint16_t) : sizeof(float);
+    size_t na = (size_t)M * K * el, nb = (size_t)K * N * el;
+    size_t off_s = (na + nb + 63) / 64 * 64;
+    unsigned char *buf = aligned_alloc(64, (off_s + scratch_bytes + 63) / 64 * 64);
+    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
+    dnnl_stream_t stream = NULL;
+    dnnl_status_t e = dnnl_success;
+    if (!buf) {
+        st = pd_fail(PD_ERR_NOMEM, "gemm (oneDNN): no memory for the packed operands of a "
+                     "%d x %d x %d product", M, N, K);
+        goto out;
+    }
+    pack(buf, bf16, A, lda, ta, M, K);
+    pack(buf + na, bf16, B, ldb, tb, K, N);
+
+    const_dnnl_primitive_desc_t pd;
+    const dnnl_memory_desc_t *am, *bm, *cm, *sm;
+    if ((e = dnnl_primitive_get_primitive_desc(prim, &pd))) goto out;
+    am = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    bm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    cm = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if ((e = dnnl_memory_create(&ma, am, engine, buf)) ||
+        (e = dnnl_memory_create(&mb, bm, engine, buf + na)) ||
+        (e = dnnl_memory_create(&mc, cm, engine, C)) ||
+        (e = dnnl_memory_create(&ms, sm, engine, buf + off_s)) ||
+        (e = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)))
+        goto out;
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
+    if ((e = dnnl_primitive_execute(prim, stream, 4, args))) goto out;
+    e = dnnl_stream_wait(stream);
+out:
+    if (e != dnnl_success)
+        st = pd_fail(PD_ERR_ARG, "gemm (oneDNN %s): %d x %d x %d product failed: %s",
+                     bf16 ? "bf16" : "f32", M, N, K, dnnl_status2str(e));
+    if (stream) dnnl_stream_destroy(stream);
+    if (ms) dnnl_memory_destroy(ms);
+    if (mc) dnnl_memory_destroy(mc);
+    if (mb) dnnl_memory_destroy(mb);
+    if (ma) dnnl_memory_destroy(ma);
+    free(buf);
+    if (owned) dnnl_primitive_destroy(prim);
+    return st;
+}
+
+const char *pd_gemm_dnnl_problem(bool bf16) {
+    static _Thread_local char msg[256];
+    float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4] = {0};
+    if (pd_gemm_dnnl(bf16, false, false, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2) != PD_OK) {
+        snprintf(msg, sizeof msg, "%s", pd_last_error());
+        return msg;
+    }
+    if (c[0] != 1 || c[1] != 2 || c[2] != 3 || c[3] != 4) {
+        snprintf(msg, sizeof msg, "oneDNN %s matmul gave a wrong 2x2 product",
+                 bf16 ? "bf16" : "f32");
+        return msg;
+    }
+    return NULL;
+}
+
+void pd_gemm_dnnl_release(void) {
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].used) dnnl_primitive_destroy(cache[i].prim);
+    memset(cache, 0, sizeof cache);
+    cache_used = 0;
+    if (engine) dnnl_engine_destroy(engine);
+    engine = NULL;
+    pthread_mutex_unlock(&cache_lock);
+}
