@@ -41,6 +41,10 @@ static void print_line(const char *name, const char *what, const pd_bench_time *
     printf("\n");
 }
 
+static const char *precision_name(pd_precision p) {
+    return p == PD_PRECISION_BF16 ? "bf16" : p == PD_PRECISION_BF16_EMULATED ? "bf16-emulated" : "fp32";
+}
+
 static void print_report(const bench_cli *c, const pd_config *cfg, const pd_bench_opts *o,
                          const pd_bench_result *r) {
     const char *env = getenv("OPENBLAS_CORETYPE");
@@ -50,6 +54,8 @@ static void print_report(const bench_cli *c, const pd_config *cfg, const pd_benc
     printf("forward FLOPs per image %.4f GFLOP (analytic; a training step counts as 3x forward); "
            "%s kernels\n",
            r->flops_per_image * 1e-9, cfg->train.fused_kernels ? "fused" : "reference (unfused)");
+    printf("GEMM: precision %s; fp32 products through %s\n", precision_name(cfg->train.precision),
+           o->fp32_onednn ? "oneDNN matmul (--fp32-gemm onednn)" : "OpenBLAS");
     printf("MPI: %s; %d rank%s\n", pd_dist_library(), r->ranks, r->ranks > 1 ? "s (the global batch is "
            "split across them; forward, sampling and the peak are not timed)" : "");
     char what[64];
@@ -98,7 +104,8 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_result *r) {
+static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_opts *o,
+                      const pd_bench_result *r) {
     FILE *f = strcmp(c->json, "-") ? fopen(c->json, "w") : stdout;
     if (!f) {
         fprintf(stderr, "pixeldit: --json %s: cannot open for writing\n", c->json);
@@ -118,6 +125,8 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_r
     if (env) json_str(f, env);
     else fprintf(f, "null");
     fprintf(f, ",\n");
+    fprintf(f, "  \"precision\": \"%s\",\n  \"fp32_gemm\": \"%s\",\n", precision_name(cfg->train.precision),
+            o->fp32_onednn ? "onednn" : "openblas");
     fprintf(f, "  \"flops_per_image\": %.0f,\n  \"train_flops_factor\": 3,\n", r->flops_per_image);
     json_time(f, "train", &r->train, pd_bench_train_images_per_s(r, false), pd_bench_train_images_per_s(r, true),
               pd_bench_train_gflops(r), r, "");
@@ -145,6 +154,7 @@ int cmd_bench(int argc, char **argv) {
     const char *sets[64], *plugins[8];
     int nsets = 0, nplugins = 0;
     bool no_peak = false, profile = false, quiet = false;
+    const char *fp32_gemm = "openblas";
     /* 0 (sample_steps: -1): the default the help names */
     long batch = 0, steps = 10, warmup = 2, threads = 0, sample_steps = -1, sample_batch = 0, sample_reps = 0;
     const cli_opt opts[] = {
@@ -170,6 +180,9 @@ int cmd_bench(int argc, char **argv) {
          .help = "skip the sgemm peak (MFU is then not reported)"},
         {.name = "--profile", .kind = CLI_FLAG, .dst = &profile,
          .help = "print per-op forward/backward times of the timed training steps"},
+        {.name = "--fp32-gemm", .kind = CLI_STRING, .arg = "LIB", .dst = &fp32_gemm,
+         .help = "openblas (default) or onednn: the library behind fp32 products (onednn runs "
+                 "the bf16 backend's code with fp32 operands)"},
         {.name = "--json", .kind = CLI_STRING, .arg = "FILE", .dst = &c.json,
          .help = "also write the numbers as JSON ('-' = stdout)"},
         {.name = "--quiet", .kind = CLI_FLAG, .dst = &quiet, .help = "no progress output"},
@@ -179,6 +192,10 @@ int cmd_bench(int argc, char **argv) {
                              .epilog = epilog};
     int rc = cli_parse(&cmd, argc, argv);
     if (rc != CLI_CONTINUE) return rc;
+    if (strcmp(fp32_gemm, "openblas") != 0 && strcmp(fp32_gemm, "onednn") != 0) {
+        fprintf(stderr, "pixeldit bench: --fp32-gemm %s: expected openblas or onednn\n", fp32_gemm);
+        return 2;
+    }
     pd_bench_opts o = {
         .batch = (int)batch,
         .steps = (int)steps,
@@ -189,6 +206,7 @@ int cmd_bench(int argc, char **argv) {
         .sample_reps = (int)sample_reps,
         .skip_peak = no_peak,
         .profile = profile,
+        .fp32_onednn = strcmp(fp32_gemm, "onednn") == 0,
         .progress = quiet || pd_dist_rank() > 0 ? NULL : show_progress,
     };
 
@@ -203,5 +221,5 @@ int cmd_bench(int argc, char **argv) {
     if (pd_bench_run(&o, &r)) return cli_fail("bench");
     if (pd_dist_rank() > 0) return CLI_OK; /* rank 0 reports for all */
     if (!(c.json && !strcmp(c.json, "-"))) print_report(&c, &cfg, &o, &r);
-    return c.json ? write_json(&c, &cfg, &r) : CLI_OK;
+    return c.json ? write_json(&c, &cfg, &o, &r) : CLI_OK;
 }

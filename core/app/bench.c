@@ -295,7 +295,8 @@ pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r) {
         return pd_fail(PD_ERR_ARG, "bench: batch %d is smaller than the %d MPI ranks", B, r->ranks);
     bool alone = r->ranks == 1; /* forward, sampling and the peak are per process */
 
-    pd_status s = bench_open(&b, o, B, SB);
+    pd_status s = pd_gemm_set_fp32_onednn(o->fp32_onednn);
+    if (!s) s = bench_open(&b, o, B, SB);
     if (!s) {
         r->params = pd_params_numel(pd_jit_params(b.s.model), true);
         r->flops_per_image = pd_jit_flops_per_image(b.s.model);
@@ -306,6 +307,7 @@ pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r) {
     struct rusage ru;
     if (!getrusage(RUSAGE_SELF, &ru)) r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
     bench_close(&b);
+    if (o->fp32_onednn) pd_gemm_set_fp32_onednn(false); /* process-wide: back to OpenBLAS */
     if (!s && alone && !o->skip_peak) {
         progress(o, "peak", 0, 1);
         s = time_peaks(&b.cfg, B, r);

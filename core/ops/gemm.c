@@ -176,12 +176,28 @@ double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n) {
     return t;
 }
 
+static atomic_bool fp32_onednn; /* bench --fp32-gemm onednn */
+
+pd_status pd_gemm_set_fp32_onednn(bool on) {
+#ifndef PD_HAVE_DNNL
+    if (on)
+        return pd_fail(PD_ERR_ARG, "gemm: this build has no oneDNN (install libdnnl-dev and "
+                       "rebuild) for fp32 products through oneDNN");
+#endif
+    atomic_store(&fp32_onednn, on);
+    return PD_OK;
+}
+
 pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     pd_gemm_shape *log = atomic_load_explicit(&log_buf, memory_order_relaxed);
     if (log) log_call(log, prec, ta, tb, M, N, K);
     switch (prec) {
     case PD_PRECISION_FP32:
+#ifdef PD_HAVE_DNNL
+        if (atomic_load_explicit(&fp32_onednn, memory_order_relaxed))
+            return pd_gemm_dnnl(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
         gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return PD_OK;
     case PD_PRECISION_BF16_EMULATED:

@@ -34,6 +34,12 @@ bool pd_blas_serial_in_parallel(void);
 pd_status pd_gemm(pd_precision prec, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Sends FP32 products through oneDNN's matmul (the bf16 backend's code
+ * with fp32 operands) instead of OpenBLAS, process-wide, for `pixeldit
+ * bench --fp32-gemm onednn`: it measures what that backend's packing and
+ * per-call set-up cost at the model's shapes. PD_ERR_ARG without oneDNN. */
+pd_status pd_gemm_set_fp32_onednn(bool on);
+
 /* The shape log behind `pixeldit bench --profile`'s GEMM-only time: while
  * a log is open, every pd_gemm call appends its shape (thread-safe; calls
  * past `cap` are counted, not kept). */

@@ -13,9 +13,11 @@
  * Primitives are cached by shape (creating one costs tens of
  * microseconds, a step makes thousands of calls over a few dozen shapes).
  * The cache takes a mutex only to look up and insert; execution runs
- * outside it, each call with its own memory objects, stream and
- * scratchpad (user scratchpad mode), so calls from several OpenMP threads
- * at once (attention's heads) share nothing mutable. */
+ * outside it, each call with its own memory objects and stream, and the
+ * packed operands and oneDNN's scratchpad (user scratchpad mode) in a
+ * per-thread buffer that only grows, so calls from several OpenMP threads
+ * at once (attention's heads) share nothing mutable and a step does not
+ * fault in fresh pages for every product. */
 #include "gemm_dnnl.h"
 
 #include <pthread.h>
@@ -28,6 +30,10 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define CACHE_SLOTS 1024 /* power of two; a model uses well under 200 shapes */
 
@@ -145,6 +151,22 @@ done:
     return st;
 }
 
+/* The calling thread's buffer of at least `bytes` (64-byte aligned), kept
+ * for the next call; NULL when it cannot grow. */
+static _Thread_local unsigned char *tl_buf;
+static _Thread_local size_t tl_cap;
+
+static unsigned char *thread_buffer(size_t bytes) {
+    if (bytes <= tl_cap) return tl_buf;
+    size_t cap = (bytes + bytes / 4 + 4095) / 4096 * 4096;
+    unsigned char *p = aligned_alloc(64, cap);
+    if (!p) return NULL;
+    free(tl_buf);
+    tl_buf = p;
+    tl_cap = cap;
+    return p;
+}
+
 static inline uint16_t to_bf16_bits(float x) {
     float r = pd_bf16_round(x);
     uint32_t u;
@@ -156,6 +178,10 @@ static inline uint16_t to_bf16_bits(float x) {
  * (src then stored (cols, rows) with leading dimension ld), converted to
  * bf16 bits or copied as fp32. */
 static void pack(void *dst, bool bf16, const float *src, int ld, bool trans, int rows, int cols) {
+#ifdef _OPENMP
+    bool par = !omp_in_parallel() && (size_t)rows * cols >= ((size_t)1 << 16);
+#endif
+#pragma omp parallel for schedule(static) if (par)
     for (int r = 0; r < rows; r++) {
         if (bf16) {
             uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
@@ -195,7 +221,7 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
     size_t el = bf16 ? sizeof(uint16_t) : sizeof(float);
     size_t na = (size_t)M * K * el, nb = (size_t)K * N * el;
     size_t off_s = (na + nb + 63) / 64 * 64;
-    unsigned char *buf = aligned_alloc(64, (off_s + scratch_bytes + 63) / 64 * 64);
+    unsigned char *buf = thread_buffer(off_s + scratch_bytes);
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
     dnnl_stream_t stream = NULL;
     dnnl_status_t e = dnnl_success;
@@ -233,7 +259,6 @@ out:
     if (mc) dnnl_memory_destroy(mc);
     if (mb) dnnl_memory_destroy(mb);
     if (ma) dnnl_memory_destroy(ma);
-    free(buf);
     if (owned) dnnl_primitive_destroy(prim);
     return st;
 }
@@ -254,6 +279,9 @@ const char *pd_gemm_dnnl_problem(bool bf16) {
 }
 
 void pd_gemm_dnnl_release(void) {
+    free(tl_buf); /* the calling thread's; other threads keep theirs */
+    tl_buf = NULL;
+    tl_cap = 0;
     pthread_mutex_lock(&cache_lock);
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].used) dnnl_primitive_destroy(cache[i].prim);

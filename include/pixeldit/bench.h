@@ -38,6 +38,8 @@ typedef struct pd_bench_opts {
     bool profile;              /* print per-op forward/backward times of the timed training steps */
     pd_bench_progress_fn progress;
     void *user;
+    bool fp32_onednn;          /* fp32 products through oneDNN's matmul instead of OpenBLAS
+                                  (the bf16 backend's code path; PD_ERR_ARG without oneDNN) */
 } pd_bench_opts;
 
 /* Seconds per call. */
