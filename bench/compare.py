@@ -46,6 +46,8 @@ def run_side(side, cfg, args, out_json):
         cmd = [py, os.path.join(ROOT, 'bench', 'torch_peer.py'), cfg] + common
     print('$ ' + ' '.join(cmd), file=sys.stderr, flush=True)
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode and side == 'pixeldit' and args.precision == 'bf16' and 'precision' in r.stderr:
+        return {'refused': r.stderr.strip()}  # no bf16 on this CPU or build: torch still runs
     if r.returncode:
         sys.exit(f'compare: {side} failed ({r.returncode}):\n{r.stdout}{r.stderr}')
     with open(out_json) as f:
@@ -94,13 +96,20 @@ def main():
     env_core = os.environ.get('OPENBLAS_CORETYPE')
     print(f"compare: OPENBLAS_CORETYPE={env_core or 'unset (each side picks; see the core column)'}, "
           f"{args.rounds} rounds, {args.steps} steps after {args.warmup} warm-up")
-    rows, seen = [], {}
+    rows, seen, refused = [], {}, {}
     for rnd in range(args.rounds):
         for cfg in args.configs:
             order = ['pixeldit', 'torch'] if rnd % 2 == 0 else ['torch', 'pixeldit']
             for side in order:
                 name = f"{os.path.splitext(os.path.basename(cfg))[0]}-{side}-r{rnd}.json"
+                if side in refused.get(cfg, {}):
+                    continue
                 j = run_side(side, cfg, args, os.path.join(args.out, name))
+                if 'refused' in j:
+                    refused.setdefault(cfg, {})[side] = j['refused']
+                    print(f"compare: {cfg}: pixeldit refused bf16; timing torch alone:\n  {j['refused']}",
+                          file=sys.stderr)
+                    continue
                 seen.setdefault(cfg, {})[side] = j
                 same = [seen[cfg][s] for s in ('pixeldit', 'torch') if s in seen[cfg]]
                 for k in ('params', 'batch', 'threads', 'flops_per_image'):
@@ -123,8 +132,15 @@ def main():
         med = {}
         for side in ('pixeldit', 'torch'):
             rs = [r for r in rows if r['config'] == c and r['side'] == side]
+            if not rs:
+                med[side] = {k: 0.0 for k in keys}
+                print(f"{c:<16} {side:<9} refused: {refused.get(cfg, {}).get(side, 'no runs')}")
+                continue
             med[side] = {k: statistics.median(r[k] for r in rs) for k in keys}
             print(f"{c:<16} {side:<9} " + ' '.join(f'{med[side][k]:>11.3f}' for k in keys))
+        if not med['pixeldit']['train_med'] or not med['torch']['train_med']:
+            print(f"{c:<16} {'ratio':<9} n/a (one side did not run)")
+            continue
         ratio = {k: med['pixeldit'][k] / med['torch'][k] if med['torch'][k] else 0.0 for k in keys}
         print(f"{c:<16} {'ratio':<9} " + ' '.join(f'{ratio[k]:>11.2f}' for k in keys))
     print('\nspread of the median training img/s over rounds (lowest..highest, and highest / lowest)')
@@ -132,6 +148,8 @@ def main():
         c = os.path.basename(cfg)
         for side in ('pixeldit', 'torch'):
             v = [r['train_med'] for r in rows if r['config'] == c and r['side'] == side]
+            if not v:
+                continue
             print(f"{c:<16} {side:<9} {min(v):8.2f}..{max(v):<8.2f} {max(v) / min(v):5.3f}")
     print(f'\nJSON of every run: {args.out}')
 
