@@ -3,7 +3,8 @@
  * returns q's shape, a loss returns one value. A wrong shape is refused
  * here, naming the plugin, instead of being broadcast or reshaped into
  * silent garbage further on; an error raised inside the plugin gets the
- * plugin's name in front. */
+ * plugin's name in front. The plugin's ops are timed as its own part of
+ * the profile (pd_ctx_profile_scope). */
 #include <stdio.h>
 #include <string.h>
 
@@ -58,7 +59,9 @@ static pd_tensor *wrong_shape(const pd_plugin *pl, pd_ctx *ctx, const char *what
 pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
                                      const pd_decoder_inputs *in) {
     if (pd_ctx_status(ctx)) return NULL;
+    const char *outer = pd_ctx_profile_scope(ctx, pl->label);
     pd_tensor *out = pl->vt.decoder.forward(state, ctx, in);
+    pd_ctx_profile_scope(ctx, outer);
     if (forward_failed(pl, ctx, out)) return NULL;
     /* z is the (B, C, H, W) input image: x_pred has exactly its shape */
     if (!same_shape(out, in->z->shape, in->z->ndim))
@@ -69,7 +72,9 @@ pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *c
 pd_tensor *pd_plugin_attention_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
                                        pd_tensor *q, pd_tensor *k, pd_tensor *v, float scale) {
     if (pd_ctx_status(ctx)) return NULL;
+    const char *outer = pd_ctx_profile_scope(ctx, pl->label);
     pd_tensor *out = pl->vt.attention.forward(state, ctx, q, k, v, scale);
+    pd_ctx_profile_scope(ctx, outer);
     if (forward_failed(pl, ctx, out)) return NULL;
     if (!same_shape(out, q->shape, q->ndim))
         return wrong_shape(pl, ctx, "output", "q's shape (B, H, N, d) =", q->shape, q->ndim, out);
@@ -80,7 +85,9 @@ pd_tensor *pd_plugin_loss_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
                                   const pd_loss_inputs *in, pd_loss_parts *parts) {
     if (pd_ctx_status(ctx)) return NULL;
     memset(parts, 0, sizeof *parts);
+    const char *outer = pd_ctx_profile_scope(ctx, pl->label);
     pd_tensor *out = pl->vt.loss.forward(state, ctx, in, parts);
+    pd_ctx_profile_scope(ctx, outer);
     if (forward_failed(pl, ctx, out)) return NULL;
     if (out->numel != 1) {
         char found[96];

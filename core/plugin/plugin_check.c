@@ -167,6 +167,7 @@ pd_status pd_plugin_check_desc(const char *path, const pd_plugin_desc *d,
     if ((s = check_vtable(path, d, pl))) return s;
     if ((s = check_keys(path, d))) return s;
 
+    snprintf(pl->label, sizeof pl->label, "%s plugin %s", pd_plugin_kind_name(d->kind), d->name);
     pl->prefix[0] = '\0';
     if (d->kind == PD_PLUGIN_DECODER)
         snprintf(pl->prefix, sizeof pl->prefix, "%s",

@@ -33,6 +33,7 @@ struct pd_plugin {
         pd_attention_vtable attention;
     } vt;                  /* host-sized copy of the kind's vtable */
     char prefix[24];       /* parameter name prefix, "" when none */
+    char label[64];        /* "decoder plugin NAME": its ops' part in `bench --profile` */
 };
 
 /* ---- names and values (plugin_values.c) --------------------------------- */

@@ -51,7 +51,7 @@ pd_tensor *pd_op_apply_flags(pd_ctx *ctx, const pd_op_def *def, unsigned op_flag
     ctx->recording_now = needs_grad;
     double t0 = ctx->profile ? pd_now_seconds() : 0;
     pd_status s = def->forward(ctx, out, in, n_in, attr_copy);
-    if (ctx->profile) pd_ctx_profile_add(ctx, def->name, pd_now_seconds() - t0, false);
+    if (ctx->profile) pd_ctx_profile_add(ctx, def->name, ctx->scope, pd_now_seconds() - t0, false);
     ctx->recording_now = false;
     if (s != PD_OK) {
         if (ctx->status == PD_OK) pd_ctx_fail(ctx, s, "%s: forward failed", def->name);
@@ -66,6 +66,7 @@ pd_tensor *pd_op_apply_flags(pd_ctx *ctx, const pd_op_def *def, unsigned op_flag
         for (int i = 0; i < n_in; i++) node->in[i] = in[i];
         node->attr = attr_copy;
         node->op_flags = op_flags;
+        node->scope = ctx->scope;
         node->prev = ctx->tape;
         ctx->tape = node;
         ctx->n_nodes++;
@@ -141,7 +142,7 @@ pd_status pd_backward(pd_ctx *ctx, pd_tensor *loss) {
         if ((s = prepare_input_grads(ctx, n))) return s;
         double t0 = ctx->profile ? pd_now_seconds() : 0;
         s = n->def->backward(ctx, n->out, n->in, n->n_in, n->attr);
-        if (ctx->profile) pd_ctx_profile_add(ctx, n->def->name, pd_now_seconds() - t0, true);
+        if (ctx->profile) pd_ctx_profile_add(ctx, n->def->name, n->scope, pd_now_seconds() - t0, true);
         if (s != PD_OK) {
             if (ctx->status == PD_OK)
                 pd_ctx_fail(ctx, s, "%s: backward failed", n->def->name);

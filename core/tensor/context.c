@@ -231,7 +231,28 @@ pd_tensor *pd_ctx_new_header(pd_ctx *ctx) {
 
 void pd_ctx_set_profile(pd_ctx *ctx, bool on) { ctx->profile = on; }
 
-void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd) {
+const char *pd_ctx_profile_scope(pd_ctx *ctx, const char *label) {
+    const char *prev = ctx->scope;
+    ctx->scope = label;
+    return prev;
+}
+
+/* The per-part totals (8 parts: the trunk and a few plugins). */
+static void part_add(pd_ctx *ctx, const char *scope, double seconds, bool bwd) {
+    int i = 0;
+    while (i < ctx->n_parts && ctx->parts[i].label != scope) i++;
+    if (i == ctx->n_parts) {
+        if (i == 8) return;
+        ctx->parts[i].label = scope;
+        ctx->parts[i].fwd_s = ctx->parts[i].bwd_s = 0;
+        ctx->n_parts++;
+    }
+    if (bwd) ctx->parts[i].bwd_s += seconds;
+    else ctx->parts[i].fwd_s += seconds;
+}
+
+void pd_ctx_profile_add(pd_ctx *ctx, const char *name, const char *scope, double seconds, bool bwd) {
+    part_add(ctx, scope, seconds, bwd);
     int i = 0;
     while (i < ctx->n_prof && ctx->prof[i].name != name && strcmp(ctx->prof[i].name, name)) i++;
     if (i == ctx->n_prof) {
@@ -272,5 +293,13 @@ void pd_ctx_profile_print(pd_ctx *ctx, FILE *out) {
                 1e3 * ctx->prof[i].fwd_s, ctx->prof[i].fwd_n, 1e3 * ctx->prof[i].bwd_s,
                 ctx->prof[i].bwd_n,
                 total > 0 ? 100 * (ctx->prof[i].fwd_s + ctx->prof[i].bwd_s) / total : 0.0);
+    /* the same time by part: whose forward recorded the op */
+    fprintf(out, "%-34s %10s %10s %6s\n", "part", "fwd ms", "bwd ms", "share");
+    for (int i = 0; i < ctx->n_parts; i++)
+        fprintf(out, "%-34s %10.2f %10.2f %5.1f%%\n",
+                ctx->parts[i].label ? ctx->parts[i].label : "outside plugins (JiT trunk)",
+                1e3 * ctx->parts[i].fwd_s, 1e3 * ctx->parts[i].bwd_s,
+                total > 0 ? 100 * (ctx->parts[i].fwd_s + ctx->parts[i].bwd_s) / total : 0.0);
     ctx->n_prof = 0;
+    ctx->n_parts = 0;
 }

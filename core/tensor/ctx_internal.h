@@ -12,6 +12,7 @@ typedef struct pd_node {
     int n_in;
     void *attr;
     unsigned op_flags;   /* PD_OPF_* */
+    const char *scope;   /* profile part it was recorded in (NULL: outside plugins) */
     struct pd_node *prev;
 } pd_node;
 
@@ -52,6 +53,9 @@ struct pd_ctx {
     bool profile;        /* pd_ctx_set_profile */
     int n_prof;
     struct { const char *name; double fwd_s, bwd_s; long fwd_n, bwd_n; } prof[64];
+    const char *scope;   /* pd_ctx_profile_scope: the plugin whose forward runs */
+    int n_parts;
+    struct { const char *label; double fwd_s, bwd_s; } parts[8]; /* per scope */
     void *scratch;       /* pd_ctx_scratch buffer */
     size_t scratch_cap;
     pd_attention_binding attention; /* pd_ctx_bind_attention (ctx_attention.h) */
@@ -62,8 +66,14 @@ struct pd_ctx {
  * raised inside a plugin's forward. */
 void pd_ctx_error_prefix(pd_ctx *ctx, const char *prefix);
 
-/* Adds one timed call of op `name` to the profile (backward: bwd). */
-void pd_ctx_profile_add(pd_ctx *ctx, const char *name, double seconds, bool bwd);
+/* Adds one timed call of op `name`, recorded in part `scope`, to the
+ * profile (backward: bwd). */
+void pd_ctx_profile_add(pd_ctx *ctx, const char *name, const char *scope, double seconds, bool bwd);
+
+/* Ops recorded from now on belong to profile part `label` (a plugin's
+ * "decoder plugin NAME", which must outlive the context; NULL: outside
+ * plugins), forward and backward. Returns the previous part, to restore. */
+const char *pd_ctx_profile_scope(pd_ctx *ctx, const char *label);
 
 /* Allocates a tensor header in the current step's pool (no data). */
 pd_tensor *pd_ctx_new_header(pd_ctx *ctx);

@@ -137,8 +137,9 @@ pd_status pd_ctx_set_precision(pd_ctx *ctx, pd_precision p);
 pd_precision pd_ctx_precision(const pd_ctx *ctx);
 
 /* Op profiling: when on, every op's forward and backward wall time is
- * added up per op name; pd_ctx_profile_print writes the table (time, calls,
- * share) sorted by total time, and resets it. */
+ * added up per op name, and per part (the plugin whose forward recorded
+ * the op, or the trunk outside plugins); pd_ctx_profile_print writes both
+ * tables (time, calls, share), ops sorted by total time, and resets them. */
 void pd_ctx_set_profile(pd_ctx *ctx, bool on);
 /* Seconds of op time (forward + backward) in the table so far. */
 double pd_ctx_profile_total(const pd_ctx *ctx);

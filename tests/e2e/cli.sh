@@ -64,6 +64,12 @@ expect_in_output "bench prints the BLAS core" "OpenBLAS"
 expect_in_output "bench says which kernels ran" "fused kernels"
 check "bench, reference kernels" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --steps 1 --warmup 0 --sample-steps 0 --no-peak --set train.fused_kernels=false
 expect_in_output "train.fused_kernels=false runs the composed ops" "reference (unfused) kernels"
+# --profile: per-op table, then each plugin's part of the op time (decoder, attention, loss)
+check "bench --profile" 0 "$bin" bench "$tmp/tiny.ini" --batch 2 --steps 1 --warmup 0 --sample-steps 0 --no-peak --profile
+expect_in_output "profile gives the decoder its own part" "decoder plugin jit_final_layer"
+expect_in_output "profile gives attention its own part" "attention plugin sdpa"
+expect_in_output "profile names the rest" "outside plugins (JiT trunk)"
+expect_in_output "profile prints the step against its GEMMs alone" "GEMM-only time"
 # the decoder plugins of issue 13: by file (--plugin), by name with keys, then sampled
 plugdir="$(dirname "$bin")/../plugins"
 check "train deco_decoder by --plugin" 0 "$bin" train "$tmp/tiny.ini" --out "$tmp/deco" --steps 2 --quiet \

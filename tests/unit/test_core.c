@@ -1,5 +1,6 @@
 /* Core runtime: arena reuse, tape, sticky errors, bad-input messages. */
 #include "test_util.h"
+#include "ctx_internal.h" /* internal: pd_ctx_profile_scope */
 
 static void test_arena_is_reused_after_warmup(void **state) {
     (void)state;
@@ -15,6 +16,55 @@ static void test_arena_is_reused_after_warmup(void **state) {
     }
     assert_int_equal(pd_ctx_used(ctx), 0);
     pd_ctx_free(ctx);
+}
+
+/* `bench --profile`'s parts: an op's forward and its backward count for
+ * the part it was recorded in (a plugin's forward), whatever part is
+ * active when backward runs; the rest is the trunk's. */
+static double part_ms(const char *text, const char *label, int col) {
+    const char *at = strstr(text, label);
+    if (!at) fail_msg("no line '%s' in:\n%s", label, text);
+    double v[3] = {-1, -1, -1};
+    if (sscanf(at + strlen(label), "%lf %lf %lf", &v[0], &v[1], &v[2]) < 2)
+        fail_msg("unreadable line: %s", at);
+    return v[col]; /* part lines: fwd, bwd; op lines: fwd, calls, bwd */
+}
+
+static void test_profile_parts_follow_recording_scope(void **state) {
+    (void)state;
+    pd_params *p = pd_params_new();
+    int ws[2] = {256, 256};
+    pd_tensor *w = pd_params_add(p, "w", ws, 2, 0);
+    tu_fill(w->data, 256 * 256, 1);
+    pd_ctx *ctx = pd_ctx_new(0);
+    pd_ctx_set_profile(ctx, true);
+    static float xv[256 * 256];
+    tu_fill(xv, 256 * 256, 2);
+    pd_tensor *x = pd_tensor_from(ctx, xv, ws, 2);
+    static const char label[] = "decoder plugin test_head";
+    const char *outer = pd_ctx_profile_scope(ctx, label);
+    assert_null(outer);
+    pd_tensor *y = pd_linear(ctx, x, w, NULL); /* 256^3: the part's time */
+    assert_ptr_equal(pd_ctx_profile_scope(ctx, outer), label);
+    pd_tensor *loss = pd_sum(ctx, y); /* tiny: the trunk's */
+    assert_int_equal(pd_backward(ctx, loss), PD_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    pd_ctx_profile_print(ctx, f);
+    fclose(f);
+    print_message("%s", text);
+    /* the part's times are linear's (forward and backward), the trunk's are
+     * sum's: each line reads the same accumulated seconds */
+    const char *trunk = "outside plugins (JiT trunk)";
+    assert_true(part_ms(text, label, 0) > 0 && part_ms(text, label, 1) > 0);
+    assert_true(part_ms(text, label, 0) == part_ms(text, "\nlinear", 0));
+    assert_true(part_ms(text, label, 1) == part_ms(text, "\nlinear", 2));
+    assert_true(part_ms(text, trunk, 0) == part_ms(text, "\nsum", 0));
+    assert_true(part_ms(text, trunk, 1) == part_ms(text, "\nsum", 2));
+    free(text);
+    pd_ctx_free(ctx);
+    pd_params_free(p);
 }
 
 static void test_backward_linear_chain(void **state) {
@@ -155,6 +205,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_is_reused_after_warmup),
         cmocka_unit_test(test_backward_linear_chain),
+        cmocka_unit_test(test_profile_parts_follow_recording_scope),
         cmocka_unit_test(test_shape_error_names_op_and_shapes),
         cmocka_unit_test(test_use_after_reset_is_detected),
         cmocka_unit_test(test_backward_needs_scalar_and_tape),
