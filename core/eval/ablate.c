@@ -344,9 +344,15 @@ static pd_status write_reports(const pd_ablate_opts *o, const summary *sm, doubl
     return bad ? pd_fail(PD_ERR_IO, "%s: write failed", o->out_dir) : PD_OK;
 }
 
+#define ABLATE_OUT_MAX 800
+
 pd_status pd_ablate_run(const pd_ablate_opts *o) {
     if (o->n_configs < 1 || o->seeds < 1 || o->n < 2 || (o->minutes > 0) == (o->steps > 0))
         return pd_fail(PD_ERR_ARG, "ablate: needs configs, seeds >= 1, n >= 2 and one budget (--minutes or --steps)");
+    /* every path below is out_dir plus at most ~160 bytes, in 1024-byte buffers */
+    if (!o->out_dir || strlen(o->out_dir) > ABLATE_OUT_MAX)
+        return pd_fail(PD_ERR_ARG, "ablate: --out: expected a folder path of at most %d bytes, found %zu",
+                       ABLATE_OUT_MAX, o->out_dir ? strlen(o->out_dir) : (size_t)0);
     g_stop = 0;
     const pd_config *c0 = &o->configs[0];
     for (int i = 1; i < o->n_configs; i++) {

@@ -82,6 +82,9 @@ expect_in_output "the unchanged one is not" "a.ini: done before"
 check "eval --help" 0 "$bin" eval --help
 check "ablate --help" 0 "$bin" ablate --help
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
+long="$tmp/$(printf 'd%.0s' $(seq 1 850))"
+check "ablate refuses an over-long --out" 1 "$bin" ablate "$tmp/a.ini" --steps 1 --n 20 --out "$long"
+expect_in_output "the limit is named" "ablate: --out: expected a folder path of at most 800 bytes"
 
 echo "eval_ablate: $fails failure(s)"
 [[ $fails -eq 0 ]]
