@@ -18,10 +18,17 @@ static pd_plugin *plugin(void) {
     return pl;
 }
 
-static pd_model_info model_info(int image_size, int C, int p, int D) {
+/* The trunk a decoder sees: image_size^2 x C images in p x p patches, width
+ * D in `heads` heads (model_info: one head, for decoders without attention). */
+static inline pd_model_info model_info_heads(int image_size, int C, int p, int D, int heads) {
     pd_model_info m = {sizeof m, image_size, C, p, image_size / p,
-                       (image_size / p) * (image_size / p), D, 1, D, 1, 10, 0.05f, 1.0f};
+                       (image_size / p) * (image_size / p), D, heads, D / heads, 1, 10, 0.05f,
+                       1.0f};
     return m;
+}
+
+static inline pd_model_info model_info(int image_size, int C, int p, int D) {
+    return model_info_heads(image_size, C, p, D, 1);
 }
 
 typedef struct decoder {
@@ -35,8 +42,9 @@ typedef struct decoder {
  * leaves the message in pd_last_error() on failure. */
 static pd_status decoder_open(decoder *d, pd_model_info info, const char *const *kv, int n) {
     pd_plugin *pl = plugin();
-    pd_plugin_setting set[8];
-    char buf[8][64];
+    pd_plugin_setting set[10];
+    char buf[10][64];
+    assert_true(n <= 10);
     for (int i = 0; i < n; i++) {
         snprintf(buf[i], sizeof buf[i], "%s", kv[i]);
         char *eq = strchr(buf[i], '=');
@@ -70,11 +78,13 @@ static pd_st_file *open_golden(const char *file) {
     return f;
 }
 
-static int meta_int(const pd_st_file *f, const char *key) {
+static const char *meta(const pd_st_file *f, const char *key) {
     const char *v = pd_st_metadata(f, key);
     if (!v) fail_msg("%s: metadata '%s' missing", pd_st_path(f), key);
-    return atoi(v);
+    return v;
 }
+
+static int meta_int(const pd_st_file *f, const char *key) { return atoi(meta(f, key)); }
 
 static pd_tensor *golden_tensor(pd_ctx *ctx, const pd_st_file *f, const char *name, const int *shape,
                                 int ndim, bool grad) {
@@ -103,13 +113,16 @@ static double expect_grad(const pd_st_file *f, const char *name, const pd_tensor
 }
 
 /* Creates the decoder of a golden case from the weight file's metadata
- * (image_size, channels, patch_size, hidden_size) and the case's keys, and
- * loads every golden weight into it: the file must hold exactly the
- * plugin's parameters, named without the "decoder." prefix. */
+ * (image_size, channels, patch_size, hidden_size, and num_heads where the
+ * file has it) and the case's keys, and loads every golden weight into
+ * it: the file must hold exactly the plugin's parameters, named without
+ * the "decoder." prefix. */
 static void decoder_open_golden(decoder *d, const char *name, const pd_st_file *w,
                                 const char *const *kv, int n) {
-    pd_model_info info = model_info(meta_int(w, "image_size"), meta_int(w, "channels"),
-                                    meta_int(w, "patch_size"), meta_int(w, "hidden_size"));
+    const char *heads = pd_st_metadata(w, "num_heads");
+    pd_model_info info = model_info_heads(meta_int(w, "image_size"), meta_int(w, "channels"),
+                                          meta_int(w, "patch_size"), meta_int(w, "hidden_size"),
+                                          heads ? atoi(heads) : 1);
     if (decoder_open(d, info, kv, n)) fail_msg("%s: %s", name, pd_last_error());
     assert_int_equal(pd_params_count(d->params), pd_st_count(w));
     assert_int_equal((long)pd_params_numel(d->params, true), meta_int(w, "params"));

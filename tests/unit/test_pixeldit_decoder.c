@@ -18,13 +18,12 @@
  * fp32 throughout, the differences come from summation order and 1-ulp
  * differences of sin/cos in the tables. */
 #include "ctx_attention.h"
-#include "pixeldit/plugin_host.h"
-#include "pixeldit/safetensors.h"
 #include "pixeldit/session.h"
-#include "test_util.h"
 
 #define TOL_OUT 1e-5
 #define TOL_GRAD 1e-5
+#define DECODER_GOLDEN_DIR "pixeldit"
+#include "decoder_test_util.h"
 
 /* make_pixeldit_goldens.py prints these (PyTorch modules, hooks on nn.Linear). */
 #define TORCH_PARAMS_SMALL 1090337       /* C 1, 32^2, p 4, D 192, 3 heads, defaults */
@@ -35,57 +34,6 @@
 #define XL16_FLOPS 90475331584.0         /* spec 1.3: 4 x 11.3 GMAC = "90 of 310 GFLOPs" */
 #define B16_FLOPS 29137829888.0
 
-static const char *g_plugin_path;
-
-static pd_plugin *plugin(void) {
-    pd_plugin *pl = NULL;
-    if (pd_plugin_load(g_plugin_path, PD_PLUGIN_DECODER, &pl)) fail_msg("%s", pd_last_error());
-    return pl;
-}
-
-static pd_model_info model_info(int image_size, int C, int p, int D, int heads) {
-    pd_model_info m = {sizeof m, image_size, C, p, image_size / p,
-                       (image_size / p) * (image_size / p), D, heads, D / heads, 1, 10, 0.05f,
-                       1.0f};
-    return m;
-}
-
-typedef struct decoder {
-    const pd_decoder_vtable *vt;
-    void *state;
-    pd_params *params;
-    pd_model_info info;
-} decoder;
-
-/* Creates the decoder with "key=value" settings; returns the status and
- * leaves the message in pd_last_error() on failure. */
-static pd_status decoder_open(decoder *d, pd_model_info info, const char *const *kv, int n) {
-    pd_plugin *pl = plugin();
-    pd_plugin_setting set[10];
-    char buf[10][64];
-    assert_true(n <= 10);
-    for (int i = 0; i < n; i++) {
-        snprintf(buf[i], sizeof buf[i], "%s", kv[i]);
-        char *eq = strchr(buf[i], '=');
-        assert_non_null(eq);
-        *eq = 0;
-        set[i] = (pd_plugin_setting){buf[i], eq + 1, "test", 0};
-    }
-    pd_plugin_config *cfg = NULL;
-    pd_status s = pd_plugin_config_build(pl, "decoder", set, n, &cfg);
-    if (s) return s;
-    *d = (decoder){pd_plugin_decoder_vtable(pl), NULL, pd_params_new(), info};
-    s = pd_plugin_create_decoder(pl, &info, cfg, d->params, &d->state);
-    pd_plugin_config_free(cfg);
-    if (s) pd_params_free(d->params), d->params = NULL;
-    return s;
-}
-
-static void decoder_close(decoder *d) {
-    if (d->state) d->vt->destroy(d->state);
-    pd_params_free(d->params);
-}
-
 /* Forward with the given inputs (y_emb, c, t unused by this decoder: zeros). */
 static pd_tensor *decoder_run(decoder *d, pd_ctx *ctx, pd_tensor *z, pd_tensor *tokens,
                               pd_tensor *t_emb) {
@@ -94,45 +42,6 @@ static pd_tensor *decoder_run(decoder *d, pd_ctx *ctx, pd_tensor *z, pd_tensor *
     pd_decoder_inputs in = {.struct_size = sizeof in, .tokens = tokens, .t_emb = t_emb,
                              .y_emb = zero, .c = zero, .t = t, .z = z};
     return d->vt->forward(d->state, ctx, &in);
-}
-
-/* ---- goldens ------------------------------------------------------------------------- */
-
-static pd_st_file *open_golden(const char *file) {
-    const char *dir = getenv("PIXELDIT_TEST_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/golden/pixeldit/%s", dir ? dir : "tests", file);
-    pd_st_file *f = NULL;
-    if (pd_st_open(path, &f)) fail_msg("%s (PIXELDIT_TEST_DIR = %s)", pd_last_error(), dir ? dir : "unset");
-    return f;
-}
-
-static const char *meta(const pd_st_file *f, const char *key) {
-    const char *v = pd_st_metadata(f, key);
-    if (!v) fail_msg("%s: metadata '%s' missing", pd_st_path(f), key);
-    return v;
-}
-
-static int meta_int(const pd_st_file *f, const char *key) { return atoi(meta(f, key)); }
-
-static pd_tensor *golden_tensor(pd_ctx *ctx, const pd_st_file *f, const char *name, const int *shape,
-                                int ndim, bool grad) {
-    pd_tensor *t = pd_tensor_empty(ctx, shape, ndim);
-    assert_non_null(t);
-    if (pd_st_read_f32(f, name, t->data, shape, ndim)) fail_msg("%s", pd_last_error());
-    if (grad) assert_int_equal(pd_tensor_set_requires_grad(ctx, t), PD_OK);
-    return t;
-}
-
-static double expect_grad(const pd_st_file *f, const char *name, const pd_tensor *t, const float *got) {
-    char key[160];
-    snprintf(key, sizeof key, "grad.%s", name);
-    float *want = malloc(t->numel * sizeof(float));
-    assert_non_null(want);
-    if (pd_st_read_f32(f, key, want, t->shape, t->ndim)) fail_msg("%s", pd_last_error());
-    double e = expect_close(key, got, want, t->numel, TOL_GRAD);
-    free(want);
-    return e;
 }
 
 /* Creates the case's decoder with the keys of its metadata and loads every
@@ -152,17 +61,7 @@ static void open_case(const char *name, decoder *d, pd_st_file **weights, pd_st_
         snprintf(kv[i], sizeof kv[i], "%s=%s", key_names[i], v ? v : "");
         set[i] = kv[i];
     }
-    pd_model_info info = model_info(meta_int(w, "image_size"), meta_int(w, "channels"),
-                                    meta_int(w, "patch_size"), meta_int(w, "hidden_size"),
-                                    meta_int(w, "num_heads"));
-    if (decoder_open(d, info, set, 8)) fail_msg("%s: %s", name, pd_last_error());
-    assert_int_equal(pd_params_count(d->params), pd_st_count(w));
-    assert_int_equal((long)pd_params_numel(d->params, true), meta_int(w, "params"));
-    for (int i = 0; i < pd_params_count(d->params); i++) {
-        pd_tensor *p = pd_params_at(d->params, i);
-        assert_int_equal(strncmp(p->name, "decoder.", 8), 0);
-        if (pd_st_read_f32(w, p->name + 8, p->data, p->shape, p->ndim)) fail_msg("%s", pd_last_error());
-    }
+    decoder_open_golden(d, name, w, set, 8);
 }
 
 static void run_golden(const char *name) {
@@ -183,20 +82,16 @@ static void run_golden(const char *name) {
     pd_tensor *out = decoder_run(&d, ctx, z, tokens, t_emb);
     if (!out) fail_msg("%s: forward: %s", name, pd_ctx_error(ctx));
     assert_memory_equal(out->shape, img, sizeof img);
-    float *want = malloc(out->numel * sizeof(float));
-    assert_non_null(want);
-    if (pd_st_read_f32(f, "out", want, img, 4)) fail_msg("%s", pd_last_error());
-    double e_out = expect_close("out", out->data, want, out->numel, TOL_OUT);
-    free(want);
+    double e_out = expect_golden(f, "out", img, 4, out->data, TOL_OUT);
 
     if (pd_backward(ctx, pd_sum(ctx, pd_mul(ctx, out, gy)))) fail_msg("%s", pd_ctx_error(ctx));
     double e_grad = 0;
     for (int i = 0; i < pd_params_count(d.params); i++) {
         pd_tensor *p = pd_params_at(d.params, i);
-        e_grad = fmax(e_grad, expect_grad(f, p->name + 8, p, p->grad));
+        e_grad = fmax(e_grad, expect_grad(f, p->name + 8, p));
     }
-    e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens, tokens->grad));
-    e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb, t_emb->grad));
+    e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens));
+    e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb));
     print_message("  %-20s out err %.2e, worst gradient err %.2e (%d parameters, tokens, t_emb)\n",
                   name, e_out, e_grad, pd_params_count(d.params));
 
@@ -224,7 +119,7 @@ static pd_tensor *decoder_fn(pd_ctx *ctx, pd_tensor *const *x, int n, void *user
  * gradients trivially zero. */
 static void gradcheck_case(const char *const *kv, int n, int C, uint64_t seed) {
     decoder d;
-    pd_model_info info = model_info(8, C, 4, 8, 2);
+    pd_model_info info = model_info_heads(8, C, 4, 8, 2);
     if (decoder_open(&d, info, kv, n)) fail_msg("%s", pd_last_error());
     for (int i = 0; i < pd_params_count(d.params); i++) {
         pd_tensor *p = pd_params_at(d.params, i);
@@ -287,8 +182,8 @@ static size_t count_params(pd_model_info info, const char *const *kv, int n, dou
 
 static void param_counts_and_flops(void **state) {
     (void)state;
-    pd_model_info small = model_info(32, 1, 4, 192, 3), xl = model_info(256, 3, 16, 1152, 16);
-    pd_model_info b16 = model_info(256, 3, 16, 768, 12);
+    pd_model_info small = model_info_heads(32, 1, 4, 192, 3), xl = model_info_heads(256, 3, 16, 1152, 16);
+    pd_model_info b16 = model_info_heads(256, 3, 16, 768, 12);
     const char *post[] = {"post_modulation=true"}, *m4[] = {"pixel_depth=4"};
     double f_small, f_xl, f_b;
     size_t n_small = count_params(small, NULL, 0, &f_small);
@@ -321,7 +216,7 @@ static void init_values(void **state) {
     (void)state;
     decoder d;
     const char *kv[] = {"post_modulation=true", "pixel_dim=8", "attn_dim=16"};
-    if (decoder_open(&d, model_info(16, 1, 4, 16, 2), kv, 3)) fail_msg("%s", pd_last_error());
+    if (decoder_open(&d, model_info_heads(16, 1, 4, 16, 2), kv, 3)) fail_msg("%s", pd_last_error());
     pd_rng rng;
     pd_rng_seed(&rng, 3);
     assert_int_equal(d.vt->init_weights(d.state, &rng), PD_OK);
@@ -452,7 +347,7 @@ static void expect_create_error(pd_model_info info, const char *const *kv, int n
 
 static void bad_keys(void **state) {
     (void)state;
-    pd_model_info info = model_info(32, 1, 4, 192, 3);
+    pd_model_info info = model_info_heads(32, 1, 4, 192, 3);
     const char *dim[] = {"pixel_dim=6"};
     expect_create_error(info, dim, 1, "pixel_dim 6", "multiple of 4");
     const char *heads[] = {"heads=5"};
