@@ -67,6 +67,21 @@ static void decoder_close(decoder *d) {
     pd_params_free(d->params);
 }
 
+/* Expects decoder_open to fail with a message containing part1 (and part2
+ * unless NULL). Inline: not every decoder test has config errors. */
+static inline void expect_create_error(pd_model_info info, const char *const *kv, int n,
+                                       const char *part1, const char *part2) {
+    decoder d;
+    pd_status s = decoder_open(&d, info, kv, n);
+    if (s == PD_OK) {
+        decoder_close(&d);
+        fail_msg("expected an error containing '%s'", part1);
+    }
+    TU_ASSERT_CONTAINS(pd_last_error(), part1);
+    if (part2) TU_ASSERT_CONTAINS(pd_last_error(), part2);
+    print_message("  refused: %s\n", pd_last_error());
+}
+
 /* ---- goldens ------------------------------------------------------------------------- */
 
 static pd_st_file *open_golden(const char *file) {
@@ -110,6 +125,20 @@ static double expect_grad(const pd_st_file *f, const char *name, const pd_tensor
     char key[160];
     snprintf(key, sizeof key, "grad.%s", name);
     return expect_golden(f, key, t->shape, t->ndim, t->grad, TOL_GRAD);
+}
+
+/* The golden backward: sum(out * gy) back through the decoder, then every
+ * parameter's gradient against "grad.NAME" (NAME without "decoder.");
+ * returns the worst error. Inline: not every decoder test has goldens. */
+static inline double golden_backward_params(pd_ctx *ctx, const decoder *d, const pd_st_file *f,
+                                            pd_tensor *out, pd_tensor *gy) {
+    if (pd_backward(ctx, pd_sum(ctx, pd_mul(ctx, out, gy)))) fail_msg("%s", pd_ctx_error(ctx));
+    double e = 0;
+    for (int i = 0; i < pd_params_count(d->params); i++) {
+        pd_tensor *p = pd_params_at(d->params, i);
+        e = fmax(e, expect_grad(f, p->name + 8, p));
+    }
+    return e;
 }
 
 /* Creates the decoder of a golden case from the weight file's metadata

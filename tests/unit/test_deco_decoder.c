@@ -79,12 +79,7 @@ static void run_golden(const char *name) {
     assert_memory_equal(out->shape, img, sizeof img);
     double e_out = expect_golden(f, "out", img, 4, out->data, TOL_OUT);
 
-    if (pd_backward(ctx, pd_sum(ctx, pd_mul(ctx, out, gy)))) fail_msg("%s", pd_ctx_error(ctx));
-    double e_grad = 0;
-    for (int i = 0; i < pd_params_count(d.params); i++) {
-        pd_tensor *q = pd_params_at(d.params, i);
-        e_grad = fmax(e_grad, expect_grad(f, q->name + 8, q));
-    }
+    double e_grad = golden_backward_params(ctx, &d, f, out, gy);
     e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens));
     e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb));
     print_message("  %-12s dct err %.1e, out err %.2e, worst gradient err %.2e (%d parameters, tokens, t_emb)\n",

@@ -84,12 +84,7 @@ static void run_golden(const char *name) {
     assert_memory_equal(out->shape, img, sizeof img);
     double e_out = expect_golden(f, "out", img, 4, out->data, TOL_OUT);
 
-    if (pd_backward(ctx, pd_sum(ctx, pd_mul(ctx, out, gy)))) fail_msg("%s", pd_ctx_error(ctx));
-    double e_grad = 0;
-    for (int i = 0; i < pd_params_count(d.params); i++) {
-        pd_tensor *p = pd_params_at(d.params, i);
-        e_grad = fmax(e_grad, expect_grad(f, p->name + 8, p));
-    }
+    double e_grad = golden_backward_params(ctx, &d, f, out, gy);
     e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens));
     e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb));
     print_message("  %-20s out err %.2e, worst gradient err %.2e (%d parameters, tokens, t_emb)\n",
@@ -331,19 +326,6 @@ static void loads_by_name(void **state) {
 }
 
 /* ---- config errors -------------------------------------------------------------------- */
-
-static void expect_create_error(pd_model_info info, const char *const *kv, int n, const char *part1,
-                                const char *part2) {
-    decoder d;
-    pd_status s = decoder_open(&d, info, kv, n);
-    if (s == PD_OK) {
-        decoder_close(&d);
-        fail_msg("expected an error containing '%s'", part1);
-    }
-    TU_ASSERT_CONTAINS(pd_last_error(), part1);
-    if (part2) TU_ASSERT_CONTAINS(pd_last_error(), part2);
-    print_message("  refused: %s\n", pd_last_error());
-}
 
 static void bad_keys(void **state) {
     (void)state;

@@ -69,18 +69,9 @@ static void run_golden(const char *name) {
     pd_tensor *out = d.vt->forward(d.state, ctx, &in);
     if (!out) fail_msg("%s: forward: %s", name, pd_ctx_error(ctx));
     assert_memory_equal(out->shape, img, sizeof img);
-    float *want = malloc(out->numel * sizeof(float));
-    assert_non_null(want);
-    if (pd_st_read_f32(f, "out", want, img, 4)) fail_msg("%s", pd_last_error());
-    double e_out = expect_close("out", out->data, want, out->numel, TOL_OUT);
-    free(want);
+    double e_out = expect_golden(f, "out", img, 4, out->data, TOL_OUT);
 
-    if (pd_backward(ctx, pd_sum(ctx, pd_mul(ctx, out, gy)))) fail_msg("%s", pd_ctx_error(ctx));
-    double e_grad = 0;
-    for (int i = 0; i < pd_params_count(d.params); i++) {
-        pd_tensor *p = pd_params_at(d.params, i);
-        e_grad = fmax(e_grad, expect_grad(f, p->name + 8, p));
-    }
+    double e_grad = golden_backward_params(ctx, &d, f, out, gy);
     e_grad = fmax(e_grad, expect_grad(f, "tokens", tokens));
     e_grad = fmax(e_grad, expect_grad(f, "t_emb", t_emb));
     if (!strcmp(pd_st_metadata(w, "mode"), "residual"))
@@ -205,19 +196,6 @@ static void flops_and_init(void **state) {
 }
 
 /* ---- config errors -------------------------------------------------------------------- */
-
-static void expect_create_error(pd_model_info info, const char *const *kv, int n, const char *part1,
-                                const char *part2) {
-    decoder d;
-    pd_status s = decoder_open(&d, info, kv, n);
-    if (s == PD_OK) {
-        decoder_close(&d);
-        fail_msg("expected an error containing '%s'", part1);
-    }
-    TU_ASSERT_CONTAINS(pd_last_error(), part1);
-    if (part2) TU_ASSERT_CONTAINS(pd_last_error(), part2);
-    print_message("  refused: %s\n", pd_last_error());
-}
 
 static void bad_patch_size(void **state) {
     (void)state;
