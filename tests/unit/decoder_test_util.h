@@ -162,4 +162,20 @@ static void decoder_open_golden(decoder *d, const char *name, const pd_st_file *
     }
 }
 
+/* main() of a decoder test: argv[1] is the plugin's .so; one thread (the
+ * goldens' tolerances assume one summation order); unloads the plugins
+ * after the tests so that LSan sees no leak. */
+static inline int decoder_test_main(int argc, char **argv, const char *so_name,
+                                    const struct CMUnitTest *tests, size_t n) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH/%s\n", argv[0], so_name);
+        return 2;
+    }
+    g_plugin_path = argv[1];
+    pd_set_num_threads(1);
+    int failed = _cmocka_run_group_tests(so_name, tests, n, NULL, NULL);
+    pd_plugins_unload_all();
+    return failed;
+}
+
 #endif

@@ -225,12 +225,6 @@ static void config_errors(void **state) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/bilinear_head.so\n", argv[0]);
-        return 2;
-    }
-    g_plugin_path = argv[1];
-    pd_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_p4),          cmocka_unit_test(golden_p8_s2),
         cmocka_unit_test(golden_p3_odd),      cmocka_unit_test(golden_p4_k1),
@@ -238,7 +232,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(param_counts),       cmocka_unit_test(flops_and_init),
         cmocka_unit_test(config_errors),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    pd_plugins_unload_all();
-    return failed;
+    return decoder_test_main(argc, argv, "bilinear_head.so", tests, sizeof tests / sizeof *tests);
 }

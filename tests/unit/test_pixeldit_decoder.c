@@ -341,12 +341,6 @@ static void bad_keys(void **state) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/pixeldit_decoder.so\n", argv[0]);
-        return 2;
-    }
-    g_plugin_path = argv[1];
-    pd_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_p4_pre),       cmocka_unit_test(golden_p4_post),
         cmocka_unit_test(golden_p8_pre),       cmocka_unit_test(golden_p8_post),
@@ -355,7 +349,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(init_values),         cmocka_unit_test(attention_goes_through_host),
         cmocka_unit_test(model_binds_its_attention), cmocka_unit_test(loads_by_name),       cmocka_unit_test(bad_keys),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    pd_plugins_unload_all();
-    return failed;
+    return decoder_test_main(argc, argv, "pixeldit_decoder.so", tests, sizeof tests / sizeof *tests);
 }

@@ -209,12 +209,6 @@ static void bad_patch_size(void **state) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH/unet_decoder.so\n", argv[0]);
-        return 2;
-    }
-    g_plugin_path = argv[1];
-    pd_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_p4),          cmocka_unit_test(golden_p16),
         cmocka_unit_test(golden_p4_residual), cmocka_unit_test(golden_p8_cap),
@@ -222,7 +216,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(param_counts_match_torch), cmocka_unit_test(flops_and_init),
         cmocka_unit_test(bad_patch_size),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    pd_plugins_unload_all();
-    return failed;
+    return decoder_test_main(argc, argv, "unet_decoder.so", tests, sizeof tests / sizeof *tests);
 }
