@@ -162,6 +162,28 @@ static void decoder_open_golden(decoder *d, const char *name, const pd_st_file *
     }
 }
 
+/* Opens golden case NAME (NAME.weights.safetensors, NAME.data.safetensors)
+ * and creates its decoder with key=value settings read from the weight
+ * file's metadata, one per name in `keys` (at most 10), then loads the
+ * weights (decoder_open_golden). Inline: used by the golden tests only. */
+static inline void open_golden_case(const char *name, const char *const *keys, int n, decoder *d,
+                                    pd_st_file **weights, pd_st_file **data) {
+    char file[128];
+    snprintf(file, sizeof file, "%s.weights.safetensors", name);
+    pd_st_file *w = *weights = open_golden(file);
+    snprintf(file, sizeof file, "%s.data.safetensors", name);
+    *data = open_golden(file);
+    char kv[10][64];
+    const char *set[10];
+    assert_true(n <= 10);
+    for (int i = 0; i < n; i++) {
+        const char *v = meta(w, keys[i]); /* fails the test when missing */
+        snprintf(kv[i], sizeof kv[i], "%s=%s", keys[i], v ? v : "");
+        set[i] = kv[i];
+    }
+    decoder_open_golden(d, name, w, set, n);
+}
+
 /* main() of a decoder test: argv[1] is the plugin's .so; one thread (the
  * goldens' tolerances assume one summation order); unloads the plugins
  * after the tests so that LSan sees no leak. */

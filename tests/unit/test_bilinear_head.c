@@ -26,21 +26,8 @@
 #define JIT_FINAL_LAYER_SMALL 77392
 
 static void open_case(const char *name, decoder *d, pd_st_file **weights, pd_st_file **data) {
-    char file[128];
-    snprintf(file, sizeof file, "%s.weights.safetensors", name);
-    pd_st_file *w = *weights = open_golden(file);
-    snprintf(file, sizeof file, "%s.data.safetensors", name);
-    *data = open_golden(file);
     static const char *const keys[] = {"k", "kernel", "residual", "align_corners", "grid_mult"};
-    char kv[5][64];
-    const char *set[5];
-    for (int i = 0; i < 5; i++) {
-        const char *v = pd_st_metadata(w, keys[i]);
-        if (!v) fail_msg("%s: metadata '%s' missing", name, keys[i]);
-        snprintf(kv[i], sizeof kv[i], "%s=%s", keys[i], v ? v : "");
-        set[i] = kv[i];
-    }
-    decoder_open_golden(d, name, w, set, 5);
+    open_golden_case(name, keys, 5, d, weights, data);
 }
 
 static void run_golden(const char *name) {

@@ -33,17 +33,8 @@
 /* Creates the case's decoder with its keys and loads every golden weight
  * into it; the file must hold exactly the plugin's parameters. */
 static void open_case(const char *name, decoder *d, pd_st_file **weights, pd_st_file **data) {
-    char file[128];
-    snprintf(file, sizeof file, "%s.weights.safetensors", name);
-    pd_st_file *w = *weights = open_golden(file);
-    snprintf(file, sizeof file, "%s.data.safetensors", name);
-    *data = open_golden(file);
-    char kv[3][64];
-    snprintf(kv[0], sizeof kv[0], "width=%d", meta_int(w, "width"));
-    snprintf(kv[1], sizeof kv[1], "depth=%d", meta_int(w, "depth"));
-    snprintf(kv[2], sizeof kv[2], "max_freqs=%d", meta_int(w, "max_freqs"));
-    const char *set[3] = {kv[0], kv[1], kv[2]};
-    decoder_open_golden(d, name, w, set, 3);
+    static const char *const keys[] = {"width", "depth", "max_freqs"};
+    open_golden_case(name, keys, 3, d, weights, data);
 }
 
 static void run_golden(const char *name) {

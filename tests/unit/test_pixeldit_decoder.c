@@ -47,21 +47,9 @@ static pd_tensor *decoder_run(decoder *d, pd_ctx *ctx, pd_tensor *z, pd_tensor *
 /* Creates the case's decoder with the keys of its metadata and loads every
  * golden weight into it; the file must hold exactly the plugin's parameters. */
 static void open_case(const char *name, decoder *d, pd_st_file **weights, pd_st_file **data) {
-    char file[128];
-    snprintf(file, sizeof file, "%s.weights.safetensors", name);
-    pd_st_file *w = *weights = open_golden(file);
-    snprintf(file, sizeof file, "%s.data.safetensors", name);
-    *data = open_golden(file);
-    static const char *const key_names[] = {"pixel_depth", "pixel_dim", "attn_dim", "heads",
-                                            "mlp_ratio", "post_modulation", "abs_pe", "rope"};
-    char kv[8][64];
-    const char *set[8];
-    for (int i = 0; i < 8; i++) {
-        const char *v = meta(w, key_names[i]);
-        snprintf(kv[i], sizeof kv[i], "%s=%s", key_names[i], v ? v : "");
-        set[i] = kv[i];
-    }
-    decoder_open_golden(d, name, w, set, 8);
+    static const char *const keys[] = {"pixel_depth", "pixel_dim", "attn_dim", "heads",
+                                       "mlp_ratio", "post_modulation", "abs_pe", "rope"};
+    open_golden_case(name, keys, 8, d, weights, data);
 }
 
 static void run_golden(const char *name) {

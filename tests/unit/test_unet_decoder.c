@@ -33,18 +33,8 @@
 /* Creates the case's decoder with its keys and loads every golden weight
  * into it; the file must hold exactly the plugin's parameters. */
 static void open_case(const char *name, decoder *d, pd_st_file **weights, pd_st_file **data) {
-    char file[128];
-    snprintf(file, sizeof file, "%s.weights.safetensors", name);
-    pd_st_file *w = *weights = open_golden(file);
-    snprintf(file, sizeof file, "%s.data.safetensors", name);
-    *data = open_golden(file);
-    char kv[4][64];
-    snprintf(kv[0], sizeof kv[0], "mode=%s", pd_st_metadata(w, "mode"));
-    snprintf(kv[1], sizeof kv[1], "base_width=%d", meta_int(w, "base_width"));
-    snprintf(kv[2], sizeof kv[2], "stages=%d", meta_int(w, "stages"));
-    snprintf(kv[3], sizeof kv[3], "max_width_mult=%d", meta_int(w, "max_width_mult"));
-    const char *set[4] = {kv[0], kv[1], kv[2], kv[3]};
-    decoder_open_golden(d, name, w, set, 4);
+    static const char *const keys[] = {"mode", "base_width", "stages", "max_width_mult"};
+    open_golden_case(name, keys, 4, d, weights, data);
 }
 
 static void run_golden(const char *name) {
