@@ -174,27 +174,43 @@ static inline uint16_t to_bf16_bits(float x) {
     return (uint16_t)(u >> 16);
 }
 
+#define PACK_TILE 32 /* a transposed read walks a 32 x 32 tile, not a whole column */
+
 /* dst (rows, cols) dense = op(src), where op transposes when `trans`
  * (src then stored (cols, rows) with leading dimension ld), converted to
- * bf16 bits or copied as fp32. */
+ * bf16 bits or copied as fp32. Transposes go tile by tile so that both
+ * sides stay in cache; threads take row tiles outside OpenMP regions. */
 static void pack(void *dst, bool bf16, const float *src, int ld, bool trans, int rows, int cols) {
 #ifdef _OPENMP
     bool par = !omp_in_parallel() && (size_t)rows * cols >= ((size_t)1 << 16);
 #endif
+    int row_tiles = (rows + PACK_TILE - 1) / PACK_TILE;
 #pragma omp parallel for schedule(static) if (par)
-    for (int r = 0; r < rows; r++) {
-        if (bf16) {
-            uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
-            if (trans)
-                for (int c = 0; c < cols; c++) d[c] = to_bf16_bits(src[(size_t)c * ld + r]);
-            else
-                for (int c = 0; c < cols; c++) d[c] = to_bf16_bits(src[(size_t)r * ld + c]);
-        } else {
-            float *d = (float *)dst + (size_t)r * cols;
-            if (trans)
-                for (int c = 0; c < cols; c++) d[c] = src[(size_t)c * ld + r];
-            else
-                memcpy(d, src + (size_t)r * ld, (size_t)cols * sizeof(float));
+    for (int rt = 0; rt < row_tiles; rt++) {
+        int r0 = rt * PACK_TILE, r1 = r0 + PACK_TILE < rows ? r0 + PACK_TILE : rows;
+        if (!trans) {
+            for (int r = r0; r < r1; r++) {
+                const float *s = src + (size_t)r * ld;
+                if (bf16) {
+                    uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
+                    for (int c = 0; c < cols; c++) d[c] = to_bf16_bits(s[c]);
+                } else {
+                    memcpy((float *)dst + (size_t)r * cols, s, (size_t)cols * sizeof(float));
+                }
+            }
+            continue;
+        }
+        for (int c0 = 0; c0 < cols; c0 += PACK_TILE) {
+            int c1 = c0 + PACK_TILE < cols ? c0 + PACK_TILE : cols;
+            for (int r = r0; r < r1; r++) {
+                if (bf16) {
+                    uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
+                    for (int c = c0; c < c1; c++) d[c] = to_bf16_bits(src[(size_t)c * ld + r]);
+                } else {
+                    float *d = (float *)dst + (size_t)r * cols;
+                    for (int c = c0; c < c1; c++) d[c] = src[(size_t)c * ld + r];
+                }
+            }
         }
     }
 }
