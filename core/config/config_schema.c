@@ -148,7 +148,7 @@ const cfg_key pd_cfg_keys[] = {
              "Precision of the matrix products of training steps (and bench): fp32; bf16 (bf16 "
              "operands, fp32 accumulation, oneDNN's matmul; needs AVX512_BF16 or AMX-BF16 and a "
              "build with oneDNN, refused elsewhere); bf16-emulated (operands rounded to bf16, "
-             "then fp32 sgemm: bf16 numerics only, slower than fp32). Weights, optimizer state, "
+             "then fp32 sgemm: bf16 numerics only, no faster than fp32). Weights, optimizer state, "
              "EMAs, norms, softmax and losses stay fp32."),
     BOOL_KEY("train", "final_grid", train.final_grid, "true",
              "Write samples/final.png (one row per class, at most 10 classes, sampled with "

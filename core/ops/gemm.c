@@ -247,13 +247,13 @@ const char *pd_precision_problem(pd_precision p) {
     case PD_PRECISION_BF16:
         if (!pd_cpu_has_avx512_bf16() && !pd_cpu_has_amx_bf16())
             return "bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this CPU has neither; use "
-                   "fp32, or bf16-emulated for bf16 numerics (slower than fp32)";
+                   "fp32, or bf16-emulated for bf16 numerics (no faster than fp32)";
 #ifdef PD_HAVE_DNNL
         return pd_gemm_dnnl_problem(true);
 #else
         return "this CPU has AVX512_BF16 or AMX-BF16, but this build has no oneDNN (install "
                "libdnnl-dev and rebuild; -Ddnnl=enabled makes it required); use fp32, or "
-               "bf16-emulated for bf16 numerics (slower than fp32)";
+               "bf16-emulated for bf16 numerics (no faster than fp32)";
 #endif
     }
     return "unknown precision";

@@ -20,7 +20,7 @@ extern "C" {
  * BF16_EMULATED: both operands rounded to bf16 (round to nearest even),
  *      then an fp32 sgemm, which accumulates exactly what a bf16 GEMM with
  *      fp32 accumulation would up to summation order. Numerics only:
- *      slower than fp32 (it copies every operand). */
+ *      no faster than fp32 (it copies every operand). */
 typedef enum pd_precision {
     PD_PRECISION_FP32 = 0,
     PD_PRECISION_BF16 = 1,
