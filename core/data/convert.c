@@ -22,3 +22,18 @@ uint8_t *pd_image_convert_channels(const uint8_t *src, size_t npix, int from, in
     }
     return dst;
 }
+
+pd_status pd_image_adopt(const char *path, uint8_t *pix, int w, int h, int c, int channels,
+                         pd_image *out) {
+    uint8_t *data = pix;
+    if (c != channels) {
+        data = pd_image_convert_channels(pix, (size_t)w * h, c, channels);
+        free(pix);
+        if (!data) return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %dx%d image", path, w, h);
+    }
+    out->w = w;
+    out->h = h;
+    out->c = channels;
+    out->data = data;
+    return PD_OK;
+}

@@ -20,6 +20,13 @@ pd_status pd_dataset_check_opts(const pd_dataset_opts *opts, const char *source)
  * memory. */
 uint8_t *pd_image_convert_channels(const uint8_t *src, size_t npix, int from, int to);
 
+/* Takes a decoder's pixels pix (w, h, c; malloc'd, owned from here on) into
+ * *out with `channels` channels, converting when c differs; the decoders of
+ * PNG and JPEG end here. PD_ERR_NOMEM (naming path) and pix freed when the
+ * conversion cannot allocate. */
+pd_status pd_image_adopt(const char *path, uint8_t *pix, int w, int h, int c, int channels,
+                         pd_image *out);
+
 /* The files of an image folder root/<class>/<file>, in load order. */
 typedef struct pd_folder_list {
     int num_classes;

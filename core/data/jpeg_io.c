@@ -143,15 +143,5 @@ pd_status pd_jpeg_read(const char *path, int channels, pd_image *out) {
     int bad = decode_jpeg(f, &err, &pix, &w, &h, &c);
     fclose(f);
     if (bad) return pd_fail(PD_ERR_FORMAT, "%s: corrupt or truncated JPEG: %s", path, err.msg);
-    uint8_t *data = pix;
-    if (c != channels) {
-        data = pd_image_convert_channels(pix, (size_t)w * h, c, channels);
-        free(pix);
-        if (!data) return pd_fail(PD_ERR_NOMEM, "%s: cannot allocate %dx%d image", path, w, h);
-    }
-    out->w = w;
-    out->h = h;
-    out->c = channels;
-    out->data = data;
-    return PD_OK;
+    return pd_image_adopt(path, pix, w, h, c, channels, out);
 }
