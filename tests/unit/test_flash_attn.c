@@ -171,8 +171,13 @@ static double err_f64(const float *a, const double *ref, size_t n) {
  * and no element off by more than 3e-6 of the largest. (Element-wise, both
  * kernels are up to about 1e-6 of the largest value away from the float64
  * result at N = 288, from float rounding alone, so their difference can be
- * twice that.) The forward is also checked against float64: flash_attn's
- * error may not exceed sdpa's by more than 20% + 1e-7. */
+ * twice that.) The forward is also checked against float64 with a bound
+ * derived from the operation, not from the other kernel's error (which
+ * depends on the CPU and BLAS kernel): each output is a softmax-weighted
+ * sum of M values, whose float32 rounding (exp, the running sum and the
+ * weighted sum, each of length M) stays within about sqrt(M) unit
+ * roundoffs u = 2^-24 of the largest value in random-rounding terms, so
+ * max |o - o64| / max |o64| <= 8 u (sqrt(M) + 1). */
 static void compare(int B, int H, int N, int M, int d, int bq, int bk, bool shared) {
     attn_inst A;
     make(&A, bq, bk);
@@ -208,8 +213,9 @@ static void compare(int B, int H, int N, int M, int d, int bq, int bk, bool shar
             fail_msg("flash_attn vs sdpa (B%d H%d N%d M%d d%d bq%d bk%d): %s norm-wise %.3g "
                      "(tol 1e-6), worst element %.3g (tol 3e-6)",
                      B, H, N, M, d, bq, bk, names[i], e[i].l2, e[i].max);
-    if (ef > 1.2 * es + 1e-7)
-        fail_msg("flash_attn vs float64 %.3g, sdpa %.3g: less accurate than sdpa", ef, es);
+    const double u = 0x1p-24, tol_f64 = 8 * u * (sqrt((double)M) + 1);
+    if (ef > tol_f64 || es > tol_f64)
+        fail_msg("vs float64 (M%d): flash_attn %.3g, sdpa %.3g, bound 8u(sqrt(M)+1) = %.3g", M, ef, es, tol_f64);
     pd_ctx_free(f.ctx);
     pd_ctx_free(s.ctx);
     drop(&A);
