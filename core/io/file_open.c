@@ -1,0 +1,96 @@
+/* See file_open.h. */
+#include "file_open.h"
+#include "file_write.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *pd_file_kind(unsigned mode) {
+    switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    case S_IFLNK: return "a symbolic link";
+    default: return "not a regular file";
+    }
+}
+
+int pd_open_regular(const char *path, const char *what, pd_status status, struct stat *out) {
+    if (!status) status = PD_ERR_IO;
+    const char *sep = what ? " " : "";
+    if (!what) what = "";
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        pd_fail(status, "%s%s%s: cannot open: %s", what, sep, path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        pd_fail(status, "%s%s%s: cannot stat: %s", what, sep, path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        pd_fail(status, "%s%s%s: expected a regular file, found %s", what, sep, path,
+                pd_file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    /* a regular file never blocks, but reads should not see EAGAIN either */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (out) *out = st;
+    return fd;
+}
+
+FILE *pd_fopen_regular(const char *path, const char *what, pd_status status) {
+    int fd = pd_open_regular(path, what, status, NULL);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        pd_fail(status ? status : PD_ERR_IO, "%s%s%s: cannot open: %s", what ? what : "",
+                what ? " " : "", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+int pd_tmp_create(const char *path, char *tmp, size_t tmp_cap) {
+    int n = snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= tmp_cap) {
+        pd_fail(PD_ERR_IO, "%s: path too long for its temporary file", path);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        pd_fail(PD_ERR_IO, "%s: cannot create %s: %s%s", path, tmp, strerror(errno),
+                errno == EEXIST ? " (a file or link of that name is in the way; remove it)" : "");
+    return fd;
+}
+
+pd_status pd_tmp_commit(int fd, const char *tmp, const char *path) {
+    pd_status s = PD_OK;
+    if (fsync(fd) != 0)
+        s = pd_fail(PD_ERR_IO, "%s: sync failed: %s", path, strerror(errno));
+    if (close(fd) != 0 && !s)
+        s = pd_fail(PD_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (!s && rename(tmp, path) != 0)
+        s = pd_fail(PD_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    if (s) {
+        unlink(tmp);
+        return s;
+    }
+    pd_sync_parent_dir(path);
+    return PD_OK;
+}
+
+void pd_tmp_abandon(int fd, const char *tmp) {
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+}
