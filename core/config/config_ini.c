@@ -21,15 +21,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config_internal.h"
+#include "io/file_open.h"
+
+/* A config is a few KiB; a file past this is not one (or is /dev/zero's
+ * kin behind a regular name). Reading stops here. */
+#define PD_CONFIG_FILE_MAX (1 << 20)
 
 typedef struct ini_state {
     const char *name; /* file name for messages */
     FILE *fp;         /* exactly one of fp / text */
     const char *text;
     int line;         /* lines handed to inih so far */
+    long bytes;       /* bytes read so far (PD_CONFIG_FILE_MAX) */
+    bool stop;        /* a fatal read error: hand inih no more lines */
+    bool seen_section; /* a valid [section] header was read */
     int section;      /* section of the last header seen, -1: none/unknown */
     bool bad_section; /* the last header was rejected: skip its keys */
     bool in_config;   /* inside [config] (file-level keys: base) */
@@ -52,6 +62,13 @@ static void fail_at(ini_state *st, pd_status s) {
     } while (0)
 
 static int next_char(ini_state *st) {
+    if (st->stop) return EOF;
+    if (++st->bytes > PD_CONFIG_FILE_MAX) {
+        FAIL(st, "%s:%d: file longer than %d bytes (not a config file?)", st->name, st->line,
+             PD_CONFIG_FILE_MAX);
+        st->stop = true;
+        return EOF;
+    }
     if (st->fp) return getc(st->fp);
     if (*st->text == '\0') return EOF;
     return (unsigned char)*st->text++;
@@ -76,11 +93,13 @@ static void check_line(ini_state *st, char *s) {
         *end = '\0';
         st->in_config = strcmp(s + 1, "config") == 0;
         if (st->in_config) {
+            st->seen_section = true;
             st->section = -1, st->bad_section = false;
             return;
         }
         st->section = pd_cfg_section_index(s + 1);
         st->bad_section = st->section < 0;
+        st->seen_section |= !st->bad_section;
         if (st->bad_section) {
             char list[256], hint[96] = "";
             const char *names[17];
@@ -116,7 +135,8 @@ static char *read_line(char *str, int num, void *stream) {
     while (c != EOF && c != '\n') {
         if (c == '\0') { /* C strings would silently end the line here */
             FAIL(st, "%s:%d: NUL byte in the line (not a text file?)", st->name, st->line);
-            c = ' ';
+            st->stop = true; /* nothing after a NUL is worth reading */
+            break;
         }
         if (n < num - 2)
             str[n++] = (char)c;
@@ -222,20 +242,31 @@ static bool resolve_base(const char *from, const char *base, char *out, size_t c
 
 static pd_status load_chain(pd_config *cfg, const char *path, base_chain *ch, const char *from,
                             int from_line) {
-    FILE *fp = fopen(path, "rb");
+    /* regular files only, checked on the descriptor (O_NONBLOCK: a FIFO
+     * does not block the open) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     struct stat sb;
-    if (!fp || fstat(fileno(fp), &sb) != 0) {
+    if (fd < 0 || fstat(fd, &sb) != 0) {
         int e = errno;
-        if (fp) fclose(fp);
+        if (fd >= 0) close(fd);
         if (from)
             return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: cannot open %s: %s", from,
                            from_line, path, strerror(e));
         return pd_fail(PD_ERR_IO, "%s: cannot open config: %s", path, strerror(e));
     }
-    if (from && !S_ISREG(sb.st_mode)) {
-        fclose(fp);
-        return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: %s is not a regular file", from,
-                       from_line, path);
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        if (from)
+            return pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: %s is not a regular file "
+                           "(found %s)", from, from_line, path, pd_file_kind(sb.st_mode));
+        return pd_fail(PD_ERR_IO, "%s: config is not a regular file (found %s)", path,
+                       pd_file_kind(sb.st_mode));
+    }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return pd_fail(PD_ERR_NOMEM, "%s: cannot open config: out of memory", path);
     }
     for (int i = 0; i < ch->n; i++) {
         if (ch->dev[i] != sb.st_dev || ch->ino[i] != sb.st_ino) continue;
@@ -258,6 +289,12 @@ static pd_status load_chain(pd_config *cfg, const char *path, base_chain *ch, co
     ini_state st = {.name = path, .fp = fp, .section = -1, .allow_base = true};
     pd_status s = parse(&st);
     fclose(fp);
+    /* A base that is not an INI file at all (base = /etc/passwd) is refused
+     * without quoting it: its lines are someone else's data. */
+    if (s != PD_OK && from && !st.seen_section)
+        s = pd_fail(PD_ERR_CONFIG, "%s:%d: [config] base: %s is not a config file (line %d is "
+                    "not INI before any [section]; its text is not shown)", from, from_line, path,
+                    st.err_line ? st.err_line : 1);
     if (s == PD_OK && st.base[0]) {
         char base_path[PD_CONFIG_VALUE_MAX];
         if (!resolve_base(path, st.base, base_path, sizeof base_path))

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "io/file_open.h"
 #include "pixeldit/data.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u /* u8, 3 dims */
@@ -42,8 +44,13 @@ static uint32_t be32(const uint8_t *p) {
 /* Opens path and reads the magic plus ndims dimensions into dims. */
 static pd_status open_header(const char *path, uint32_t magic, int ndims, gzFile *gz_out,
                              uint32_t *dims) {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return pd_fail(PD_ERR_IO, "%s: cannot open IDX file: %s", path, strerror(errno));
+    int fd = pd_open_regular(path, "IDX file", PD_ERR_IO, NULL);
+    if (fd < 0) return PD_ERR_IO;
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return pd_fail(PD_ERR_NOMEM, "%s: cannot open IDX file: out of memory", path);
+    }
     uint8_t hdr[4 + 4 * 3];
     size_t want = 4 + 4 * (size_t)ndims;
     long long got = read_all(gz, path, hdr, want);

@@ -15,6 +15,7 @@
 #include <jpeglib.h>
 
 #include "data_internal.h"
+#include "io/file_open.h"
 
 #define JPEG_MAX_SIDE 16384 /* as the PNG reader: a corrupt header must not allocate gigabytes */
 
@@ -127,8 +128,8 @@ pd_status pd_jpeg_read(const char *path, int channels, pd_image *out) {
         return pd_fail(PD_ERR_ARG, "jpeg_read %s: channels must be 1 or 3, got %d", path,
                        channels);
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = pd_fopen_regular(path, NULL, PD_ERR_IO);
+    if (!f) return PD_ERR_IO;
     uint8_t soi[2];
     if (fread(soi, 1, 2, f) != 2 || soi[0] != 0xFF || soi[1] != 0xD8) {
         fclose(f);

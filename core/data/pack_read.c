@@ -148,7 +148,8 @@ static pd_status verify_payload(const char *path, int fd, const pack_header *ph)
 pd_status pd_dataset_open_packed(const char *path, bool verify, pd_dataset **out) {
     if (!path || !out) return pd_fail(PD_ERR_ARG, "dataset_open_packed: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not block the open (refused just below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) return pd_fail(PD_ERR_IO, "%s: cannot open packed data set: %s", path, strerror(errno));
     pd_status s = PD_OK;
     uint8_t fixed[PACK_FIXED_BYTES], *h = NULL;

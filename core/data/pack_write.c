@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "data_internal.h"
+#include "io/file_open.h"
 #include "io/file_write.h"
 #include "pack_format.h"
 #include "pixeldit/limits.h"
@@ -114,7 +115,7 @@ static pd_status writer_open(pack_writer *w, const char *path, int C, int S, int
     }
     remove_stale_temps(path);
     snprintf(w->tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->fd = pd_tmp_open_excl(w->tmp);
     if (w->fd < 0)
         return pd_fail(PD_ERR_IO, "%s: cannot create temporary file '%s': %s", path, w->tmp,
                        strerror(errno));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "data_internal.h"
+#include "io/file_open.h"
 
 #define PNG_MAX_SIDE 16384
 
@@ -105,8 +106,8 @@ pd_status pd_png_read(const char *path, int channels, pd_image *out) {
         return pd_fail(PD_ERR_ARG, "png_read %s: channels must be 1 or 3, got %d", path,
                        channels);
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = pd_fopen_regular(path, NULL, PD_ERR_IO);
+    if (!f) return PD_ERR_IO;
     uint8_t sig[8];
     size_t nsig = fread(sig, 1, sizeof sig, f);
     if (nsig != sizeof sig || png_sig_cmp(sig, 0, sizeof sig) != 0) {
@@ -157,8 +158,13 @@ pd_status pd_png_write(const char *path, const uint8_t *data, int w, int h, int 
     int len = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (len < 0 || (size_t)len >= sizeof tmp)
         return pd_fail(PD_ERR_ARG, "png_write: path too long: %s", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    int fd = pd_tmp_open_excl(tmp); /* never through a planted link */
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) pd_tmp_abandon(fd, tmp);
+        return pd_fail(PD_ERR_IO, "%s: cannot create: %s", tmp, strerror(e));
+    }
     png_err err = {{0}};
     int bad = encode_png(f, &err, data, w, h, c);
     if (fflush(f) != 0 && !bad) {

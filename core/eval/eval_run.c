@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "eval_internal.h"
+#include "io/file_open.h"
+#include "pixeldit/limits.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 
@@ -98,11 +100,18 @@ pd_status pd_eval_ref_open(pd_eval_ref *r, const pd_config *cfg, int patch) {
         goto fail;
     }
     if ((st = pd_featnet_load(path, &key, &r->net, &r->featnet_acc))) goto fail;
-    float *f = NULL;
-    if ((st = dataset_features(r->net, r->test, NULL, r->test->n, &f))) goto fail;
-    st = pd_gauss_stats_compute(f, r->test->n, PD_FEATNET_DIM, &r->test_stats);
-    free(f);
-    if (st) goto fail;
+    if (!(r->rand_net = pd_featnet_new(&key, PD_EVAL_RAND_SEED))) {
+        st = PD_ERR_NOMEM;
+        goto fail;
+    }
+    /* the test split in both feature spaces: Gaussian statistics for FD,
+     * kernel sums for KID, rows for precision/recall */
+    if ((st = dataset_features(r->net, r->test, NULL, r->test->n, &r->test_feats))) goto fail;
+    if ((st = dataset_features(r->rand_net, r->test, NULL, r->test->n, &r->rand_feats))) goto fail;
+    if ((st = pd_gauss_stats_compute(r->test_feats, r->test->n, PD_FEATNET_DIM, &r->test_stats))) goto fail;
+    if ((st = pd_gauss_stats_compute(r->rand_feats, r->test->n, PD_FEATNET_DIM, &r->rand_stats))) goto fail;
+    if ((st = pd_kid_self_sum(r->test_feats, r->test->n, PD_FEATNET_DIM, &r->kid_yy))) goto fail;
+    if ((st = pd_kid_self_sum(r->rand_feats, r->test->n, PD_FEATNET_DIM, &r->rand_kid_yy))) goto fail;
     /* reference grid score on (at most) the first 5000 test images */
     long nref = r->test->n < 5000 ? r->test->n : 5000;
     size_t per = (size_t)r->test->channels * r->test->size * r->test->size;
@@ -123,10 +132,32 @@ fail:
 
 void pd_eval_ref_close(pd_eval_ref *r) {
     pd_featnet_free(r->net);
+    pd_featnet_free(r->rand_net);
+    pd_gauss_stats_free(&r->rand_stats);
+    free(r->test_feats);
+    free(r->rand_feats);
     pd_dataset_free(r->train);
     pd_dataset_free(r->test);
     pd_gauss_stats_free(&r->test_stats);
     memset(r, 0, sizeof *r);
+}
+
+/* FD, KID, precision and recall of features f (n, PD_FEATNET_DIM) in one
+ * space, whose test-split rows, statistics and KID sum are given. */
+static pd_status score_space(const float *f, long n, const float *test_f, long n_test,
+                             const pd_gauss_stats *test_stats, double kid_yy, pd_eval_space *out) {
+    pd_gauss_stats gs = {0};
+    pd_status st = pd_gauss_stats_compute(f, n, PD_FEATNET_DIM, &gs);
+    if (!st) st = pd_frechet_distance(&gs, test_stats, &out->fd);
+    pd_gauss_stats_free(&gs);
+    if (!st) st = pd_kid_with_ref(f, n, test_f, n_test, PD_FEATNET_DIM, kid_yy, &out->kid);
+    long npr = n < n_test ? n : n_test;
+    if (npr > PD_EVAL_PR_MAX) npr = PD_EVAL_PR_MAX;
+    out->precision = out->recall = -1; /* too few images for k-NN manifolds */
+    if (!st && npr > PD_EVAL_PR_K)
+        st = pd_precision_recall(test_f, npr, f, npr, PD_FEATNET_DIM, PD_EVAL_PR_K, &out->precision,
+                                 &out->recall);
+    return st;
 }
 
 pd_status pd_eval_images(pd_eval_ref *r, const float *imgs, long n, const int *labels,
@@ -134,21 +165,22 @@ pd_status pd_eval_images(pd_eval_ref *r, const float *imgs, long n, const int *l
     const pd_featnet_key *k = pd_featnet_get_key(r->net);
     if (n < 2) return pd_fail(PD_ERR_ARG, "eval: needs at least 2 images, got %ld", n);
     float *f = malloc((size_t)n * PD_FEATNET_DIM * sizeof(float));
+    float *g = malloc((size_t)n * PD_FEATNET_DIM * sizeof(float));
     float *z = malloc((size_t)n * k->num_classes * sizeof(float));
-    pd_gauss_stats gs = {0};
-    pd_status st = (f && z) ? pd_featnet_apply(r->net, imgs, (int)n, f, z)
-                            : pd_fail(PD_ERR_NOMEM, "eval: out of memory for %ld images", n);
-    if (!st) st = pd_gauss_stats_compute(f, n, PD_FEATNET_DIM, &gs);
-    if (!st) st = pd_frechet_distance(&gs, &r->test_stats, &out->fd);
+    pd_status st = (f && g && z) ? pd_featnet_apply(r->net, imgs, (int)n, f, z)
+                                 : pd_fail(PD_ERR_NOMEM, "eval: out of memory for %ld images", n);
+    if (!st) st = pd_featnet_apply(r->rand_net, imgs, (int)n, g, NULL);
+    if (!st) st = score_space(f, n, r->test_feats, r->test->n, &r->test_stats, r->kid_yy, &out->cls);
+    if (!st) st = score_space(g, n, r->rand_feats, r->test->n, &r->rand_stats, r->rand_kid_yy, &out->rnd);
     if (!st) st = pd_patch_grid_score(imgs, (int)n, k->channels, k->size, k->size, r->patch, &out->grid_score);
     if (!st) {
         out->n = n;
+        out->fd = out->cls.fd;
         out->class_acc = labels ? pd_class_accuracy(z, labels, (int)n, k->num_classes) : -1;
         out->grid_score_real = r->grid_score_real;
         out->featnet_acc = r->featnet_acc;
     }
-    pd_gauss_stats_free(&gs);
-    free(f), free(z);
+    free(f), free(g), free(z);
     return st;
 }
 
@@ -204,10 +236,14 @@ pd_status pd_eval_sample(struct pd_session *s, const struct pd_sample_config *sc
 
 pd_status pd_eval_write_json(const char *path, const pd_eval_result *r, const char *source,
                              const char *sampler, int steps, double cfg, int ema, uint64_t seed) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", tmp, strerror(errno));
+    char tmp[PD_MAX_PATH + 32];
+    int fd = pd_tmp_create(path, tmp, sizeof tmp);
+    if (fd < 0) return PD_ERR_IO;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        pd_tmp_abandon(fd, tmp);
+        return pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+    }
     fprintf(f, "{\n  \"source\": \"");
     for (const char *c = source; *c; c++) {
         if (*c == '"' || *c == '\\') fputc('\\', f);
@@ -217,6 +253,15 @@ pd_status pd_eval_write_json(const char *path, const pd_eval_result *r, const ch
     if (sampler) fprintf(f, "  \"sampler\": \"%s\",\n  \"steps\": %d,\n  \"cfg\": %.6g,\n  \"ema\": %d,\n  \"seed\": %llu,\n",
                          sampler, steps, cfg, ema, (unsigned long long)seed);
     fprintf(f, "  \"fd\": %.6f,\n", r->fd);
+    const pd_eval_space *sp[2] = {&r->cls, &r->rnd};
+    const char *sfx[2] = {"", "_rand"};
+    for (int i = 0; i < 2; i++) {
+        if (i) fprintf(f, "  \"fd_rand\": %.6f,\n", sp[i]->fd);
+        fprintf(f, "  \"kid%s\": %.8f,\n", sfx[i], sp[i]->kid);
+        if (sp[i]->precision >= 0)
+            fprintf(f, "  \"precision%s\": %.6f,\n  \"recall%s\": %.6f,\n", sfx[i], sp[i]->precision, sfx[i],
+                    sp[i]->recall);
+    }
     if (r->class_acc >= 0) fprintf(f, "  \"class_accuracy\": %.6f,\n", r->class_acc);
     else fprintf(f, "  \"class_accuracy\": null,\n");
     fprintf(f, "  \"grid_score\": %.6f,\n  \"grid_score_real\": %.6f,\n", r->grid_score, r->grid_score_real);
@@ -224,14 +269,5 @@ pd_status pd_eval_write_json(const char *path, const pd_eval_result *r, const ch
     if (r->fd_ceiling >= 0) fprintf(f, "  \"fd_ceiling\": %.6f,\n", r->fd_ceiling);
     fprintf(f, "  \"featnet_test_accuracy\": %.6f,\n  \"seconds\": %.3f,\n  \"sample_images_per_s\": %.3f\n}\n",
             r->featnet_acc, r->seconds, r->images_per_s);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) || bad) {
-        remove(tmp);
-        return pd_fail(PD_ERR_IO, "%s: write failed", tmp);
-    }
-    if (rename(tmp, path)) {
-        remove(tmp);
-        return pd_fail(PD_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-    }
-    return PD_OK;
+    return pd_tmp_commit_stream(f, tmp, path);
 }

@@ -37,7 +37,7 @@ int pd_open_regular(const char *path, const char *what, pd_status status, struct
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        pd_fail(status, "%s%s%s: expected a regular file, found %s", what, sep, path,
+        pd_fail(status, "%s%s%s: not a regular file (found %s)", what, sep, path,
                 pd_file_kind(st.st_mode));
         close(fd);
         return -1;
@@ -61,16 +61,21 @@ FILE *pd_fopen_regular(const char *path, const char *what, pd_status status) {
     return f;
 }
 
+int pd_tmp_open_excl(const char *tmp) {
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = open(tmp, flags, 0644);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) fd = open(tmp, flags, 0644);
+    return fd;
+}
+
 int pd_tmp_create(const char *path, char *tmp, size_t tmp_cap) {
     int n = snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= tmp_cap) {
         pd_fail(PD_ERR_IO, "%s: path too long for its temporary file", path);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        pd_fail(PD_ERR_IO, "%s: cannot create %s: %s%s", path, tmp, strerror(errno),
-                errno == EEXIST ? " (a file or link of that name is in the way; remove it)" : "");
+    int fd = pd_tmp_open_excl(tmp);
+    if (fd < 0) pd_fail(PD_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
     return fd;
 }
 
@@ -88,6 +93,21 @@ pd_status pd_tmp_commit(int fd, const char *tmp, const char *path) {
     }
     pd_sync_parent_dir(path);
     return PD_OK;
+}
+
+pd_status pd_tmp_commit_stream(FILE *f, const char *tmp, const char *path) {
+    pd_status s = PD_OK;
+    if (fflush(f) != 0 || ferror(f))
+        s = pd_fail(PD_ERR_IO, "%s: write failed: %s", path, strerror(errno ? errno : EIO));
+    int fd = dup(fileno(f)); /* fclose flushes nothing more; keep a descriptor to commit */
+    if (fclose(f) != 0 && !s)
+        s = pd_fail(PD_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (fd < 0 && !s) s = pd_fail(PD_ERR_IO, "%s: dup failed: %s", path, strerror(errno));
+    if (s) {
+        pd_tmp_abandon(fd, tmp);
+        return s;
+    }
+    return pd_tmp_commit(fd, tmp, path);
 }
 
 void pd_tmp_abandon(int fd, const char *tmp) {

@@ -34,6 +34,12 @@ FILE *pd_fopen_regular(const char *path, const char *what, pd_status status);
 /* The name of a file's kind for messages: "a FIFO", "a directory", ... */
 const char *pd_file_kind(unsigned mode);
 
+/* open(tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0644). A name
+ * already there is this process's own NAME.tmp.<pid> (a killed run whose
+ * pid was reused, or a planted link): it is unlinked (never followed) and
+ * the create tried once more. -1 with errno set on failure. */
+int pd_tmp_open_excl(const char *tmp);
+
 /* Creates `path`.tmp.<pid> exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, mode
  * 0644) and writes its name into tmp (tmp_cap bytes). Returns the
  * descriptor, or -1 with the error set naming the temporary and the
@@ -45,6 +51,11 @@ int pd_tmp_create(const char *path, char *tmp, size_t tmp_cap);
  * On any failure tmp is removed, path is left as it was and the error is
  * set naming path and the reason. fd is closed in every case. */
 pd_status pd_tmp_commit(int fd, const char *tmp, const char *path);
+
+/* The same for a stream opened with fdopen on pd_tmp_create's descriptor:
+ * flushes (a write error is reported with the system's reason), fsyncs,
+ * closes and renames. f is closed in every case. */
+pd_status pd_tmp_commit_stream(FILE *f, const char *tmp, const char *path);
 
 /* Closes fd (if >= 0) and removes tmp: the abandon path. */
 void pd_tmp_abandon(int fd, const char *tmp);

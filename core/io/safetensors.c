@@ -105,7 +105,8 @@ static uint64_t le64(const unsigned char *b) {
  * span [*hdr, *hdr + *hdr_len). */
 static pd_status load_file(pd_st_file *f, bool header_only, const char **hdr, size_t *hdr_len) {
     const char *path = f->path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not block the open (refused just below) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     pd_status s = PD_OK;

@@ -1,5 +1,6 @@
 /* safetensors writer: queue tensors and metadata, then replace the target
  * file atomically (temp file, fsync, rename). See safetensors.h. */
+#include "file_open.h"
 #include "file_write.h"
 #include "pixeldit/safetensors.h"
 
@@ -220,7 +221,7 @@ pd_status pd_st_writer_write(const pd_st_writer *w, const char *path) {
     snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
 
     pd_status s = PD_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = pd_tmp_open_excl(tmp);
     if (fd < 0) {
         s = pd_fail(PD_ERR_IO, "%s: cannot create temporary file '%s': %s", path, tmp,
                     strerror(errno));

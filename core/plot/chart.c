@@ -7,6 +7,21 @@
 #include <string.h>
 
 #include "chart.h"
+#include "io/file_open.h"
+#include "io/file_write.h"
+#include "pixeldit/limits.h"
+
+/* cairo's PNG stream into a descriptor; keeps the first errno. */
+typedef struct png_sink {
+    int fd, err;
+} png_sink;
+
+static cairo_status_t png_sink_write(void *closure, const unsigned char *data, unsigned int n) {
+    png_sink *k = closure;
+    if (pd_write_all(k->fd, data, n)) return CAIRO_STATUS_SUCCESS;
+    if (!k->err) k->err = errno;
+    return CAIRO_STATUS_WRITE_ERROR;
+}
 
 /* Matplotlib's tab10: distinct on white, familiar to readers of plots. */
 static const double palette[10][3] = {
@@ -260,16 +275,21 @@ pd_status pd_chart_write_png(const pd_chart *c, const char *path) {
     cairo_status_t cs = cairo_status(cr);
     cairo_destroy(cr);
     pd_status s = PD_OK;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        s = pd_fail(PD_ERR_ARG, "%s: path too long", path);
-    else if (cs != CAIRO_STATUS_SUCCESS)
+    /* cairo_surface_write_to_png(name) would follow a planted link: the
+     * PNG goes through our exclusive temporary (io/file_open.h) instead */
+    char tmp[PD_MAX_PATH + 32];
+    png_sink sink = {.fd = -1};
+    if (cs != CAIRO_STATUS_SUCCESS)
         s = pd_fail(PD_ERR_STATE, "plot: cairo: %s", cairo_status_to_string(cs));
-    else if ((cs = cairo_surface_write_to_png(surf, tmp)) != CAIRO_STATUS_SUCCESS)
-        s = pd_fail(PD_ERR_IO, "%s: cannot write: %s", tmp, cairo_status_to_string(cs));
-    else if (rename(tmp, path) != 0)
-        s = pd_fail(PD_ERR_IO, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (s && s != PD_ERR_ARG) remove(tmp);
+    else if ((sink.fd = pd_tmp_create(path, tmp, sizeof tmp)) < 0)
+        s = PD_ERR_IO;
+    else if ((cs = cairo_surface_write_to_png_stream(surf, png_sink_write, &sink)) !=
+             CAIRO_STATUS_SUCCESS) {
+        s = pd_fail(PD_ERR_IO, "%s: cannot write: %s", path,
+                    sink.err ? strerror(sink.err) : cairo_status_to_string(cs));
+        pd_tmp_abandon(sink.fd, tmp);
+    } else
+        s = pd_tmp_commit(sink.fd, tmp, path);
     cairo_surface_destroy(surf);
     return s;
 }

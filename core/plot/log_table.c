@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log_table.h"
+#include "io/file_open.h"
 
 void pd_log_table_free(pd_log_table *t) {
     for (int c = 0; c < PD_LOG_MAX_COLUMNS; c++) free(t->v[c]);
@@ -44,8 +45,8 @@ static bool parse_number(const char *s, double *out) {
 
 pd_status pd_log_table_read(const char *path, pd_log_table *t) {
     memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = pd_fopen_regular(path, NULL, PD_ERR_IO);
+    if (!f) return PD_ERR_IO;
     char line[4096];
     char *fields[PD_LOG_MAX_COLUMNS];
     pd_status s = PD_OK;

@@ -13,6 +13,7 @@
 
 #include "plugin/plugin_paths.h"
 #include "plugin_internal.h"
+#include "io/file_open.h"
 
 #define MAX_SEARCH_DIRS 32
 
@@ -154,8 +155,8 @@ static pd_status kind_matches(const pd_plugin *pl, pd_plugin_kind expected) {
  * checked first: a 64-bit ELF shared object of this machine whose header
  * tables and loadable segments lie inside the file. */
 static pd_status check_elf(const char *real) {
-    FILE *f = fopen(real, "rb");
-    if (!f) return pd_fail(PD_ERR_PLUGIN, "%s: cannot open: %s", real, strerror(errno));
+    FILE *f = pd_fopen_regular(real, NULL, PD_ERR_PLUGIN);
+    if (!f) return PD_ERR_PLUGIN;
     Elf64_Ehdr eh;
     struct stat st;
     pd_status s = PD_OK;

@@ -2,11 +2,15 @@
  * level of subfolders), loaded through the normal checks and described; a
  * refused file is listed with the reason instead. */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "plugin_internal.h"
 
@@ -67,6 +71,33 @@ static void scan_dir(file_list *l, const char *dir, int depth) {
         free(names[i]);
     }
     free(names);
+}
+
+/* A scan opens every .so it finds, and a library whose dynamic section is
+ * corrupt can crash the dynamic linker itself, which no check of ours can
+ * catch after the fact. So each file is loaded first in a child process;
+ * one that kills its child is listed as refused and never loaded here.
+ * NULL when the child got through (or could not be started), else the
+ * reason (malloc'ed). */
+static char *probe_in_child(const char *path) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return NULL; /* no child: fall back to the plain load */
+    if (pid == 0) {
+        /* a crash must end the child, not reach a handler of the parent's */
+        const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+        for (size_t k = 0; k < sizeof fatal / sizeof *fatal; k++) signal(fatal[k], SIG_DFL);
+        pd_plugin *pl = NULL;
+        _exit(pd_plugin_load(path, 0, &pl) == PD_OK ? 0 : 1);
+    }
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0)
+        if (errno != EINTR) return NULL;
+    if (!WIFSIGNALED(ws)) return NULL;
+    char msg[160];
+    snprintf(msg, sizeof msg, "loading it crashed a test process (signal %d, %s): a corrupt "
+             "library; not loaded", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+    return strdup(msg);
 }
 
 static void print_keys(FILE *out, const pd_plugin *pl) {
@@ -133,6 +164,7 @@ pd_status pd_plugins_print(FILE *out, const char *only_name) {
             shadow[i] = strdup(other->path);
             continue;
         }
+        if ((why[i] = probe_in_child(files.v[i]))) continue;
         if (pd_plugin_load(files.v[i], 0, &loaded[i]) != PD_OK) {
             const char *msg = pd_last_error();
             size_t n = strlen(files.v[i]);

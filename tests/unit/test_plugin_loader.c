@@ -2,7 +2,9 @@
  * broken plugin is refused with a message naming the file and what was
  * expected and found; config keys are bound and checked with file:line.
  * Arguments: full paths of the test plugins (tests/plugins/meson.build). */
+#include <elf.h>
 #include <libgen.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -770,6 +772,75 @@ static void test_listing_bad_files(void **state) {
     rmdir(dir);
 }
 
+/* Points every address the dynamic section of an ELF file gives (string
+ * table, symbol table, hashes) far outside the file: the dynamic linker
+ * trusts them and crashes (issue 27: two such files killed `pixeldit
+ * plugins` with SIGSEGV). Returns the entries changed. */
+static int corrupt_dynamic(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    Elf64_Ehdr eh;
+    assert_int_equal(fread(&eh, sizeof eh, 1, f), 1);
+    int changed = 0;
+    for (int i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        assert_int_equal(fseek(f, (long)(eh.e_phoff + (uint64_t)i * sizeof ph), SEEK_SET), 0);
+        assert_int_equal(fread(&ph, sizeof ph, 1, f), 1);
+        if (ph.p_type != PT_DYNAMIC) continue;
+        for (uint64_t o = 0; o + sizeof(Elf64_Dyn) <= ph.p_filesz; o += sizeof(Elf64_Dyn)) {
+            Elf64_Dyn d;
+            assert_int_equal(fseek(f, (long)(ph.p_offset + o), SEEK_SET), 0);
+            assert_int_equal(fread(&d, sizeof d, 1, f), 1);
+            if (d.d_tag == DT_NULL) break;
+            if (d.d_tag != DT_STRTAB && d.d_tag != DT_SYMTAB && d.d_tag != DT_GNU_HASH &&
+                d.d_tag != DT_HASH)
+                continue;
+            d.d_un.d_ptr = UINT64_C(0x7fff00000000) + (uint64_t)changed * 4096;
+            assert_int_equal(fseek(f, (long)(ph.p_offset + o), SEEK_SET), 0);
+            assert_int_equal(fwrite(&d, sizeof d, 1, f), 1);
+            changed++;
+        }
+    }
+    fclose(f);
+    return changed;
+}
+
+/* issue 27: a plugin folder holding a library with a corrupt dynamic
+ * section and a FIFO named like a plugin. The listing neither crashes nor
+ * blocks: the library is refused (its test load runs in a child) and the
+ * good plugin beside it is listed. Loading the FIFO by path is refused at
+ * once. */
+static void test_listing_corrupt_dynamic(void **state) {
+    (void)state;
+    char dir[] = "/tmp/pixeldit-dynso-XXXXXX", path[256], fifo[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/good_attention.so", dir);
+    copy_bytes(plugin_file("good_attention"), path, 0);
+    snprintf(path, sizeof path, "%s/dyn.so", dir);
+    copy_bytes(plugin_file("good_loss"), path, 0);
+    assert_true(corrupt_dynamic(path) >= 2);
+    snprintf(fifo, sizeof fifo, "%s/fifo.so", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("PIXELDIT_PLUGIN_PATH", dir, 1);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(pd_plugins_print(f, NULL), PD_OK);
+    fclose(f);
+    TU_ASSERT_CONTAINS(text, "attention good_attention 1.0.0");
+    TU_ASSERT_CONTAINS(text, "/dyn.so\n    ");
+    assert_null(pd_plugin_find("good_loss"));
+    free(text);
+    pd_plugin *pl = NULL;
+    assert_int_equal(pd_plugin_load(fifo, 0, &pl), PD_ERR_PLUGIN);
+    TU_ASSERT_CONTAINS(pd_last_error(), "not a regular file (found a FIFO)");
+    unlink(fifo);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/good_attention.so", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_host_table(void **state) {
     (void)state;
     const pd_host_api *h = pd_host_api_get();
@@ -811,6 +882,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_config_from_section, unload),
         cmocka_unit_test_teardown(test_listing, unload),
         cmocka_unit_test_teardown(test_listing_bad_files, unload),
+        cmocka_unit_test_teardown(test_listing_corrupt_dynamic, unload),
         cmocka_unit_test_teardown(test_host_table, unload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
