@@ -44,10 +44,24 @@ static pd_status make_dirs(const char *path) {
     return s;
 }
 
-/* A pid in a temp-file name: "NAME.tmp.<digits>" -> pid, else 0. */
+/* The files pixeldit writes into a run folder and its samples/ through a
+ * temporary NAME.tmp.<pid>: only these temporaries are ever removed, so a
+ * user's notes.tmp.31337 is left alone. */
+static bool written_here(const char *name, size_t n) {
+    static const char *const names[] = {"checkpoint-last.safetensors", "loss.png", "final.png"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == n && memcmp(name, names[i], n) == 0) return true;
+    /* samples/step_<digits>.png */
+    if (n > 9 && memcmp(name, "step_", 5) == 0 && memcmp(name + n - 4, ".png", 4) == 0)
+        return strspn(name + 5, "0123456789") == n - 9;
+    return false;
+}
+
+/* A pid in a temp-file name: "NAME.tmp.<digits>" of a file written here
+ * -> pid, else 0. */
 static long tmp_pid(const char *name) {
     const char *t = strstr(name, ".tmp.");
-    if (!t) return 0;
+    if (!t || !written_here(name, (size_t)(t - name))) return 0;
     const char *d = t + 5;
     if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 9) return 0;
     return strtol(d, NULL, 10);
@@ -118,8 +132,15 @@ void pd_run_dir_close(pd_run_dir *rd) {
     memset(rd, 0, sizeof *rd);
 }
 
-pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, bool resume, int64_t resume_step,
-                          bool force) {
+/* True when a and b name the same file (both exist). */
+static bool same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, const char *resume,
+                          int64_t resume_step, bool force) {
     memset(rd, 0, sizeof *rd);
     rd->dir = join(dir, "");
     rd->checkpoint = join(dir, "/checkpoint-last.safetensors");
@@ -141,6 +162,16 @@ pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, bool resume, int64_t 
         s = pd_fail(PD_ERR_ARG, "%s already holds a run (%s); continue it with --resume %s, or "
                     "pass --force to start over and replace it", dir, rd->checkpoint,
                     rd->checkpoint);
+        goto fail;
+    }
+    /* --resume A --out B: B must be A's own folder or hold no run, else
+     * B's checkpoint would be replaced and A's rows spliced into its log */
+    if (resume && !force && !same_file(resume, rd->checkpoint) &&
+        (access(rd->checkpoint, F_OK) == 0 || access(rd->log, F_OK) == 0)) {
+        s = pd_fail(PD_ERR_ARG, "%s already holds another run (%s); --resume %s continues a run "
+                    "in its own folder: pass that folder as --out, an empty one, or --force to "
+                    "replace the run in %s", dir,
+                    access(rd->checkpoint, F_OK) == 0 ? rd->checkpoint : rd->log, resume, dir);
         goto fail;
     }
     if ((s = make_dirs(rd->dir)) || (s = make_dirs(rd->samples))) goto fail;

@@ -3,7 +3,7 @@
  * - A fresh run (no --resume) into a folder that already holds
  *   checkpoint-last.safetensors is refused unless forced.
  * - Temporary files left by killed runs (NAME.tmp.<pid> of a process that
- *   is gone) are removed.
+ *   is gone, NAME one of the files written here) are removed.
  * - On resume, log.csv is cut back to the checkpoint's step, so rows of
  *   steps that the checkpoint does not hold (written after it, before a
  *   kill) are not repeated.
@@ -26,10 +26,12 @@ typedef struct pd_run_dir {
     int stale_removed; /* temp files removed by pd_run_dir_open */
 } pd_run_dir;
 
-/* Creates DIR and DIR/samples, applies the rules above. resume_step is the
- * step of the checkpoint being resumed (ignored when !resume). */
-pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, bool resume, int64_t resume_step,
-                          bool force);
+/* Creates DIR and DIR/samples, applies the rules above. resume is the
+ * checkpoint being resumed (NULL: a fresh run) and resume_step its step.
+ * A resume into a DIR that holds another run (a checkpoint-last that is
+ * not `resume`, or a log.csv) is refused unless forced. */
+pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, const char *resume,
+                          int64_t resume_step, bool force);
 void pd_run_dir_close(pd_run_dir *rd);
 
 /* "DIR/samples/NAME", malloc'ed (NULL and error set when out of memory). */

@@ -333,7 +333,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
      * Each agreement is reached by all ranks or by none. */
     bool set_up = !(s = agree(s, "set-up"));
     bool lead = r.rank == 0; /* writes the run folder and the progress */
-    if (set_up && lead) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume != NULL, r.st.step, o->force);
+    if (set_up && lead) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume, r.st.step, o->force);
     const char *ckpt = lead ? r.dir.checkpoint : "(rank 0's)", *path = r.dir.log;
     int B = cfg->train.batch_size, n = r.count; /* global batch; this rank's shard */
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;

@@ -828,7 +828,7 @@ static void test_listing_corrupt_dynamic(void **state) {
     assert_int_equal(pd_plugins_print(f, NULL), PD_OK);
     fclose(f);
     TU_ASSERT_CONTAINS(text, "attention good_attention 1.0.0");
-    TU_ASSERT_CONTAINS(text, "/dyn.so\n    ");
+    TU_ASSERT_CONTAINS(text, "/dyn.so\n    loading it crashed a test process (signal");
     assert_null(pd_plugin_find("good_loss"));
     free(text);
     pd_plugin *pl = NULL;
