@@ -1,15 +1,24 @@
 #!/bin/sh
 # The ABI's edge: libpixeldit exports only what include/pixeldit/ declares
 # (everything else is hidden), and plugins import nothing from it (all they
-# use comes through the host table).
+# use comes through the host table). Header-only headers (the umbrella
+# pixeldit.h, plugin_util.h) declare no library function: their functions are
+# all static inline, compiled into whoever includes them.
 # usage: abi_symbols_test.sh LIBPIXELDIT SOURCE_DIR PLUGIN.so...
 set -u
 lib=$1 src=$2
 shift 2
 command -v nm >/dev/null || { echo "SKIP: nm not found"; exit 77; }
 fails=0
+header_only="pixeldit.h plugin_util.h"
+for name in $header_only; do
+    h="$src/include/pixeldit/$name"
+    # a function at column 0 that is not static inline would be a library symbol
+    extern=$(grep -nE '^[A-Za-z_][A-Za-z0-9_ *]*\(' "$h" | grep -vE '^[0-9]+:static inline ' || true)
+    [ -z "$extern" ] || { echo "FAIL $h is header-only but declares: $extern"; fails=$((fails + 1)); }
+done
 for h in "$src"/include/pixeldit/*.h; do
-    case "$h" in */pixeldit.h) continue ;; esac
+    case " $header_only " in *" ${h##*/} "*) continue ;; esac
     grep -q "#pragma GCC visibility push(default)" "$h" \
         || { echo "FAIL $h lacks '#pragma GCC visibility push(default)' (its functions would be hidden)"; fails=$((fails + 1)); }
 done

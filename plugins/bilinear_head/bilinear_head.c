@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "pixeldit/plugin.h"
+#include "pixeldit/plugin_util.h"
 
 static const pd_plugin_key keys[] = {
     {"k", PD_KEY_INT, "4", "feature channels per image channel: the up-sampled map has C*k channels",
@@ -44,26 +45,18 @@ typedef struct {
     int k, kernel, grid_mult;
     bool residual, align_corners;
     int feat;                   /* K = C * k */
-    pd_tensor *norm_w;          /* final_layer.norm_final: (D) */
-    pd_tensor *ada_w, *ada_b;   /* final_layer.adaLN_modulation.1: (2D, D), (2D) */
-    pd_tensor *lin_w, *lin_b;   /* final_layer.linear: (p*p*C, D), (p*p*C); residual only */
+    pd_jit_head head;           /* decoder.final_layer.*: the linear in residual mode only */
     pd_tensor *proj_w, *proj_b; /* proj: (s*s*K, D), (s*s*K) */
     pd_tensor *conv_w, *conv_b; /* refine: (C, K [+ C], kernel, kernel), (C) */
 } bilinear_head;
 
 static pd_status bh_register(bilinear_head *s, pd_params *params) {
     const pd_host_api *h = s->host;
-    int D = s->info.hidden_size, C = s->info.channels, p = s->info.patch_size;
+    const char *fl = "decoder.final_layer.";
+    int D = s->info.hidden_size, C = s->info.channels;
     int sK = s->grid_mult * s->grid_mult * s->feat, cin = s->feat + (s->residual ? C : 0);
-    s->norm_w = h->param_add(params, "decoder.final_layer.norm_final.weight", (int[]){D}, 1, 0);
-    s->ada_w = h->param_add(params, "decoder.final_layer.adaLN_modulation.1.weight", (int[]){2 * D, D}, 2, 0);
-    s->ada_b = h->param_add(params, "decoder.final_layer.adaLN_modulation.1.bias", (int[]){2 * D}, 1, 0);
-    bool ok = s->norm_w && s->ada_w && s->ada_b;
-    if (ok && s->residual) {
-        s->lin_w = h->param_add(params, "decoder.final_layer.linear.weight", (int[]){p * p * C, D}, 2, 0);
-        s->lin_b = h->param_add(params, "decoder.final_layer.linear.bias", (int[]){p * p * C}, 1, 0);
-        ok = s->lin_w && s->lin_b;
-    }
+    bool ok = pd_jit_head_add_modulation(h, params, fl, &s->info, &s->head);
+    if (ok && s->residual) ok = pd_jit_head_add_linear(h, params, fl, &s->info, &s->head);
     ok = ok && (s->proj_w = h->param_add(params, "decoder.proj.weight", (int[]){sK, D}, 2, 0));
     ok = ok && (s->proj_b = h->param_add(params, "decoder.proj.bias", (int[]){sK}, 1, 0));
     ok = ok && (s->conv_w = h->param_add(params, "decoder.refine.weight",
@@ -112,9 +105,7 @@ static void fill(pd_tensor *t, float v) {
  * other Linears (xavier_uniform, bias 0), the refining conv 0. */
 static pd_status bh_init(void *state, pd_rng *rng) {
     bilinear_head *s = state;
-    fill(s->norm_w, 1.0f);
-    fill(s->ada_w, 0.0f), fill(s->ada_b, 0.0f);
-    if (s->residual) fill(s->lin_w, 0.0f), fill(s->lin_b, 0.0f);
+    pd_jit_head_init(&s->head);
     float bound = sqrtf(6.0f / (float)(s->proj_w->shape[0] + s->proj_w->shape[1]));
     s->host->rng_uniform(rng, s->proj_w->data, s->proj_w->numel, -bound, bound);
     fill(s->proj_b, 0.0f);
@@ -126,19 +117,15 @@ static pd_tensor *bh_forward(void *state, pd_ctx *ctx, const pd_decoder_inputs *
     bilinear_head *s = state;
     const pd_host_api *h = s->host;
     const pd_model_info *m = &s->info;
-    int D = m->hidden_size, C = m->channels, H = m->image_size, p = m->patch_size;
-    int sg = s->grid_mult * m->grid;
+    int H = m->image_size, sg = s->grid_mult * m->grid;
     if (!in->tokens || !in->c) return NULL;
-    pd_tensor *mod = h->linear(ctx, h->silu(ctx, in->c), s->ada_w, s->ada_b);   /* (B, 2D) */
-    pd_tensor *shift = h->slice(ctx, mod, 1, 0, D), *scale = h->slice(ctx, mod, 1, D, D);
-    pd_tensor *x = h->modulate(ctx, h->rmsnorm(ctx, in->tokens, s->norm_w, 1e-6f), shift, scale);
+    pd_tensor *x = pd_jit_head_modulate(h, ctx, &s->head, m, in->tokens, in->c); /* (B, N, D) */
     pd_tensor *f = h->linear(ctx, x, s->proj_w, s->proj_b);                     /* (B, N, s*s*K) */
     f = h->unpatchify(ctx, f, s->feat, sg, sg, s->grid_mult, PD_PATCH_JIT);     /* (B, K, sg, sg) */
     pd_tensor *u = h->upsample_bilinear(ctx, f, H, H, s->align_corners);        /* (B, K, H, W) */
     int pad = s->kernel / 2;
     if (!s->residual) return h->conv2d(ctx, u, s->conv_w, s->conv_b, 1, pad);  /* (B, C, H, W) */
-    pd_tensor *j = h->linear(ctx, x, s->lin_w, s->lin_b);                       /* (B, N, p*p*C) */
-    j = h->unpatchify(ctx, j, C, H, H, p, PD_PATCH_JIT);                        /* (B, C, H, W) */
+    pd_tensor *j = pd_jit_head_output(h, ctx, &s->head, m, x);                  /* (B, C, H, W) */
     pd_tensor *cat = h->concat(ctx, (pd_tensor *[]){u, j}, 2, 1);               /* (B, K + C, H, W) */
     return h->add(ctx, j, h->conv2d(ctx, cat, s->conv_w, s->conv_b, 1, pad));   /* (B, C, H, W) */
 }
@@ -147,28 +134,32 @@ static pd_tensor *bh_forward(void *state, pd_ctx *ctx, const pd_decoder_inputs *
 static double bh_flops(void *state) {
     const bilinear_head *s = state;
     const pd_model_info *m = &s->info;
-    double D = m->hidden_size, N = m->num_tokens, C = m->channels, p = m->patch_size;
+    double D = m->hidden_size, N = m->num_tokens, C = m->channels;
     double P = (double)m->image_size * m->image_size, kk = (double)s->kernel * s->kernel;
     double sK = (double)s->grid_mult * s->grid_mult * s->feat, cin = s->feat + (s->residual ? C : 0);
-    double f = 2.0 * D * 2 * D + 2.0 * N * D * sK + 2.0 * P * C * cin * kk;
-    if (s->residual) f += 2.0 * N * D * p * p * C;
-    return f;
+    return pd_jit_head_flops(&s->head, m) + 2.0 * N * D * sK + 2.0 * P * C * cin * kk;
 }
 
 static void bh_destroy(void *state) { free(state); }
 
-static const pd_decoder_vtable vtable = {sizeof(pd_decoder_vtable), bh_create, bh_init, bh_forward,
-                                         bh_flops, bh_destroy};
-
-static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER,
-    PD_PLUGIN_DECODER,
-    "bilinear_head",
-    "1.0.0",
-    "bilinear unpatchify: tokens -> C*k maps, bilinear up-sampling, conv refine (+ JiT's head as a residual)",
-    keys,
-    N_KEYS,
-    &vtable,
+static const pd_decoder_vtable vtable = {
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = bh_create,
+    .init_weights = bh_init,
+    .forward = bh_forward,
+    .flops = bh_flops,
+    .destroy = bh_destroy,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+static const pd_plugin_desc desc = {
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = "bilinear_head",
+    .version = "1.0.0",
+    .description = "bilinear unpatchify: tokens -> C*k maps, bilinear up-sampling, conv refine (+ JiT's head as a residual)",
+    .keys = keys,
+    .n_keys = N_KEYS,
+    .vtable = &vtable,
+};
+
+PD_PLUGIN_ENTRY(desc)

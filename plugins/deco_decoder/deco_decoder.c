@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "deco_decoder.h"
+#include "pixeldit/plugin_util.h"
 
 static const pd_plugin_key keys[] = {
     {"width", PD_KEY_INT, "32", "decoder width w, hidden_size_x (DeCo: 32)", "1..1024"},
@@ -65,18 +66,24 @@ static void deco_destroy(void *state) {
     free(s);
 }
 
-static const pd_decoder_vtable vtable = {sizeof(pd_decoder_vtable), deco_create, deco_init_weights,
-                                         deco_forward_cb, deco_flops_cb, deco_destroy};
-
-static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER,
-    PD_PLUGIN_DECODER,
-    "deco_decoder",
-    "1.0.0",
-    "DeCo pixel decoder: per-pixel AdaLN MLP on the noisy pixel + DCT position, conditioned on its patch token",
-    keys,
-    N_KEYS,
-    &vtable,
+static const pd_decoder_vtable vtable = {
+    .struct_size = sizeof(pd_decoder_vtable),
+    .create = deco_create,
+    .init_weights = deco_init_weights,
+    .forward = deco_forward_cb,
+    .flops = deco_flops_cb,
+    .destroy = deco_destroy,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+static const pd_plugin_desc desc = {
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = "deco_decoder",
+    .version = "1.0.0",
+    .description = "DeCo pixel decoder: per-pixel AdaLN MLP on the noisy pixel + DCT position, conditioned on its patch token",
+    .keys = keys,
+    .n_keys = N_KEYS,
+    .vtable = &vtable,
+};
+
+PD_PLUGIN_ENTRY(desc)

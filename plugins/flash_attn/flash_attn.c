@@ -13,6 +13,7 @@
 #endif
 
 #include "pixeldit/plugin.h"
+#include "pixeldit/plugin_util.h"
 
 #include "flash_kernel.h"
 
@@ -147,12 +148,23 @@ static double fa_flops(void *state, int B, int H, int N, int M, int d) {
 
 static void fa_destroy(void *state) { free(state); }
 
-static const pd_attention_vtable vtable = {sizeof(pd_attention_vtable), fa_create, fa_forward,
-                                           fa_flops, fa_destroy};
-
-static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER, PD_PLUGIN_ATTENTION, "flash_attn", "1.0.0",
-    "exact fused attention: online softmax over key blocks, O(N) memory", keys, 2, &vtable,
+static const pd_attention_vtable vtable = {
+    .struct_size = sizeof(pd_attention_vtable),
+    .create = fa_create,
+    .forward = fa_forward,
+    .flops = fa_flops,
+    .destroy = fa_destroy,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+static const pd_plugin_desc desc = {
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_ATTENTION,
+    .name = "flash_attn",
+    .version = "1.0.0",
+    .description = "exact fused attention: online softmax over key blocks, O(N) memory",
+    .keys = keys,
+    .n_keys = (int)(sizeof keys / sizeof keys[0]),
+    .vtable = &vtable,
+};
+
+PD_PLUGIN_ENTRY(desc)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "freq_loss.h"
+#include "pixeldit/plugin_util.h"
 
 static const pd_plugin_key keys[] = {
     {"quality", PD_KEY_INT, "85", "JPEG quality of the weight tables (IJG scaling; 100: uniform weights)",
@@ -117,4 +118,4 @@ static const pd_plugin_desc desc = {
     .vtable = &vtable,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+PD_PLUGIN_ENTRY(desc)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pixeldit_decoder.h"
+#include "pixeldit/plugin_util.h"
 
 static const pd_plugin_key keys[] = {
     {"pixel_depth", PD_KEY_INT, "2", "PiT blocks M (PixelDiT-B: 2, L/XL: 4)", "1..64"},
@@ -127,14 +128,14 @@ static const pd_decoder_vtable vtable = {
 };
 
 static const pd_plugin_desc desc = {
-    PD_PLUGIN_DESC_HEADER,
-    PD_PLUGIN_DECODER,
-    "pixeldit_decoder",
-    "1.0.0",
-    "PixelDiT pixel pathway: per-pixel AdaLN, attention on compacted patch tokens, pixel MLP",
-    keys,
-    N_KEYS,
-    &vtable,
+    PD_PLUGIN_DESC_INIT,
+    .kind = PD_PLUGIN_DECODER,
+    .name = "pixeldit_decoder",
+    .version = "1.0.0",
+    .description = "PixelDiT pixel pathway: per-pixel AdaLN, attention on compacted patch tokens, pixel MLP",
+    .keys = keys,
+    .n_keys = N_KEYS,
+    .vtable = &vtable,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+PD_PLUGIN_ENTRY(desc)

@@ -1,6 +1,7 @@
 /* sdpa: exact scaled-dot-product attention (the default attention). The
  * kernel is the core's pd_sdpa (fp32 logits and softmax, as JiT). */
 #include "pixeldit/plugin.h"
+#include "pixeldit/plugin_util.h"
 
 typedef struct {
     const pd_host_api *host;
@@ -46,4 +47,4 @@ static const pd_plugin_desc desc = {
     .vtable = &vtable,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+PD_PLUGIN_ENTRY(desc)

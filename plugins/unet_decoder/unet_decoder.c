@@ -59,10 +59,7 @@ static pd_tensor *unet_forward_cb(void *state, pd_ctx *ctx, const pd_decoder_inp
 static double unet_flops(void *state) {
     const unet_state *s = state;
     double f = unet_plan_flops(&s->plan);
-    if (s->mode == UNET_RESIDUAL) {
-        double D = s->plan.D, out = (double)s->plan.p * s->plan.p * s->plan.C;
-        f += 2.0 * D * 2 * D + 2.0 * s->plan.N * D * out;
-    }
+    if (s->mode == UNET_RESIDUAL) f += pd_jit_head_flops(&s->fl, &s->info);
     return f;
 }
 
@@ -88,4 +85,4 @@ static const pd_plugin_desc desc = {
     .vtable = &vtable,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+PD_PLUGIN_ENTRY(desc)

@@ -3,6 +3,7 @@
 #ifndef UNET_DECODER_H
 #define UNET_DECODER_H
 
+#include "pixeldit/plugin_util.h"
 #include "unet_plan.h"
 
 typedef enum unet_mode {
@@ -17,13 +18,6 @@ typedef struct unet_conv {
     int fan_in;   /* Conv2d: Ci*k*k; ConvTranspose2d: weight.size(1)*2*2 = Co*4 */
 } unet_conv;
 
-/* JiT's FinalLayer, registered under decoder.final_layer.* (residual mode). */
-typedef struct unet_final_layer {
-    pd_tensor *norm_w;        /* (D) */
-    pd_tensor *lin_w, *lin_b; /* (p*p*C, D), (p*p*C) */
-    pd_tensor *ada_w, *ada_b; /* (2D, D), (2D) */
-} unet_final_layer;
-
 typedef struct unet_state {
     const pd_host_api *host;
     pd_model_info info;
@@ -34,7 +28,7 @@ typedef struct unet_state {
     unet_conv up[UNET_MAX_STAGES + 1];    /* up[k] */
     unet_conv dec[UNET_MAX_STAGES + 1];   /* dec[k] */
     unet_conv bottleneck, out;
-    unet_final_layer fl;                  /* residual mode only */
+    pd_jit_head fl;                       /* decoder.final_layer.*, residual mode only */
 } unet_state;
 
 /* unet_params.c: registers every parameter in plan order (decoder.enc1.weight,

@@ -51,19 +51,6 @@ static pd_tensor *unet_head(const unet_state *s, pd_ctx *ctx, pd_tensor *x, pd_t
     return h->conv2d(ctx, f, s->out.w, s->out.b, 1, 0); /* (M, C, p, p), no activation */
 }
 
-/* JiT's FinalLayer (plugins/jit_final_layer): tokens (B, N, D), c (B, D)
- * -> (B, C, H, W). */
-static pd_tensor *final_layer(const unet_state *s, pd_ctx *ctx, const pd_decoder_inputs *in) {
-    const pd_host_api *h = s->host;
-    const unet_final_layer *fl = &s->fl;
-    int D = s->plan.D, H = s->info.image_size;
-    pd_tensor *mod = h->linear(ctx, h->silu(ctx, in->c), fl->ada_w, fl->ada_b); /* (B, 2D) */
-    pd_tensor *shift = h->slice(ctx, mod, 1, 0, D), *scale = h->slice(ctx, mod, 1, D, D);
-    pd_tensor *x = h->modulate(ctx, h->rmsnorm(ctx, in->tokens, fl->norm_w, 1e-6f), shift, scale);
-    x = h->linear(ctx, x, fl->lin_w, fl->lin_b);                              /* (B, N, p*p*C) */
-    return h->unpatchify(ctx, x, s->plan.C, H, H, s->plan.p, PD_PATCH_JIT);   /* (B, C, H, W) */
-}
-
 pd_tensor *unet_forward(const unet_state *s, pd_ctx *ctx, const pd_decoder_inputs *in) {
     const pd_host_api *h = s->host;
     const unet_plan *pl = &s->plan;
@@ -85,6 +72,7 @@ pd_tensor *unet_forward(const unet_state *s, pd_ctx *ctx, const pd_decoder_input
     pd_tensor *y = unet_head(s, ctx, x, token_map(s, ctx, in));    /* (M, C, p, p) */
     y = h->reshape(ctx, y, (int[]){B, pl->N, C * p * p}, 3);       /* (B, N, C*p*p) */
     y = h->unpatchify(ctx, y, C, H, H, p, PD_PATCH_UNFOLD);        /* (B, C, H, W) */
-    if (s->mode == UNET_RESIDUAL) y = h->add(ctx, final_layer(s, ctx, in), y);
+    if (s->mode == UNET_RESIDUAL) /* + JiT's FinalLayer (B, C, H, W) */
+        y = h->add(ctx, pd_jit_head_forward(h, ctx, &s->fl, &s->info, in->tokens, in->c), y);
     return y;
 }

@@ -32,20 +32,6 @@ static bool add_convt(unet_state *s, pd_params *params, unet_conv *cv, const cha
     return add_conv(s, params, cv, stem, (int[]){ci, co, 2, 2}, co, co * 4);
 }
 
-static bool add_final_layer(unet_state *s, pd_params *params) {
-    const pd_host_api *h = s->host;
-    int D = s->plan.D, out = s->plan.p * s->plan.p * s->plan.C;
-    unet_final_layer *f = &s->fl;
-    f->norm_w = h->param_add(params, "decoder.final_layer.norm_final.weight", (int[]){D}, 1, 0);
-    f->lin_w = h->param_add(params, "decoder.final_layer.linear.weight", (int[]){out, D}, 2, 0);
-    f->lin_b = h->param_add(params, "decoder.final_layer.linear.bias", (int[]){out}, 1, 0);
-    f->ada_w = h->param_add(params, "decoder.final_layer.adaLN_modulation.1.weight",
-                            (int[]){2 * D, D}, 2, 0);
-    f->ada_b = h->param_add(params, "decoder.final_layer.adaLN_modulation.1.bias", (int[]){2 * D},
-                            1, 0);
-    return f->norm_w && f->lin_w && f->lin_b && f->ada_w && f->ada_b;
-}
-
 pd_status unet_params_register(unet_state *s, pd_params *params) {
     const unet_plan *pl = &s->plan;
     int S = pl->stages;
@@ -63,7 +49,8 @@ pd_status unet_params_register(unet_state *s, pd_params *params) {
         ok = ok && add_conv2d(s, params, &s->dec[k], stem, 2 * pl->ch[k], unet_dec_out(pl, k), 3);
     }
     ok = ok && add_conv2d(s, params, &s->out, "out", pl->width, pl->C, 1);
-    if (ok && s->mode == UNET_RESIDUAL) ok = add_final_layer(s, params);
+    if (ok && s->mode == UNET_RESIDUAL)
+        ok = pd_jit_head_add(s->host, params, "decoder.final_layer.", &s->info, &s->fl);
     return ok ? PD_OK : PD_ERR_PLUGIN; /* the host set the message */
 }
 
@@ -87,9 +74,5 @@ void unet_params_init(unet_state *s, pd_rng *rng) {
     for (int k = S; k >= 1; k--) init_conv(h, &s->up[k], rng), init_conv(h, &s->dec[k], rng);
     init_conv(h, &s->out, rng);
     if (s->out_zero) fill(s->out.w, 0.0f), fill(s->out.b, 0.0f);
-    if (s->mode == UNET_RESIDUAL) { /* JiT: RMSNorm weight 1, modulation and linear zero */
-        fill(s->fl.norm_w, 1.0f);
-        fill(s->fl.lin_w, 0.0f), fill(s->fl.lin_b, 0.0f);
-        fill(s->fl.ada_w, 0.0f), fill(s->fl.ada_b, 0.0f);
-    }
+    if (s->mode == UNET_RESIDUAL) pd_jit_head_init(&s->fl); /* JiT's: no draws */
 }

@@ -2,6 +2,7 @@
  * and v_pred the same on x_pred (the host computes both velocities, so
  * every loss sees one definition). The built-in default loss. */
 #include "pixeldit/plugin.h"
+#include "pixeldit/plugin_util.h"
 
 typedef struct {
     const pd_host_api *host;
@@ -43,4 +44,4 @@ static const pd_plugin_desc desc = {
     .vtable = &vtable,
 };
 
-PD_PLUGIN_EXPORT const pd_plugin_desc *pixeldit_plugin_entry(void) { return &desc; }
+PD_PLUGIN_ENTRY(desc)
