@@ -30,6 +30,11 @@ mkdir -p "$tmp/pc"
 sed "s|^prefix=.*|prefix=$tmp/root$prefix|" "$pc" > "$tmp/pc/pixeldit-plugin.pc"
 export PKG_CONFIG_PATH="$tmp/pc"
 [ -f "$tmp/root$prefix/include/pixeldit/plugin.h" ] || fail "plugin.h not installed under $prefix/include"
+[ -f "$tmp/root$prefix/include/pixeldit/plugin_util.h" ] || fail "plugin_util.h not installed under $prefix/include"
+# the installed helpers compile cleanly into a plugin and import nothing
+printf '#include <pixeldit/plugin_util.h>\nstatic const pd_plugin_desc desc = {PD_PLUGIN_DESC_INIT, .name = "u"};\nPD_PLUGIN_ENTRY(desc)\n' > "$tmp/util.c"
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror -shared -fPIC -fvisibility=hidden \
+    -I"$tmp/root$prefix/include" -o "$tmp/util.so" "$tmp/util.c" || fail "plugin_util.h does not compile cleanly"
 plugindir=$(pkg-config --variable=plugindir pixeldit-plugin)
 case "$plugindir" in
     */pixeldit/plugins) ;;
