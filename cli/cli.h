@@ -17,6 +17,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_plugin_check(int argc, char **argv); /* cmd_plugin_check.c: a plugin against its reference */
 int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -59,9 +59,18 @@ int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, i
     if (pd_plugin_record_check_config(&cfg, path)) return cli_fail("cannot use checkpoint");
     /* plugins the user names on the command line are loaded first, so the
      * checkpoint's names find them */
+    pd_plugin *given[16] = {0};
     for (int i = 0; i < n_plugins; i++)
-        if (pd_plugin_load(plugins[i], 0, &(pd_plugin *){0})) return cli_fail("--plugin");
+        if (pd_plugin_load(plugins[i], 0, &given[i < 16 ? i : 15])) return cli_fail("--plugin");
     if (pd_session_open_model(s, &cfg)) return cli_fail(path);
+    /* a --plugin the model does not run is said, not silently ignored */
+    for (int i = 0; i < n_plugins && i < 16; i++)
+        if (given[i] && given[i] != s->decoder && given[i] != s->attention)
+            fprintf(stderr, "pixeldit: warning: --plugin %s: %s plugin %s is not used: %s runs "
+                    "decoder %s and attention %s%s\n", plugins[i],
+                    pd_plugin_kind_name(pd_plugin_get_kind(given[i])), pd_plugin_name(given[i]), path,
+                    pd_plugin_name(s->decoder), pd_plugin_name(s->attention),
+                    pd_plugin_get_kind(given[i]) == PD_PLUGIN_LOSS ? " (no loss is computed here)" : "");
     char note[512];
     if (pd_plugin_record_check(&rec, s, PD_RECORD_MODEL, path, note, sizeof note)) {
         pd_session_close(s);

@@ -21,6 +21,7 @@ static const char *usage =
     "  info FILE         describe a checkpoint\n"
     "  forward           run the model on inputs from a safetensors file\n"
     "  plugins [NAME]    list the plugins that can be found\n"
+    "  plugin-check PLUGIN REF  a plugin's output and gradients against its reference module\n"
     "  bench CONFIG      measure training and sampling speed\n"
     "  plot LOG.csv...   draw training logs (loss, loss parts, lr) as a PNG\n"
     "  eval              score samples: FD, class accuracy, patch-grid score\n"
@@ -73,6 +74,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "info")) rc = cmd_info(argc - 1, argv + 1);
     else if (!strcmp(cmd, "forward")) rc = cmd_forward(argc - 1, argv + 1);
     else if (!strcmp(cmd, "plugins")) rc = cmd_plugins(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "plugin-check")) rc = cmd_plugin_check(argc - 1, argv + 1);
     else if (!strcmp(cmd, "bench")) rc = cmd_bench(argc - 1, argv + 1);
     else if (!strcmp(cmd, "plot")) rc = cmd_plot(argc - 1, argv + 1);
     else if (!strcmp(cmd, "eval")) rc = cmd_eval(argc - 1, argv + 1);

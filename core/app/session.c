@@ -8,6 +8,7 @@
 #include "pixeldit/plugin_record.h"
 #include "pixeldit/session.h"
 #include "pixeldit/train.h"
+#include "train/loss_inputs.h"
 
 /* The loss list as a --set value: "v_loss, freq_loss". */
 static void loss_assignment(char names[][PD_CONFIG_VALUE_MAX], int n, char *out, size_t cap) {
@@ -60,10 +61,6 @@ pd_status pd_session_apply_args(pd_config *cfg, const char *const *plugins, int 
     for (int i = 0; i < np; i++) all[i] = plugin_sets[i];
     for (int i = 0; i < n_sets; i++) all[np + i] = sets[i];
     return np + n_sets ? pd_config_set_all(cfg, all, np + n_sets) : PD_OK;
-}
-
-pd_status pd_session_add_plugin_arg(pd_config *cfg, const char *name_or_path) {
-    return pd_session_apply_args(cfg, &name_or_path, 1, NULL, 0);
 }
 
 static pd_status load_slot(const pd_config_plugins *sec, int i, pd_plugin_kind kind, pd_plugin **out) {
@@ -161,19 +158,9 @@ void pd_session_close(pd_session *s) {
 pd_tensor *pd_session_loss(pd_session *s, pd_ctx *ctx, pd_tensor *x_pred, pd_tensor *x,
                            pd_tensor *z, const float *t, const int *labels, float *values) {
     if (!x_pred || pd_ctx_status(ctx)) return NULL;
-    int B = x->shape[0];
-    float t_eps = (float)s->cfg.diffusion.t_eps;
-    /* 1 / max(1 - t, t_eps) per sample, broadcast over (C, H, W) */
-    pd_tensor *inv = pd_tensor_empty(ctx, (int[]){B, 1, 1, 1}, 4);
-    pd_tensor *tt = pd_tensor_from(ctx, t, (int[]){B}, 1);
-    if (!inv || !tt) return NULL;
-    for (int b = 0; b < B; b++) inv->data[b] = pd_diffusion_inv_denom(t[b], t_eps);
-    /* v is a constant; computed with the same kernels as v_pred. */
-    bool old = pd_ctx_set_grad_enabled(ctx, false);
-    pd_tensor *v = pd_mul(ctx, pd_sub(ctx, x, z), inv);
-    pd_ctx_set_grad_enabled(ctx, old);
-    pd_tensor *v_pred = pd_mul(ctx, pd_sub(ctx, x_pred, z), inv);
-    pd_loss_inputs in = {sizeof in, x_pred, x, z, tt, v, v_pred, labels, B};
+    pd_loss_inputs in;
+    if (pd_loss_inputs_make(ctx, x_pred, x, z, t, labels, (float)s->cfg.diffusion.t_eps, &in))
+        return NULL;
     pd_tensor *total = NULL;
     for (int i = 0; i < s->n_losses; i++) {
         pd_tensor *l = pd_plugin_loss_forward(s->loss[i], s->loss_state[i], ctx, &in,

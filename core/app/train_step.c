@@ -2,9 +2,26 @@
  * [all-reduce], AdamW, two EMAs. Shared by the training loop and the
  * benchmark. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "train_step.h"
+
+#include "pixeldit/parity.h"
+
+/* After the first backward: a decoder none of whose trainable parameters
+ * got any gradient cannot learn (its output does not depend on them, e.g.
+ * it returns z). A warning, not an error: a decoder may freeze on purpose. */
+static void warn_unreached_decoder(const pd_session *s) {
+    char names[256];
+    int trainable = 0;
+    int zero = pd_params_zero_grads(pd_jit_params(s->model), pd_plugin_param_prefix(s->decoder),
+                                    names, sizeof names, &trainable);
+    if (trainable && zero == trainable && pd_dist_rank() == 0)
+        fprintf(stderr, "pixeldit: warning: decoder plugin %s: no gradient reached any of its %d "
+                "trainable parameters at step 1 (%s): its output does not depend on them\n",
+                pd_plugin_name(s->decoder), trainable, names);
+}
 
 /* Forward, losses and backward on this process's samples. */
 static pd_status local_grads(const pd_step_parts *p, const pd_step_buffers *buf, const float *x,
@@ -28,13 +45,17 @@ static pd_status local_grads(const pd_step_parts *p, const pd_step_buffers *buf,
     pd_tensor *xt = pd_tensor_from(ctx, x, shape, 4), *zt = pd_tensor_from(ctx, buf->z, shape, 4);
     pd_tensor *x_pred = pd_jit_forward(p->s->model, ctx, zt, buf->t, buf->labels_dropped, p->dropout_rng);
     pd_tensor *loss = pd_session_loss(p->s, ctx, x_pred, xt, zt, buf->t, buf->labels_dropped, parts);
+    if (!loss && pd_ctx_status(ctx) == PD_ERR_NUMERIC) /* a plugin's non-finite output: when */
+        return pd_fail(PD_ERR_NUMERIC, "%s, at step %lld", pd_ctx_error(ctx), step_no);
     if (!loss) return pd_fail(pd_ctx_status(ctx) ? pd_ctx_status(ctx) : PD_ERR_ARG, "%s", pd_ctx_error(ctx));
     *loss_out = loss->data[0];
     if (!isfinite(*loss_out))
         return pd_fail(PD_ERR_NUMERIC, "loss is %f at step %lld", (double)*loss_out, step_no);
     pd_params_zero_grad(pd_jit_params(p->s->model));
     pd_status s = pd_backward(ctx, loss);
-    return s ? pd_fail(s, "%s", pd_ctx_error(ctx)) : PD_OK;
+    if (s) return pd_fail(s, "%s", pd_ctx_error(ctx));
+    if (step_no == 1) warn_unreached_decoder(p->s);
+    return PD_OK;
 }
 
 /* Scalars that ride in the gradient all-reduce, after the gradients. */

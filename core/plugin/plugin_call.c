@@ -5,6 +5,7 @@
  * silent garbage further on; an error raised inside the plugin gets the
  * plugin's name in front. The plugin's ops are timed as its own part of
  * the profile (pd_ctx_profile_scope). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,40 @@ static pd_tensor *wrong_shape(const pd_plugin *pl, pd_ctx *ctx, const char *what
     return NULL;
 }
 
+/* Index of the first NaN or infinity in t, or -1. */
+static long first_nonfinite(const pd_tensor *t) {
+    for (size_t i = 0; t && t->data && i < t->numel; i++)
+        if (!isfinite(t->data[i])) return (long)i;
+    return -1;
+}
+
+static bool all_finite(pd_tensor *const *ts, int n) {
+    for (int i = 0; i < n; i++)
+        if (first_nonfinite(ts[i]) >= 0) return false;
+    return true;
+}
+
+/* A non-finite value in a plugin's output made from finite inputs is the
+ * plugin's: refused here, naming it, the tensor and where, instead of a
+ * "loss is nan" later. (From non-finite inputs it is passed on: the fault
+ * lies upstream.) The trainer adds the step. */
+static pd_tensor *nonfinite(const pd_plugin *pl, pd_ctx *ctx, const char *what, pd_tensor *out,
+                            pd_tensor *const *inputs, int n_inputs) {
+    long at = first_nonfinite(out);
+    if (at < 0 || !all_finite(inputs, n_inputs)) return out;
+    char idx[96] = "(";
+    size_t o = 1, rest = (size_t)at, stride = out->numel;
+    for (int d = 0; d < out->ndim && o < sizeof idx; d++) {
+        stride /= (size_t)out->shape[d];
+        o += (size_t)snprintf(idx + o, sizeof idx - o, "%s%zu", d ? ", " : "", rest / stride);
+        rest %= stride;
+    }
+    if (o < sizeof idx) snprintf(idx + o, sizeof idx - o, ")");
+    pd_ctx_fail(ctx, PD_ERR_NUMERIC, "%s plugin %s: %s: non-finite value %g at %s from finite inputs",
+                pd_plugin_kind_name(pl->desc.kind), pl->desc.name, what, (double)out->data[at], idx);
+    return NULL;
+}
+
 pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
                                      const pd_decoder_inputs *in) {
     if (pd_ctx_status(ctx)) return NULL;
@@ -66,7 +101,8 @@ pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *c
     /* z is the (B, C, H, W) input image: x_pred has exactly its shape */
     if (!same_shape(out, in->z->shape, in->z->ndim))
         return wrong_shape(pl, ctx, "x_pred", "(B, C, H, W) =", in->z->shape, in->z->ndim, out);
-    return out;
+    pd_tensor *const ins[] = {in->tokens, in->t_emb, in->y_emb, in->c, in->z};
+    return nonfinite(pl, ctx, "x_pred", out, ins, 5);
 }
 
 pd_tensor *pd_plugin_attention_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
@@ -78,7 +114,7 @@ pd_tensor *pd_plugin_attention_forward(const pd_plugin *pl, void *state, pd_ctx 
     if (forward_failed(pl, ctx, out)) return NULL;
     if (!same_shape(out, q->shape, q->ndim))
         return wrong_shape(pl, ctx, "output", "q's shape (B, H, N, d) =", q->shape, q->ndim, out);
-    return out;
+    return nonfinite(pl, ctx, "output", out, (pd_tensor *const[]){q, k, v}, 3);
 }
 
 pd_tensor *pd_plugin_loss_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
@@ -109,5 +145,5 @@ pd_tensor *pd_plugin_loss_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
                         parts->name[i] ? parts->name[i] : "NULL");
             return NULL;
         }
-    return out;
+    return nonfinite(pl, ctx, "loss", out, (pd_tensor *const[]){in->x_pred, in->x, in->v, in->v_pred}, 4);
 }

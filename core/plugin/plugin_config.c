@@ -35,8 +35,11 @@ pd_status pd_plugin_unknown_key(const char *at, const char *section, const char 
     list[0] = '\0';
     for (int i = 0; i < n_keys && used < sizeof list; i++)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", keys[i]);
-    const char *near = key ? pd_config_suggest(key, keys, n_keys) : NULL;
-    if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+    /* NAME.key is matched on its key part, and suggested with its NAME. */
+    const char *dot = key ? strchr(key, '.') : NULL, *plain = dot ? dot + 1 : key;
+    const char *near = plain ? pd_config_suggest(plain, keys, n_keys) : NULL;
+    if (near) snprintf(hint, sizeof hint, "did you mean '%.*s%s'? ", dot ? (int)(dot - key + 1) : 0,
+                       key, near);
     return pd_fail(PD_ERR_CONFIG, "%s[%s] unknown key '%s' for plugin %s (%s%s%s)", at ? at : "", section,
                    key ? key : "(null)", plugins, hint, n_keys ? "its keys: " : "it takes no keys", list);
 }

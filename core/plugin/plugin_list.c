@@ -172,7 +172,8 @@ pd_status pd_plugins_print(FILE *out, const char *only_name) {
             why[i] = strdup(msg); /* without the path, printed just above it */
         }
     }
-    int shown = 0;
+    int shown = 0, refused = 0;
+    char first_why[512] = "";
     for (int i = 0; loaded && i < files.n; i++)
         if (loaded[i] && (!only_name || strcmp(loaded[i]->desc.name, only_name) == 0)) {
             if (shown++) fputc('\n', out);
@@ -188,6 +189,7 @@ pd_status pd_plugins_print(FILE *out, const char *only_name) {
         if (why[i] && (!only_name || basename_is(files.v[i], only_name))) {
             if (shown++) fputc('\n', out);
             fprintf(out, "refused   %s\n    %s\n", files.v[i], why[i]);
+            if (!refused++) snprintf(first_why, sizeof first_why, "%s: %s", files.v[i], why[i]);
         }
     for (int i = 0; i < files.n; i++) {
         if (why) free(why[i]);
@@ -199,6 +201,9 @@ pd_status pd_plugins_print(FILE *out, const char *only_name) {
     free(loaded);
     free(files.v);
     pd_clear_error();
+    /* asked for one plugin: a refused file of that name is a failure (exit status) */
+    if (only_name && refused)
+        return pd_fail(PD_ERR_PLUGIN, "plugin %s refused: %s", only_name, first_why);
     if (shown) return PD_OK;
     char searched[2048];
     size_t used = 0;

@@ -285,6 +285,17 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
             if (pgrad_copy[p]) memcpy(pgrad_copy[p], t->grad, t->numel * sizeof(float));
         }
     }
+    /* An identically zero gradient passes against finite differences that
+     * are zero too: say so, the check of that tensor proves nothing */
+    for (int p = 0; pgrad_copy && p < np; p++) {
+        const pd_tensor *t = pd_params_at(o.params, p);
+        size_t j = 0;
+        while (pgrad_copy[p] && j < t->numel && pgrad_copy[p][j] == 0.0f) j++;
+        if (pgrad_copy[p] && j == t->numel)
+            fprintf(stderr, "pd_gradcheck: warning: the gradient of %s is identically zero, so its "
+                    "check proves nothing (a zero-initialised layer on its path? call "
+                    "pd_gradcheck_randomise_params first)\n", t->name);
+    }
     err = check_overwrite_path(&st, ctx, grads);
     if (!err) err = check_second_consumer(&st, ctx, grads, &o);
     for (int i = 0; i < n_inputs && !err; i++) {
@@ -307,4 +318,14 @@ done:
     pd_ctx_free(ctx);
     if (max_err_out) *max_err_out = worst;
     return err;
+}
+
+void pd_gradcheck_randomise_params(pd_params *p, uint64_t seed, float std) {
+    pd_rng rng;
+    pd_rng_seed(&rng, seed);
+    for (int i = 0; p && i < pd_params_count(p); i++) {
+        pd_tensor *t = pd_params_at(p, i);
+        if (pd_params_flags_at(p, i) & PD_PARAM_FROZEN) continue;
+        pd_rng_fill_normal(&rng, t->data, t->numel, 0.0f, std);
+    }
 }

@@ -66,6 +66,13 @@ pd_gradcheck_opts pd_gradcheck_defaults(void);
 pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *inputs, int n_inputs,
                        const pd_gradcheck_opts *opts, double *max_err_out);
 
+/* Redraws every trainable parameter of p from N(0, std^2) (seeded). A
+ * gradient check on freshly initialised weights is vacuous where a layer
+ * starts at zero (JiT's adaLN-Zero and final layer): nothing reaches the
+ * parameters before it, and both gradients are 0. pd_gradcheck warns on
+ * stderr about an identically zero parameter gradient; call this first. */
+void pd_gradcheck_randomise_params(pd_params *p, uint64_t seed, float std);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

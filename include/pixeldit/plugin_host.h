@@ -76,7 +76,6 @@ pd_plugin_kind pd_plugin_get_kind(const pd_plugin *pl);
 /* The resolved absolute path of the file. */
 const char *pd_plugin_path(const pd_plugin *pl);
 const char *pd_plugin_version(const pd_plugin *pl);
-const char *pd_plugin_description(const pd_plugin *pl);
 /* The host's copy of the descriptor (members past the plugin's struct_size
  * read as zero). */
 const pd_plugin_desc *pd_plugin_descriptor(const pd_plugin *pl);
@@ -203,7 +202,8 @@ pd_tensor *pd_plugin_loss_forward(const pd_plugin *pl, void *state, pd_ctx *ctx,
  * (also BUILD/plugins/<dir>/) and prints, for each, kind, name, version,
  * path, description and config keys (type, default, allowed, help); a file
  * that is refused is listed with the reason. only_name (or NULL) limits the
- * list to the plugins of that name; none found is PD_ERR_PLUGIN. Plugins
+ * list to the plugins of that name; none found, or a file of that name
+ * refused (after listing it), is PD_ERR_PLUGIN. Plugins
  * loaded this way stay in the registry. */
 pd_status pd_plugins_print(FILE *out, const char *only_name);
 
