@@ -60,19 +60,25 @@ pd_status pd_bench_sgemm(int m, int n, int k, int reps, pd_bench_gemm *out) {
     return PD_OK;
 }
 
-/* Image forward passes of one sampling call: the sampler's own rule
- * (sampler.c velocity) evaluates 2B images where guidance is on, else B. */
+/* Image forward passes of one sampling call: the samplers evaluate at grid
+ * points t_0 .. t_{steps-1} (heun also at t_{i+1} of every step but the last),
+ * 2B images where guidance is on (sampler.c guide_eval), else B. */
 static double sample_evals(const pd_sample_config *sc, int B) {
+    float *grid = malloc(((size_t)sc->steps + 1) * sizeof(float));
+    if (!grid || pd_sample_time_grid(sc, grid)) {
+        free(grid);
+        return (double)pd_sampler_nfe(sc->sampler, sc->steps) * B; /* no guidance counted */
+    }
     double evals = 0;
-    int n = sc->steps + 1;
     for (int i = 0; i < sc->steps; i++) {
         bool second = sc->sampler == PD_SAMPLER_HEUN && i != sc->steps - 1;
         for (int j = 0; j <= (second ? 1 : 0); j++) {
-            float t = pd_linspace01(i + j, n);
+            float t = grid[i + j];
             bool guided = t < sc->cfg_high && (sc->cfg_low == 0.0f || t > sc->cfg_low);
             evals += (guided && sc->cfg_scale != 1.0f) ? 2 * B : B;
         }
     }
+    free(grid);
     return evals;
 }
 

@@ -9,9 +9,16 @@
 #include "pixeldit/trainer.h"
 
 void pd_sample_config_from(const pd_config *cfg, pd_sample_config *o) {
-    *o = (pd_sample_config){cfg->sample.sampler, cfg->sample.steps, (float)cfg->sample.cfg,
-                            (float)cfg->sample.cfg_interval_low, (float)cfg->sample.cfg_interval_high,
-                            (float)cfg->diffusion.t_eps, (float)cfg->diffusion.noise_scale};
+    *o = (pd_sample_config){.sampler = cfg->sample.sampler,
+                            .steps = cfg->sample.steps,
+                            .cfg_scale = (float)cfg->sample.cfg,
+                            .cfg_low = (float)cfg->sample.cfg_interval_low,
+                            .cfg_high = (float)cfg->sample.cfg_interval_high,
+                            .t_eps = (float)cfg->diffusion.t_eps,
+                            .noise_scale = (float)cfg->diffusion.noise_scale,
+                            .schedule = cfg->sample.schedule,
+                            .P_mean = (float)cfg->diffusion.P_mean,
+                            .P_std = (float)cfg->diffusion.P_std};
 }
 
 /* Progress of a sampling run, in images: the current batch counts by the

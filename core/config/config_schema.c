@@ -9,6 +9,7 @@
 
 /* C enums are stored through int pointers by the value parser. */
 _Static_assert(sizeof(pd_sampler_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(pd_sample_schedule) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_split) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_fit) == sizeof(int), "enum size");
@@ -47,7 +48,11 @@ const int pd_cfg_n_sections = (int)(sizeof pd_cfg_sections / sizeof pd_cfg_secti
     {.section = sec, .name = "plugin", .type = CFG_PLUGINS, FIELD(f), .def = d, .help = h}
 
 static const char *const channels_ch[] = {"1", "3", NULL};
-static const char *const sampler_ch[] = {"heun", "euler", NULL};
+/* in enum order, as pd_sampler_name / pd_schedule_name (sampler_names.c) */
+static const char *const sampler_ch[] = {"heun", "euler", "dpm++2m", "unipc", NULL};
+static const char *const schedule_ch[] = {"auto", "uniform", "logit-normal", "logsnr", NULL};
+_Static_assert(sizeof sampler_ch / sizeof *sampler_ch == PD_SAMPLER_COUNT + 1, "a name per sampler");
+_Static_assert(sizeof schedule_ch / sizeof *schedule_ch == PD_SCHEDULE_COUNT + 1, "a name per schedule");
 static const char *const source_ch[] = {"idx", "folder", "packed", NULL};
 static const char *const split_ch[] = {"train", "test", NULL};
 static const char *const fit_ch[] = {"pad", "resize", NULL};
@@ -162,9 +167,16 @@ const cfg_key pd_cfg_keys[] = {
 
     /* [sample] */
     ENUM_KEY("sample", "sampler", sample.sampler, "heun", sampler_ch,
-             "ODE solver: heun (second order, last step Euler, as JiT) or euler."),
+             "ODE solver: heun (second order, last step Euler, as JiT; 2 steps - 1 network "
+             "evaluations), euler, dpm++2m (DPM-Solver++(2M)) or unipc (UniPC-bh2, third order); "
+             "the last three take one evaluation per step. Equations: "
+             "[docs/sampling.md](sampling.md)."),
+    ENUM_KEY("sample", "schedule", sample.schedule, "auto", schedule_ch,
+             "Time grid from 0 (noise) to 1 (image): uniform (JiT's linspace), logit-normal "
+             "(quantiles of the training t of [diffusion] P_mean, P_std), logsnr (uniform in "
+             "log(t / (1 - t)) over [-log 5n, log 5n] for n steps: t in [0.02, 0.98] at 10) or auto (each sampler's default: uniform)."),
     INT_KEY("sample", "steps", sample.steps, "50", 1, PD_MAX_SAMPLE_STEPS,
-            "Steps on the uniform time grid from 0 (noise) to 1 (image)."),
+            "Steps of the time grid from 0 (noise) to 1 (image)."),
     FLOAT_KEY("sample", "cfg", sample.cfg, "3.0", 0, false, NONE, false,
               "Classifier-free guidance scale (1 = conditional only)."),
     FLOAT_KEY("sample", "cfg_interval_low", sample.cfg_interval_low, "0.1", 0, false, 1, false,

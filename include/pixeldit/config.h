@@ -52,8 +52,29 @@ extern "C" {
 #define PD_CONFIG_MAX_SOURCES 8   /* distinct files / strings / --set layers */
 #define PD_CONFIG_MAX_KEYS 96     /* typed keys in the schema (upper bound) */
 
-/* [sample] sampler; also pd_sample_config's (train.h includes this header). */
-typedef enum pd_sampler_kind { PD_SAMPLER_HEUN = 0, PD_SAMPLER_EULER = 1 } pd_sampler_kind;
+/* [sample] sampler; also pd_sample_config's (train.h includes this header).
+ * The values are stored in checkpoints' configs as names, but keep them:
+ * heun 0 and euler 1 are what older code wrote. Equations: docs/sampling.md. */
+typedef enum pd_sampler_kind {
+    PD_SAMPLER_HEUN = 0,    /* JiT's: Heun, last step Euler; velocity form */
+    PD_SAMPLER_EULER = 1,   /* velocity form */
+    PD_SAMPLER_DPMPP_2M = 2, /* DPM-Solver++(2M), data prediction, lambda = log(t / (1 - t)) */
+    PD_SAMPLER_UNIPC = 3,   /* UniPC-bh2: UniP-2 predictor + UniC corrector (order 3) */
+} pd_sampler_kind;
+#define PD_SAMPLER_COUNT 4
+/* The names, "|"-separated, in enum order (CLI help and choices). */
+#define PD_SAMPLER_CHOICES "heun|euler|dpm++2m|unipc"
+
+/* [sample] schedule: the time grid t_0 = 0 < ... < t_steps = 1. auto picks
+ * each sampler's default (pd_schedule_resolve). */
+typedef enum pd_sample_schedule {
+    PD_SCHEDULE_AUTO = 0,
+    PD_SCHEDULE_UNIFORM = 1,      /* torch.linspace(0, 1, steps + 1): JiT's grid */
+    PD_SCHEDULE_LOGIT_NORMAL = 2, /* quantiles of JiT's training t ([diffusion] P_mean, P_std) */
+    PD_SCHEDULE_LOGSNR = 3,       /* uniform in log(t / (1 - t)) on [-log 5n, log 5n] */
+} pd_sample_schedule;
+#define PD_SCHEDULE_COUNT 4
+#define PD_SCHEDULE_CHOICES "auto|uniform|logit-normal|logsnr"
 typedef enum pd_data_source { PD_DATA_IDX = 0, PD_DATA_FOLDER = 1, PD_DATA_PACKED = 2 } pd_data_source;
 typedef enum pd_data_split { PD_SPLIT_TRAIN = 0, PD_SPLIT_TEST = 1 } pd_data_split;
 /* How 28x28 IDX images reach image_size: data.h's pd_fit (pad | resize). */
@@ -123,6 +144,7 @@ typedef struct pd_config_train {
 
 typedef struct pd_config_sample {
     pd_sampler_kind sampler;
+    pd_sample_schedule schedule;
     int steps;
     double cfg;
     double cfg_interval_low;
@@ -175,6 +197,26 @@ typedef struct pd_config {
     char sources[PD_CONFIG_MAX_SOURCES][PD_CONFIG_VALUE_MAX];
     pd_config_origin origin[PD_CONFIG_MAX_KEYS];
 } pd_config;
+
+/* Samplers and schedules (core/config/sampler_names.c) ----------------------- */
+
+/* "heun", "euler", "dpm++2m", "unipc"; "?" for a value out of range. */
+const char *pd_sampler_name(pd_sampler_kind k);
+/* The kind of a name; PD_ERR_ARG (message lists PD_SAMPLER_CHOICES) otherwise. */
+pd_status pd_sampler_from_name(const char *name, pd_sampler_kind *out);
+/* Network evaluations per image of one sampling run of `steps` steps, before
+ * the doubling of CFG inside the guidance interval: heun 2 steps - 1 (its last
+ * step is Euler), the others steps (UniPC's corrector reuses the next step's
+ * evaluation). 0 for steps < 1 or an unknown kind. */
+int pd_sampler_nfe(pd_sampler_kind k, int steps);
+/* The steps that give at most `nfe` evaluations per image (>= 1). */
+int pd_sampler_steps_for_nfe(pd_sampler_kind k, int nfe);
+
+const char *pd_schedule_name(pd_sample_schedule s);
+pd_status pd_schedule_from_name(const char *name, pd_sample_schedule *out);
+/* auto -> the sampler's default: uniform for every sampler (docs/sampling.md
+ * says why); any other value is returned as it is. */
+pd_sample_schedule pd_schedule_resolve(pd_sample_schedule s, pd_sampler_kind k);
 
 /* Layers ------------------------------------------------------------------ */
 

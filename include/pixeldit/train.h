@@ -42,9 +42,8 @@ typedef struct pd_ema pd_ema;
 /* Starts as a copy of the current parameters (JiT: no warm-up). */
 pd_ema *pd_ema_new(pd_params *params, float decay);
 void pd_ema_free(pd_ema *e);
-/* ema = decay * ema + (1 - decay) * param. */
-void pd_ema_update(pd_ema *e);
-/* The same with another decay for this update (the warm-up's). */
+/* ema = decay * ema + (1 - decay) * param, with this update's decay (the
+ * constant one, or the warm-up's: pd_ema_warmup_decay). */
 void pd_ema_update_with(pd_ema *e, float decay);
 /* EMA warm-up ([train] ema_warmup, ema_warmup_gamma): the decay of update t
  * (0-based, t = optimizer steps done before it), min(decay, (1 + t) /
@@ -76,15 +75,9 @@ typedef struct pd_diffusion_config {
     int num_classes;         /* null class id */
 } pd_diffusion_config;
 
-/* Draws t (B), noise and label drop for one batch and forms
- * z = t x + (1 - t) e. x, z, e: (B, C, H, W) = B * per_sample floats. The
- * random stream is consumed in a fixed order: B normals for t, then the
- * noise, then B uniforms for the label drop. */
-void pd_diffusion_noise(const pd_diffusion_config *cfg, pd_rng *rng, const float *x, int B,
-                        size_t per_sample, const int *labels, float *t, float *z,
-                        int *labels_dropped);
-/* The same draws for samples first .. first + B - 1 of step `step`, each
- * from its own generator pd_rng_derive(key, step, first + b,
+/* Draws t (B), noise and label drop for samples first .. first + B - 1 of
+ * step `step` and forms z = t x + (1 - t) e, with x, z, e: (B, C, H, W) =
+ * B * per_sample floats. Each sample draws from its own generator pd_rng_derive(key, step, first + b,
  * PD_RNG_STREAM_DIFFUSION) in the order t, label drop, noise: a sample's
  * t, noise and label drop depend on (key, step, its index in the global
  * batch) only, however the batch is split across processes. key is not
@@ -99,23 +92,34 @@ float pd_diffusion_inv_denom(float t, float t_eps);
 
 typedef struct pd_sample_config {
     pd_sampler_kind sampler;
-    int steps;                /* time grid linspace(0, 1, steps + 1) */
+    int steps;                /* steps of the time grid (steps + 1 points) */
     float cfg_scale;          /* 1 = no guidance */
     float cfg_low, cfg_high;  /* guidance only where low < t < high (low 0: t >= 0) */
-    float t_eps;
+    float t_eps;              /* velocity clamp of heun and euler */
     float noise_scale;
+    /* Added last, so that positional initializers of the fields above still
+     * mean JiT's grid: 0 = auto (pd_schedule_resolve). */
+    pd_sample_schedule schedule;
+    float P_mean, P_std;      /* the logit-normal schedule's ([diffusion]) */
 } pd_sample_config;
 
 /* Point i of torch.linspace(0, 1, n) in float32 (torch's symmetric formula). */
 float pd_linspace01(int i, int n);
 
+/* The time grid of cfg: steps + 1 increasing points from t[0] = 0 (noise)
+ * to t[steps] = 1 (image), for cfg's schedule (auto resolved for cfg's
+ * sampler). uniform is pd_linspace01, bit for bit. */
+pd_status pd_sample_time_grid(const pd_sample_config *cfg, float *t);
+
 /* Progress callback: called after each step (may be NULL). */
 typedef void (*pd_sample_progress_fn)(int step, int total, void *user);
 
-/* Samples B images: z0 = noise_scale * N(0, 1) from rng, then steps-1 Heun
- * (or Euler) steps and a final Euler step, with CFG (cond and uncond in one
- * batch of 2B when guidance is on). out: (B, C, H, W), the final z. Runs
- * with grad mode off in ctx (reset between network evaluations). */
+/* Samples B images: z0 = noise_scale * N(0, 1) from rng, then cfg->steps
+ * steps of cfg->sampler on the time grid (heun: steps-1 Heun steps and a
+ * final Euler step, as JiT), with CFG (cond and uncond in one batch of 2B
+ * when guidance is on). out: (B, C, H, W), the final z. Runs with grad mode
+ * off in ctx (reset between network evaluations). Equations:
+ * docs/sampling.md. */
 pd_status pd_sample(pd_jit *model, pd_ctx *ctx, const pd_sample_config *cfg, const int *labels,
                     int B, pd_rng *rng, float *out, pd_sample_progress_fn progress, void *user);
 

@@ -157,7 +157,7 @@ static void test_parse_errors(void **state) {
     expect_load_error("[data]\nzzzzzz = 1\n", "t.ini:2: [data] unknown key 'zzzzzz' (keys: source, path",
                       NULL);
     expect_load_error("[sample]\nsampler = rk4\n",
-                      "t.ini:2: [sample] sampler = rk4: expected one of heun, euler", NULL);
+                      "t.ini:2: [sample] sampler = rk4: expected one of heun, euler, dpm++2m, unipc", NULL);
     expect_load_error("[model]\nchannels = 2\n", "t.ini:2: [model] channels = 2: expected one of 1, 3",
                       NULL);
     expect_load_error("[model]\ndepth = 0\n", "t.ini:2: [model] depth = 0: expected an integer in [1, 1024]",

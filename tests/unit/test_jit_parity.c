@@ -389,8 +389,10 @@ static void check_sampler(const char *case_name) {
         const char *spec = meta(f, sampler_runs[r]);
         if (sscanf(spec, "%15[a-z],%d,%f,%f,%f", method, &steps, &scale, &low, &high) != 5)
             fail_msg("%s: bad sampler spec '%s'", sampler_runs[r], spec);
-        pd_sample_config sc = {strcmp(method, "heun") ? PD_SAMPLER_EULER : PD_SAMPLER_HEUN, steps,
-                               scale, low, high, (float)s.cfg.diffusion.t_eps, 1.0f};
+        pd_sample_config sc = {.sampler = strcmp(method, "heun") ? PD_SAMPLER_EULER : PD_SAMPLER_HEUN,
+                               .steps = steps, .cfg_scale = scale, .cfg_low = low, .cfg_high = high,
+                               .t_eps = (float)s.cfg.diffusion.t_eps, .noise_scale = 1.0f,
+                               .schedule = PD_SCHEDULE_UNIFORM};
         memcpy(z, z0, n * sizeof(float));
         if (pd_sample_from(s.model, ctx, &sc, labels, S, z, NULL, NULL)) fail_msg("%s", pd_last_error());
         float *want = read_f32(f, sampler_runs[r], shape, 4);
