@@ -36,6 +36,21 @@ for so in "$@"; do
         fails=$((fails + 1))
     fi
 done
+# removed from the public API before 1.0 (dead, or internal now): they stay gone
+removed="pd_diffusion_noise pd_draw_hflip_mask pd_ema_update pd_tensor_attr
+pd_session_add_plugin_arg pd_plugin_description pd_ctx_grad_enabled"
+for sym in $removed; do
+    if echo "$exported" | grep -qx "$sym"; then
+        echo "FAIL libpixeldit exports $sym, which was removed from the public API"
+        fails=$((fails + 1))
+    fi
+    if grep -qw "$sym" "$src"/include/pixeldit/*.h; then
+        echo "FAIL include/pixeldit/ declares $sym, which was removed from the public API"
+        fails=$((fails + 1))
+    fi
+done
+grep -qw PD_TF_GRAD_UNSET "$src"/include/pixeldit/*.h \
+    && { echo "FAIL include/pixeldit/ names the host's private flag PD_TF_GRAD_UNSET"; fails=$((fails + 1)); }
 n=$(echo "$exported" | wc -w)
 echo "abi symbols: $n exported, $# plugins checked, $fails failure(s)"
 [ "$fails" -eq 0 ]

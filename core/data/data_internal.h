@@ -4,6 +4,10 @@
 
 #include "pixeldit/data.h"
 
+/* Draws a RandomHorizontalFlip mask (n) from one stream: each entry 1 with
+ * probability 1/2. (The trainer derives each sample's flip on its own.) */
+void pd_draw_hflip_mask(pd_rng *rng, uint8_t *mask, int n);
+
 /* A zeroed data set with pixels (n, channels, size, size) (none when
  * !with_pixels: a streamed folder), labels (n) and num_classes NULL class
  * names; NULL (message set) when out of memory. */

@@ -16,7 +16,6 @@ const char *pd_plugin_name(const pd_plugin *pl) { return pl ? pl->desc.name : NU
 pd_plugin_kind pd_plugin_get_kind(const pd_plugin *pl) { return pl ? pl->desc.kind : 0; }
 const char *pd_plugin_path(const pd_plugin *pl) { return pl ? pl->path : NULL; }
 const char *pd_plugin_version(const pd_plugin *pl) { return pl ? pl->desc.version : NULL; }
-const char *pd_plugin_description(const pd_plugin *pl) { return pl ? pl->desc.description : NULL; }
 const pd_plugin_desc *pd_plugin_descriptor(const pd_plugin *pl) { return pl ? &pl->desc : NULL; }
 
 const pd_decoder_vtable *pd_plugin_decoder_vtable(const pd_plugin *pl) {

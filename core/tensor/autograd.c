@@ -6,8 +6,6 @@
 #include "pixeldit/runtime.h"
 #include "tape.h"
 
-void *pd_tensor_attr(const pd_tensor *t) { return t && t->node ? t->node->attr : NULL; }
-
 pd_tensor *pd_op_apply(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, int n_in,
                        const int *out_shape, int out_ndim, const void *attr, size_t attr_size) {
     return pd_op_apply_flags(ctx, def, 0, in, n_in, out_shape, out_ndim, attr, attr_size);

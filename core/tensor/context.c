@@ -133,7 +133,6 @@ bool pd_ctx_set_grad_enabled(pd_ctx *ctx, bool enabled) {
     ctx->grad_enabled = enabled;
     return old;
 }
-bool pd_ctx_grad_enabled(const pd_ctx *ctx) { return ctx->grad_enabled; }
 void pd_ctx_set_grad_init(pd_ctx *ctx, pd_grad_init mode) { ctx->grad_init = mode; }
 bool pd_ctx_set_fused(pd_ctx *ctx, bool fused) {
     bool old = ctx->fused;

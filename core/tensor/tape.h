@@ -23,6 +23,11 @@ pd_tensor *pd_op_alias(pd_ctx *ctx, pd_tensor *x, const int *shape, int ndim, si
  * get zeroed buffers and simply accumulate. */
 #define PD_OPF_GRAD_OVERWRITE 1u
 
+/* pd_tensor.flags bit (after the public pd_tensor_flags): the gradient was
+ * allocated this backward and not written yet; only ops applied with
+ * PD_OPF_GRAD_OVERWRITE see it set. */
+#define PD_TF_GRAD_UNSET (1u << 5)
+
 pd_tensor *pd_op_apply_flags(pd_ctx *ctx, const pd_op_def *def, unsigned op_flags,
                              pd_tensor *const *in, int n_in, const int *out_shape, int out_ndim,
                              const void *attr, size_t attr_size);

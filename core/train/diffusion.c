@@ -14,27 +14,6 @@ float pd_diffusion_inv_denom(float t, float t_eps) {
     return 1.0f / (d > t_eps ? d : t_eps);
 }
 
-void pd_diffusion_noise(const pd_diffusion_config *cfg, pd_rng *rng, const float *x, int B,
-                        size_t per_sample, const int *labels, float *t, float *z,
-                        int *labels_dropped) {
-    for (int b = 0; b < B; b++) {
-        float n = (float)pd_rng_normal(rng) * cfg->P_std + cfg->P_mean;
-        t[b] = 1.0f / (1.0f + expf(-n));
-    }
-    for (int b = 0; b < B; b++) {
-        const float *xb = x + (size_t)b * per_sample;
-        float *zb = z + (size_t)b * per_sample;
-        for (size_t i = 0; i < per_sample; i++) {
-            float e = (float)pd_rng_normal(rng) * cfg->noise_scale;
-            zb[i] = t[b] * xb[i] + (1.0f - t[b]) * e;
-        }
-    }
-    for (int b = 0; b < B; b++) {
-        bool drop = pd_rng_uniform(rng) < cfg->label_drop_prob;
-        labels_dropped[b] = drop ? cfg->num_classes : labels[b];
-    }
-}
-
 void pd_diffusion_noise_at(const pd_diffusion_config *cfg, const pd_rng *key, uint64_t step,
                            int64_t first, const float *x, int B, size_t per_sample,
                            const int *labels, float *t, float *z, int *labels_dropped) {

@@ -67,8 +67,6 @@ void pd_ema_update_with(pd_ema *e, float decay) {
     }
 }
 
-void pd_ema_update(pd_ema *e) { pd_ema_update_with(e, e->decay); }
-
 double pd_ema_initial_share(double decay, double gamma, long long steps) {
     /* The initial weights keep a factor decay_t at each update t. */
     double left = 1.0;

@@ -174,9 +174,6 @@ void pd_dataset_free(pd_dataset *ds);
 pd_status pd_dataset_batch(const pd_dataset *ds, const int *indices, int n,
                            const uint8_t *hflip, float *out_x, int *out_y);
 
-/* Draws a RandomHorizontalFlip mask (n): each entry 1 with probability 1/2. */
-void pd_draw_hflip_mask(pd_rng *rng, uint8_t *mask, int n);
-
 /* Mirrors images x (n, C, S, S) left-right in place where hflip[i] != 0:
  * the same values pd_dataset_batch gives with that mask. */
 void pd_batch_hflip(float *x, int n, int C, int S, const uint8_t *hflip);
@@ -263,9 +260,10 @@ pd_status pd_shuffler_restore(pd_shuffler *s, const pd_shuffler_state *st);
  * With data parallelism each rank opens a loader with the same shuffler
  * seed and batch and its own [first, first+count); together the ranks
  * cover the global batch exactly once. Flips are not applied: the caller
- * draws the global mask (batch) from its own rng as before and applies
- * mask[first..first+count) with pd_batch_hflip, which keeps training
- * bit-exact with and without prefetching. */
+ * draws its samples' flips (the trainer: one pd_rng_derive(key, step,
+ * global index, PD_RNG_STREAM_HFLIP) per sample) and applies them with
+ * pd_batch_hflip, which keeps training bit-exact with and without
+ * prefetching. */
 typedef struct pd_loader pd_loader;
 
 typedef struct pd_loader_opts {

@@ -65,7 +65,13 @@ typedef enum pd_key_type {
 /* BOOL values are true/false/yes/no/on/off/1/0. Every loss plugin also has
  * the host key `weight` (float >= 0, default 1), so a loss may not declare
  * a key named weight. The host refuses a plugin whose keys break these rules
- * or whose defaults do not parse. */
+ * or whose defaults do not parse.
+ *
+ * No struct_size here, on purpose: keys come as an array, whose stride the
+ * host must know before it can read any member, so a size inside the
+ * element could not say it. The layout is fixed for ABI 1.x; a later minor
+ * that needs more per key would add a second array to the descriptor (which
+ * has its own struct_size), and the host reads this one as it is. */
 typedef struct pd_plugin_key {
     const char *name;          /* [a-z0-9_]+ (< 48 chars), unique within the plugin */
     pd_key_type type;
@@ -267,6 +273,10 @@ typedef struct pd_loss_inputs {
     int batch;
 } pd_loss_inputs;
 
+/* No struct_size here, on purpose: the host allocates and zeroes this
+ * struct and the plugin only fills it, so the host always knows its size,
+ * and a plugin built against any 1.x writes the same members at the same
+ * offsets. The layout (and PD_LOSS_MAX_PARTS) is fixed for ABI 1.x. */
 #define PD_LOSS_MAX_PARTS 4
 typedef struct pd_loss_parts {
     int n;

@@ -40,8 +40,7 @@ enum pd_tensor_flags {
     PD_TF_ARENA = 1u << 2,         /* lives in a context arena (one step) */
     PD_TF_VIEW = 1u << 3,          /* data aliases another tensor's data */
     PD_TF_FROZEN = 1u << 4,        /* parameter that is never trained */
-    PD_TF_GRAD_UNSET = 1u << 5,    /* grad allocated this backward, not yet written:
-                                      only ops that overwrite see it (see below) */
+    /* bits 5 and up are the host's own (core/tensor/tape.h) */
 };
 
 struct pd_node;
@@ -95,7 +94,6 @@ pd_status pd_ctx_fail(pd_ctx *ctx, pd_status s, const char *fmt, ...)
 /* Grad mode: when disabled (sampling), ops record nothing on the tape and
  * keep nothing for backward. Returns the previous mode. */
 bool pd_ctx_set_grad_enabled(pd_ctx *ctx, bool enabled);
-bool pd_ctx_grad_enabled(const pd_ctx *ctx);
 
 /* Train mode (dropout active). Default false. Returns the previous mode. */
 bool pd_ctx_set_training(pd_ctx *ctx, bool training);
@@ -212,9 +210,6 @@ pd_tensor *pd_op_apply(pd_ctx *ctx, const pd_op_def *def, pd_tensor *const *in, 
 /* True when the op being applied will be recorded (so forward should save
  * what backward needs); valid inside a forward callback. */
 bool pd_ctx_recording(const pd_ctx *ctx);
-
-/* The attribute block of the node that produced t (NULL if none). */
-void *pd_tensor_attr(const pd_tensor *t);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "test_util.h"
+#include "data/data_internal.h" /* pd_draw_hflip_mask */
 #include "pixeldit/data.h"
 
 static char tmpdir[64];
