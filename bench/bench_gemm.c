@@ -3,7 +3,7 @@
  * JIT f32 kernels, and oneDNN's bf16 matmul where the CPU has bf16
  * instructions (otherwise it prints why not and times nothing). The
  * measurements behind the choice of library in core/ops/gemm.h
- * (docs/benchmarks.md).
+ * (docs/benchmarks-log.md, "GEMM libraries and bf16").
  *
  * Every product is C (M, N) = A (M, K) B (K, N), row-major, fp32 in and out
  * (bf16: A and B converted once, outside the timing), no transposes, so all

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Training speed on bench-s, quiet and beside two nice-19 busy loops, for
 # pixeldit and torch, and pixeldit with OMP_WAIT_POLICY=passive under load
-# (docs/benchmarks.md, "Training beside two busy processes"). Run from
+# (docs/benchmarks-log.md, "Training beside two busy processes"). Run from
 # anywhere, under the CPU lock if the machine is shared:
 #     flock /tmp/pd-cpu.lock bench/busy_load.sh
 # The busy loops are killed on exit, also on failure or interrupt.

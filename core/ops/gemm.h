@@ -7,7 +7,7 @@
  * 192..512, 2 cores): OpenBLAS's own 2-thread split of one sgemm reaches
  * 135-150 GFLOP/s, while two single-threaded sgemms on halves of the rows
  * reach 150-165. Each row of C is computed by the same kernel either way,
- * so the split changes no result. See docs/benchmarks.md, which also has
+ * so the split changes no result. See docs/benchmarks-log.md, which also has
  * the measurements (OpenBLAS against oneDNN and libxsmm) behind keeping
  * OpenBLAS for fp32. */
 #ifndef PD_GEMM_H

@@ -1,5 +1,6 @@
 /* GEMM precision: what `[train] precision` selects and pd_ctx_set_precision
- * sets (docs/benchmarks.md has the measurements behind it). */
+ * sets (docs/benchmarks.md says what each does; docs/benchmarks-log.md has
+ * the measurements behind it). */
 #ifndef PIXELDIT_PRECISION_H
 #define PIXELDIT_PRECISION_H
 
