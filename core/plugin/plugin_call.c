@@ -86,8 +86,10 @@ static pd_tensor *nonfinite(const pd_plugin *pl, pd_ctx *ctx, const char *what, 
         rest %= stride;
     }
     if (o < sizeof idx) snprintf(idx + o, sizeof idx - o, ")");
-    pd_ctx_fail(ctx, PD_ERR_NUMERIC, "%s plugin %s: %s: non-finite value %g at %s from finite inputs",
-                pd_plugin_kind_name(pl->desc.kind), pl->desc.name, what, (double)out->data[at], idx);
+    float v = out->data[at];
+    pd_ctx_fail(ctx, PD_ERR_NUMERIC, "%s plugin %s: %s: non-finite value %s at %s from finite inputs",
+                pd_plugin_kind_name(pl->desc.kind), pl->desc.name, what,
+                isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", idx);
     return NULL;
 }
 
@@ -101,6 +103,16 @@ pd_tensor *pd_plugin_decoder_forward(const pd_plugin *pl, void *state, pd_ctx *c
     /* z is the (B, C, H, W) input image: x_pred has exactly its shape */
     if (!same_shape(out, in->z->shape, in->z->ndim))
         return wrong_shape(pl, ctx, "x_pred", "(B, C, H, W) =", in->z->shape, in->z->ndim, out);
+    /* recording, with differentiable tokens: an x_pred no gradient flows
+     * through (e.g. z returned) trains nothing, neither this plugin's
+     * parameters nor the backbone: refused now, not as a backward error */
+    if (ctx->grad_enabled && in->tokens && (in->tokens->flags & PD_TF_REQUIRES_GRAD) &&
+        !(out->flags & PD_TF_REQUIRES_GRAD)) {
+        pd_ctx_fail(ctx, PD_ERR_PLUGIN, "decoder plugin %s: x_pred depends on neither the tokens nor "
+                    "any parameter (no gradient can flow through it): expected a differentiable "
+                    "function of them", pl->desc.name);
+        return NULL;
+    }
     pd_tensor *const ins[] = {in->tokens, in->t_emb, in->y_emb, in->c, in->z};
     return nonfinite(pl, ctx, "x_pred", out, ins, 5);
 }

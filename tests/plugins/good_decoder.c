@@ -71,7 +71,9 @@ static pd_status init_weights(void *state, pd_rng *rng) {
 
 /* tokens (B, N, D) -> (B, N, p*p*C) -> x_pred (B, C, H, W). Built with
  * BAD_LAYOUT it returns (B, H, W, C), with FAIL_FORWARD it raises a shape
- * error of a host op: the host must catch both and name the plugin. */
+ * error of a host op: the host must catch both and name the plugin. With
+ * NAN_OUTPUT it returns NaN (refused where it is made), with NO_PARAM_PATH
+ * its output does not depend on its parameters (warned at step 1). */
 static pd_tensor *forward(void *state, pd_ctx *ctx, const pd_decoder_inputs *in) {
     decoder_state *s = state;
     pd_tensor *patches = s->host->linear(ctx, in->tokens, s->w, s->b);
@@ -80,6 +82,11 @@ static pd_tensor *forward(void *state, pd_ctx *ctx, const pd_decoder_inputs *in)
     x = s->host->permute(ctx, x, (int[]){0, 2, 3, 1});
 #elif defined(FAIL_FORWARD)
     x = s->host->add(ctx, x, in->tokens);
+#elif defined(NAN_OUTPUT) /* 0 / 0 from finite inputs: the host must refuse it, naming the plugin */
+    pd_tensor *zero = s->host->affine(ctx, x, 0.0f, 0.0f);
+    x = s->host->div(ctx, zero, zero);
+#elif defined(NO_PARAM_PATH) /* returns a copy of z: no gradient ever reaches w and b */
+    x = s->host->affine(ctx, in->z, 1.0f, 0.0f);
 #endif
     return x;
 }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "pixeldit/parity.h"
 #include "pixeldit/plugin_host.h"
 #include "pixeldit/plugin_record.h"
 #include "pixeldit/session.h"
@@ -279,6 +280,9 @@ static void test_good_attention(void **state) {
  * error, "" when it ran. */
 static double g_flops; /* pd_jit_flops_per_image of the last forward_with model */
 
+/* the decoder parameters no gradient reached, when none did ("" otherwise) */
+static char g_unreached[256];
+
 static const char *forward_with(const char *decoder, const char *attention) {
     static char err[1024];
     pd_plugin *pl;
@@ -307,6 +311,16 @@ static const char *forward_with(const char *decoder, const char *attention) {
     pd_tensor *loss = pd_session_loss(&s, ctx, xp, x, z, t, labels, NULL);
     assert_true((loss != NULL) == (pd_ctx_status(ctx) == PD_OK));
     snprintf(err, sizeof err, "%s", pd_ctx_error(ctx));
+    /* the check training makes after its first backward */
+    g_unreached[0] = '\0';
+    if (loss) {
+        pd_params_zero_grad(pd_jit_params(s.model));
+        if (pd_backward(ctx, loss)) fail_msg("%s: backward: %s", decoder, pd_ctx_error(ctx));
+        int trainable, zero = pd_params_zero_grads(pd_jit_params(s.model), pd_plugin_param_prefix(s.decoder),
+                                                   g_unreached, sizeof g_unreached, &trainable);
+        assert_true(trainable > 0);
+        if (zero < trainable) g_unreached[0] = '\0';
+    }
     pd_ctx_free(ctx);
     pd_session_close(&s);
     return err;
@@ -333,6 +347,20 @@ static void test_output_checks(void **state) {
     e = forward_with("err_decoder", "good_attention");
     if (strncmp(e, "decoder plugin err_decoder: add: ", 33) != 0)
         fail_msg("expected the plugin's own error with its name in front, got: %s", e);
+    pd_plugins_unload_all();
+    /* NaN from finite inputs is refused where it is made */
+    assert_string_equal(forward_with("nan_decoder", "good_attention"),
+                        "decoder plugin nan_decoder: x_pred: non-finite value nan at (0, 0, 0, 0) "
+                        "from finite inputs");
+    pd_plugins_unload_all();
+    /* an output no gradient flows through (z returned) is refused at once */
+    assert_string_equal(forward_with("zparam_decoder", "good_attention"),
+                        "decoder plugin zparam_decoder: x_pred depends on neither the tokens nor any "
+                        "parameter (no gradient can flow through it): expected a differentiable "
+                        "function of them");
+    pd_plugins_unload_all();
+    assert_string_equal(forward_with("good_decoder", "good_attention"), "");
+    assert_string_equal(g_unreached, "");
 }
 
 /* --plugin FILE and --set KIND.plugin=NAME give the same config: keys an
@@ -653,6 +681,9 @@ static void test_config_from_section(void **state) {
                          "good_loss, wrong_kind)"},
         {"good_loss.scale = 1\n", "cfg.ini:3: [loss] unknown key 'good_loss.scale' for plugin "
                                   "good_loss (its keys: reduction, weight)"},
+        /* NAME.key is matched on its key part */
+        {"good_loss.wieght = 1\n", "cfg.ini:3: [loss] unknown key 'good_loss.wieght' for plugin "
+                                   "good_loss (did you mean 'good_loss.weight'? its keys: reduction, weight)"},
         {"reduction = max\n", "cfg.ini:3: [loss] reduction = max: expected one of mean|sum"},
         {"wrong_kind.weight = -1\n", "cfg.ini:3: [loss] wrong_kind.weight = -1: out of range 0.."},
     };
@@ -716,6 +747,15 @@ static void test_listing(void **state) {
     fclose(f);
     free(text);
     TU_ASSERT_CONTAINS(pd_last_error(), "no plugin named 'no_such_plugin' in ");
+
+    /* a refused plugin asked for by name is listed and is a failure */
+    f = open_memstream(&text, &len);
+    assert_int_equal(pd_plugins_print(f, "abi_major"), PD_ERR_PLUGIN);
+    fclose(f);
+    TU_ASSERT_CONTAINS(text, "refused   ");
+    free(text);
+    TU_ASSERT_CONTAINS(pd_last_error(), "plugin abi_major refused: ");
+    TU_ASSERT_CONTAINS(pd_last_error(), "abi_major.so: ABI major version: expected 1, found 2");
 }
 
 /* Copies the first `n` bytes of src to dst (all when n is 0). */
