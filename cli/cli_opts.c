@@ -1,4 +1,5 @@
 /* Table-driven argv parsing and --help text (see cli_opts.h). */
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -94,7 +95,11 @@ int cli_opts_fail(const cli_command *c, const char *fmt, ...) {
 /* "an integer in 1..100000", "a finite number >= 0" */
 static void allowed(const cli_opt *o, char *buf, size_t cap) {
     const char *what = o->kind == CLI_INT ? "an integer" : "a finite number";
-    if (o->max == CLI_NO_MAX) snprintf(buf, cap, "%s >= %.15g", what, o->min);
+    /* an integer flag is a long: say where it ends rather than hide it */
+    if (o->kind == CLI_INT)
+        snprintf(buf, cap, "%s in %ld..%ld", what, (long)o->min,
+                 o->max < 0x1p63 ? (long)o->max : LONG_MAX);
+    else if (o->max == CLI_NO_MAX) snprintf(buf, cap, "%s >= %.15g", what, o->min);
     else snprintf(buf, cap, "%s in %.15g..%.15g", what, o->min, o->max);
 }
 
@@ -116,8 +121,10 @@ static int store(const cli_command *c, const cli_opt *o, const char *v) {
         *(bool *)o->dst = true;
         break;
     case CLI_INT: {
-        long x;
-        if (!cli_int(v, &x) || x < o->min || x > o->max) {
+        /* compared as 64-bit integers: as doubles, 2^53 + 1 would equal a
+         * bound of 2^53 */
+        long x, lo = (long)o->min, hi = o->max < 0x1p63 ? (long)o->max : LONG_MAX;
+        if (!cli_int(v, &x) || x < lo || x > hi) {
             allowed(o, want, sizeof want);
             return cli_opts_fail(c, "%s %s: expected %s", o->name, v, want);
         }

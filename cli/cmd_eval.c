@@ -1,6 +1,7 @@
 /* pixeldit eval: sample quality of a checkpoint or a folder of PNGs, and
  * training of the feature network the metrics use (docs/eval.md). */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +9,13 @@
 
 #include "cli.h"
 #include "pixeldit/eval.h"
+#include "pixeldit/limits.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 
 static const char *synopsis =
-    "--ckpt FILE [--n N] [--sampler heun|euler] [--steps S] [--cfg W] [--ema 1|2|0]\n"
-    "                     [--seed S] [--ceiling] [--json FILE] [--plugin FILE.so ...]\n"
+    "--ckpt FILE [--n N] [--sampler NAME] [--schedule NAME] [--steps S] [--cfg W]\n"
+    "                     [--ema 1|2|0] [--seed S] [--ceiling] [--json FILE] [--plugin FILE.so ...]\n"
     "       pixeldit eval --images DIR (--config CONFIG | --ckpt FILE) [--json FILE]\n"
     "       pixeldit eval --train-features (--config CONFIG | --ckpt FILE) [--epochs E] [--limit N]\n"
     "                     [--seed S]";
@@ -27,8 +29,9 @@ static void fmt_time(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%02d:%02d", (int)(s / 60), (int)s % 60);
 }
 
+/* user: the int NFE per image of the sampler, or NULL */
 static void show_progress(const char *what, long done, long total, double seconds, void *user) {
-    (void)user;
+    const int *nfe = user;
     static double last;
     bool tty = isatty(STDERR_FILENO);
     if (!tty && done < total && seconds - last < 10) return;
@@ -36,8 +39,10 @@ static void show_progress(const char *what, long done, long total, double second
     double rate = seconds > 0 ? done / seconds : 0;
     char eta[16];
     fmt_time(eta, sizeof eta, rate > 0 ? (total - done) / rate : -1);
-    fprintf(stderr, "%s%s: %ld/%ld images, %.1f img/s, ETA %s%s", tty ? "\r" : "", what, done, total, rate,
-            eta, tty ? (done == total ? "   \n" : "   ") : "\n");
+    char cost[32] = "";
+    if (nfe) snprintf(cost, sizeof cost, ", %d NFE/image", *nfe);
+    fprintf(stderr, "%s%s: %ld/%ld images, %.1f img/s%s, ETA %s%s", tty ? "\r" : "", what, done, total, rate,
+            cost, eta, tty ? (done == total ? "   \n" : "   ") : "\n");
 }
 
 static int load_config(const char *path, pd_config *cfg) {
@@ -142,6 +147,7 @@ static void print_result(const pd_eval_result *r, const char *source) {
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *images = NULL, *config = NULL, *json = NULL, *sampler = NULL;
+    const char *schedule = NULL;
     const char *plugins[8];
     int nplugins = 0;
     bool train_feats = false, ceiling = false;
@@ -150,12 +156,14 @@ int cmd_eval(int argc, char **argv) {
     const cli_opt opts[] = {
         {.name = "--ckpt", .kind = CLI_STRING, .arg = "FILE", .dst = &ckpt,
          .help = "sample N images (class-balanced) from a checkpoint and score them"},
-        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 2, .max = CLI_NO_MAX,
+        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 2, .max = PD_MAX_EVAL_IMAGES,
          .help = "images to sample (default 5000)"},
-        {.name = "--sampler", .kind = CLI_STRING, .arg = "heun|euler", .dst = &sampler, .choices = "heun|euler",
-         .help = "override [sample] sampler"},
-        {.name = "--steps", .kind = CLI_INT, .arg = "S", .dst = &steps, .min = 1, .max = CLI_NO_MAX,
-         .help = "override [sample] steps"},
+        {.name = "--sampler", .kind = CLI_STRING, .arg = "NAME", .dst = &sampler, .choices = PD_SAMPLER_CHOICES,
+         .help = "override [sample] sampler (docs/sampling.md)"},
+        {.name = "--schedule", .kind = CLI_STRING, .arg = "NAME", .dst = &schedule, .choices = PD_SCHEDULE_CHOICES,
+         .help = "override [sample] schedule, the time grid"},
+        {.name = "--steps", .kind = CLI_INT, .arg = "S", .dst = &steps, .min = 1, .max = PD_MAX_SAMPLE_STEPS,
+         .help = "override [sample] steps (network evaluations per image: heun 2S-1, others S)"},
         {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = CLI_NO_MAX,
          .help = "override [sample] cfg"},
         {.name = "--ema", .kind = CLI_INT, .arg = "1|2|0", .dst = &ema, .min = 0, .max = 2,
@@ -174,9 +182,9 @@ int cmd_eval(int argc, char **argv) {
         {.name = "--train-features", .kind = CLI_FLAG, .dst = &train_feats,
          .help = "train the feature network for the config's data set and image size and\n"
                  "cache it in $XDG_CACHE_HOME/pixeldit (default ~/.cache/pixeldit)"},
-        {.name = "--epochs", .kind = CLI_INT, .arg = "E", .dst = &epochs, .min = 1, .max = CLI_NO_MAX,
+        {.name = "--epochs", .kind = CLI_INT, .arg = "E", .dst = &epochs, .min = 1, .max = 10000,
          .help = "feature network training: epochs (4)"},
-        {.name = "--limit", .kind = CLI_INT, .arg = "N", .dst = &limit, .min = 1, .max = CLI_NO_MAX,
+        {.name = "--limit", .kind = CLI_INT, .arg = "N", .dst = &limit, .min = 1, .max = PD_MAX_DATASET_IMAGES,
          .help = "feature network training: first N training images only (all)"},
         {.name = "--plugin", .kind = CLI_STRINGS, .arg = "F.so", .dst = plugins, .max_count = 8,
          .count = &nplugins, .help = "load a plugin file the checkpoint needs"},
@@ -225,21 +233,29 @@ int cmd_eval(int argc, char **argv) {
     pd_sample_config sc;
     pd_sample_config_from(&cfg, &sc);
     uint64_t sd = seed >= 0 ? (uint64_t)seed : (uint64_t)cfg.sample.seed;
+    int nfe = 0; /* set once the overrides are in */
     double t0 = pd_now_seconds();
     if (images) {
         rc = read_pngs(images, C, S, &imgs, &n);
     } else {
-        if (sampler) sc.sampler = strcmp(sampler, "euler") ? PD_SAMPLER_HEUN : PD_SAMPLER_EULER;
+        /* the parser checked the names against the choices */
+        if (sampler) pd_sampler_from_name(sampler, &sc.sampler);
+        if (schedule) pd_schedule_from_name(schedule, &sc.schedule);
         if (steps > 0) sc.steps = (int)steps;
         if (cfg_scale >= 0) sc.cfg_scale = (float)cfg_scale;
-        imgs = malloc((size_t)n * per * sizeof(float));
+        nfe = pd_sampler_nfe(sc.sampler, sc.steps);
+        /* n <= PD_MAX_EVAL_IMAGES (the flag's range); the product is checked
+         * anyway, in 64 bits, before it sizes a buffer */
+        imgs = per && (uint64_t)n <= SIZE_MAX / sizeof(float) / per
+                   ? malloc((size_t)n * per * sizeof(float)) : NULL;
         labels = malloc((size_t)n * sizeof(int));
         if (!imgs || !labels) rc = cli_fail("out of memory");
         else {
-            fprintf(stderr, "pixeldit: sampling %ld images (%s, %d steps, cfg %.2f, ema %ld, seed %llu), %d threads\n",
-                    n, sc.sampler == PD_SAMPLER_HEUN ? "heun" : "euler", sc.steps, (double)sc.cfg_scale, ema,
-                    (unsigned long long)sd, pd_get_num_threads());
-            if (pd_eval_sample(&s, &sc, n, sd, imgs, labels, show_progress, NULL)) rc = cli_fail("sample");
+            fprintf(stderr, "pixeldit: sampling %ld images (%s, %s schedule, %d steps = %d NFE per image, cfg %.2f, "
+                    "ema %ld, seed %llu), %d threads\n", n, pd_sampler_name(sc.sampler),
+                    pd_schedule_name(pd_schedule_resolve(sc.schedule, sc.sampler)), sc.steps, nfe,
+                    (double)sc.cfg_scale, ema, (unsigned long long)sd, pd_get_num_threads());
+            if (pd_eval_sample(&s, &sc, n, sd, imgs, labels, show_progress, &nfe)) rc = cli_fail("sample");
         }
     }
     double t_sample = pd_now_seconds() - t0;
@@ -250,15 +266,16 @@ int cmd_eval(int argc, char **argv) {
     if (!rc) {
         print_result(&r, images ? images : ckpt);
         if (!images)
-            printf("  settings        n %ld, sampler %s, steps %d, cfg %.2f, ema %ld, seed %llu; %.1f images/s\n", n,
-                   sc.sampler == PD_SAMPLER_HEUN ? "heun" : "euler", sc.steps, (double)sc.cfg_scale, ema,
-                   (unsigned long long)sd, r.images_per_s);
+            printf("  settings        n %ld, sampler %s, schedule %s, steps %d, cfg %.2f, ema %ld, seed %llu; "
+                   "%.1f images/s at %d NFE per image\n", n, pd_sampler_name(sc.sampler),
+                   pd_schedule_name(pd_schedule_resolve(sc.schedule, sc.sampler)), sc.steps, (double)sc.cfg_scale,
+                   ema, (unsigned long long)sd, r.images_per_s, nfe);
     }
     if (!rc && ceiling) {
         /* the same sampling from the same architecture at its initial weights */
         pd_eval_result c = {0};
         if (pd_jit_init_weights(s.model, (uint64_t)cfg.train.seed)) rc = cli_fail("ceiling");
-        else if (pd_eval_sample(&s, &sc, n, sd, imgs, labels, show_progress, NULL)) rc = cli_fail("ceiling");
+        else if (pd_eval_sample(&s, &sc, n, sd, imgs, labels, show_progress, &nfe)) rc = cli_fail("ceiling");
         else if (pd_eval_images(&ref, imgs, n, labels, &c)) rc = cli_fail("ceiling");
         else {
             r.fd_ceiling = c.fd;
@@ -266,7 +283,7 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (!rc && json &&
-        pd_eval_write_json(json, &r, images ? images : ckpt, images ? NULL : sc.sampler == PD_SAMPLER_HEUN ? "heun" : "euler",
+        pd_eval_write_json(json, &r, images ? images : ckpt, images ? NULL : pd_sampler_name(sc.sampler),
                            sc.steps, sc.cfg_scale, (int)ema, sd))
         rc = cli_fail("--json");
     if (!rc && json) printf("wrote %s\n", json);

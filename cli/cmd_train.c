@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "pixeldit/dist.h"
+#include "pixeldit/limits.h"
 #include "pixeldit/trainer.h"
 
 static const char *epilog =
@@ -31,7 +32,7 @@ int cmd_train(int argc, char **argv) {
     const cli_opt opts[] = {
         {.name = "--out", .kind = CLI_STRING, .arg = "DIR", .dst = &out,
          .help = "where checkpoint-last.safetensors, log.csv and samples/ go (default: runs/NAME)"},
-        {.name = "--steps", .kind = CLI_INT, .arg = "N", .dst = &steps, .min = 0, .max = CLI_NO_MAX,
+        {.name = "--steps", .kind = CLI_INT, .arg = "N", .dst = &steps, .min = 0, .max = (double)PD_MAX_STEP,
          .help = "run N optimiser steps now (default: [train] epochs, or until stopped)"},
         {.name = "--minutes", .kind = CLI_DOUBLE, .arg = "M", .dst = &minutes, .min = 0, .max = 1e9,
          .help = "stop after M minutes of wall time"},

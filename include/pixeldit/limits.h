@@ -36,6 +36,7 @@
 #define PD_MAX_ST_TENSORS 1000000      /* tensors in one safetensors header */
 #define PD_MAX_ST_METADATA 4096        /* __metadata__ keys */
 #define PD_MAX_DATASET_IMAGES 100000000
+#define PD_MAX_EVAL_IMAGES 1000000     /* eval --n, ablate --n: images sampled and scored */
 #define PD_MAX_PATH 4096               /* bytes, with the terminating NUL */
 
 struct pd_jit_config;

@@ -18,7 +18,7 @@ typedef struct {
     const char *config, *out, *sampler, *sets[3];
     int n_sets, n_configs;
     bool quiet;
-    long steps, seed;
+    long steps, seed, big;
     double minutes;
 } vals;
 
@@ -26,6 +26,7 @@ static vals v;
 static const cli_opt opts[] = {
     {.name = "--out", .kind = CLI_STRING, .arg = "DIR", .dst = &v.out, .required = true, .help = "run folder"},
     {.name = "--steps", .kind = CLI_INT, .arg = "N", .dst = &v.steps, .min = 0, .max = 100, .help = "steps"},
+    {.name = "--big", .kind = CLI_INT, .arg = "B", .dst = &v.big, .min = 0, .max = 0x1p53, .help = "big"},
     {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &v.seed, .min = -5, .max = CLI_NO_MAX,
      .help = "seed\nsecond help line"},
     {.name = "--minutes", .kind = CLI_DOUBLE, .arg = "M", .dst = &v.minutes, .min = 0, .max = 1e3,
@@ -130,7 +131,14 @@ static void test_ranges(void **state) {
     assert_int_equal(parse("c.ini", "--out", "r", "--steps", "101", NULL), CLI_USAGE);
     assert_int_equal(parse("c.ini", "--out", "r", "--steps", "-1", NULL), CLI_USAGE);
     assert_int_equal(parse("c.ini", "--out", "r", "--seed", "-6", NULL), CLI_USAGE);
-    assert_string_equal(first_line(), "pixeldit: --seed -6: expected an integer >= -5");
+    assert_string_equal(first_line(), "pixeldit: --seed -6: expected an integer in -5..9223372036854775807");
+    /* bounds compared as 64-bit integers (issue 27): as doubles 2^53 + 1
+     * equals 2^53 and slipped through */
+    assert_int_equal(parse("c.ini", "--out", "r", "--big", "9007199254740992", NULL), CLI_CONTINUE);
+    assert_int_equal(parse("c.ini", "--out", "r", "--big", "9007199254740993", NULL), CLI_USAGE);
+    assert_string_equal(first_line(),
+                        "pixeldit: --big 9007199254740993: expected an integer in 0..9007199254740992");
+    assert_int_equal(parse("c.ini", "--out", "r", "--big", "4611686018427387914", NULL), CLI_USAGE);
     assert_int_equal(parse("c.ini", "--out", "r", "--seed", "9223372036854775807", NULL), CLI_CONTINUE);
     assert_int_equal(parse("c.ini", "--out", "r", "--minutes", "1000.5", NULL), CLI_USAGE);
     assert_int_equal(parse("c.ini", "--out", "r", "--sampler", "rk4", NULL), CLI_USAGE);
