@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs dependencies, builds, runs every meson
-# test (unit, golden, plugin, e2e), then the unit tests again in an
+# test (unit, golden, plugin, e2e), then the numeric suites (unit, golden,
+# plugin) again under each other OpenBLAS kernel this CPU can run (Haswell
+# with AVX2, SkylakeX with AVX-512, when OpenBLAS picked another), so that a
+# kernel-dependent assertion fails on every machine; then the unit tests in an
 # AddressSanitizer + UBSan build, then each libFuzzer target for about 30 s
 # (PD_FUZZ_SECONDS). Ends with one line "N passed, N failed".
 # Usage: scripts/test.sh [--no-sanitize]
@@ -32,6 +35,31 @@ fi
 echo "== tests (release) =="
 meson test -C build --print-errorlogs --num-processes 2
 count build/meson-logs/testlog.json
+
+# The kernel the run above used (OPENBLAS_CORETYPE from the environment, or
+# OpenBLAS's own pick), then each other one of: OpenBLAS's own pick,
+# Haswell (AVX2), SkylakeX (AVX-512). PIXELDIT_BLAS_AUTO=0: the command's
+# re-exec off, as in the library the tests link.
+core_of() { PIXELDIT_BLAS_AUTO=0 "$@" build/cli/pixeldit --version | sed -n 's/.*OpenBLAS core //p'; }
+used=$(core_of env)
+own=$(core_of env -u OPENBLAS_CORETYPE)
+kernels=()
+add_kernel() {
+  local k
+  [[ -z "$1" || "$1" == "$used" ]] && return
+  for k in "${kernels[@]}"; do [[ "$k" == "$1" ]] && return; done
+  kernels+=("$1")
+}
+add_kernel "$own"
+grep -qw avx2 /proc/cpuinfo && add_kernel Haswell
+grep -qw avx512f /proc/cpuinfo && add_kernel SkylakeX
+for k in "${kernels[@]}"; do
+  echo "== numeric tests (unit, golden, plugin) under OPENBLAS_CORETYPE=$k (first run: ${used:-?}) =="
+  rm -f "build/meson-logs/testlog-$k.json"
+  OPENBLAS_CORETYPE=$k meson test -C build --no-rebuild --suite unit --suite golden --suite plugin \
+    --print-errorlogs --num-processes 2 --logbase "testlog-$k"
+  count "build/meson-logs/testlog-$k.json"
+done
 
 if ((sanitize)); then
   echo "== build (address,undefined sanitizers) =="
