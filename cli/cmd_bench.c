@@ -70,9 +70,9 @@ static void print_report(const bench_cli *c, const pd_config *cfg, const pd_benc
         print_line("forward", "(no grad)", &r->forward, pd_bench_forward_images_per_s(r, false),
                    pd_bench_forward_images_per_s(r, true), pd_bench_forward_gflops(r), r);
     if (r->sample.n > 0) {
-        snprintf(what, sizeof what, "(%s %d steps, cfg %.2g, %d images)",
-                 cfg->sample.sampler == PD_SAMPLER_HEUN ? "heun" : "euler", r->sample_steps,
-                 cfg->sample.cfg, r->sample_batch);
+        snprintf(what, sizeof what, "(%s %d steps = %d NFE, cfg %.2g, %d images)",
+                 pd_sampler_name(cfg->sample.sampler), r->sample_steps,
+                 pd_sampler_nfe(cfg->sample.sampler, r->sample_steps), cfg->sample.cfg, r->sample_batch);
         print_line("sample", what, &r->sample, pd_bench_sample_images_per_s(r, false),
                    pd_bench_sample_images_per_s(r, true), pd_bench_sample_gflops(r), r);
         printf("sample: %.1f image forward passes per image (CFG evaluates the null class too)\n",

@@ -9,6 +9,7 @@
 
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *out_dir = NULL, *classes_arg = NULL, *sampler = NULL;
+    const char *schedule = NULL;
     const char *plugins[8];
     int nplugins = 0;
     long n = -1, steps = -1, seed = -1, ema = 1;
@@ -20,10 +21,12 @@ int cmd_sample(int argc, char **argv) {
          .help = "images per class (default: [sample] per_class of the checkpoint's config)"},
         {.name = "--classes", .kind = CLI_STRING, .arg = "LIST", .dst = &classes_arg,
          .help = "class ids, comma-separated (default: all); one grid row per class"},
-        {.name = "--sampler", .kind = CLI_STRING, .arg = "heun|euler", .dst = &sampler, .choices = "heun|euler",
-         .help = "override [sample] sampler"},
+        {.name = "--sampler", .kind = CLI_STRING, .arg = "NAME", .dst = &sampler, .choices = PD_SAMPLER_CHOICES,
+         .help = "override [sample] sampler (docs/sampling.md)"},
+        {.name = "--schedule", .kind = CLI_STRING, .arg = "NAME", .dst = &schedule, .choices = PD_SCHEDULE_CHOICES,
+         .help = "override [sample] schedule, the time grid"},
         {.name = "--steps", .kind = CLI_INT, .arg = "S", .dst = &steps, .min = 1, .max = 100000,
-         .help = "override [sample] steps"},
+         .help = "override [sample] steps (network evaluations per image: heun 2S-1, others S)"},
         {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = 1e4,
          .help = "override [sample] cfg (guidance scale)"},
         {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &seed, .min = 0, .max = CLI_NO_MAX,
@@ -55,7 +58,9 @@ int cmd_sample(int argc, char **argv) {
         fprintf(stderr, "pixeldit: note: %s\n", note);
     pd_sample_config sc;
     pd_sample_config_from(cfg, &sc);
-    if (sampler) sc.sampler = strcmp(sampler, "euler") ? PD_SAMPLER_HEUN : PD_SAMPLER_EULER;
+    /* the parser checked the names against the choices */
+    if (sampler) pd_sampler_from_name(sampler, &sc.sampler);
+    if (schedule) pd_schedule_from_name(schedule, &sc.schedule);
     if (steps > 0) sc.steps = (int)steps;
     if (cfg_scale >= 0) sc.cfg_scale = (float)cfg_scale;
     int per_class = n > 0 ? (int)n : cfg->sample.per_class;
@@ -84,9 +89,11 @@ int cmd_sample(int argc, char **argv) {
     free(classes);
     pd_session_close(&s);
     if (st) return cli_fail("sample");
-    if (out) printf("wrote %s (%d classes x %d images, %s, %d steps, cfg %.2f, ema %ld)\n", out, ncls,
-                    per_class, sc.sampler == PD_SAMPLER_HEUN ? "heun" : "euler", sc.steps,
-                    (double)sc.cfg_scale, ema);
+    if (out)
+        printf("wrote %s (%d classes x %d images, %s, %s schedule, %d steps = %d NFE per image, cfg %.2f, ema %ld)\n",
+               out, ncls, per_class, pd_sampler_name(sc.sampler),
+               pd_schedule_name(pd_schedule_resolve(sc.schedule, sc.sampler)), sc.steps,
+               pd_sampler_nfe(sc.sampler, sc.steps), (double)sc.cfg_scale, ema);
     if (out_dir) printf("wrote %d images to %s/\n", ncls * per_class, out_dir);
     return CLI_OK;
 }

@@ -25,6 +25,7 @@ void pd_sample_config_from(const pd_config *cfg, pd_sample_config *o) {
  * fraction of its ODE steps done. */
 typedef struct {
     int n, done, batch;   /* images in all, in finished batches, in this batch */
+    int nfe;              /* network evaluations per image (before CFG doubling) */
     double t0, last_shown;
 } progress_state;
 
@@ -43,7 +44,8 @@ static void show_progress(int step, int total, void *user) {
     double rate = now > p->t0 ? done / (now - p->t0) : 0;
     char eta[32];
     fmt_duration(rate > 0 ? (p->n - done) / rate : -1, eta, sizeof eta);
-    fprintf(stderr, "\rsampling: %d/%d images | %.1f images/s | ETA %s   ", (int)done, p->n, rate, eta);
+    fprintf(stderr, "\rsampling: %d/%d images | %.1f images/s, %d NFE/image | ETA %s   ", (int)done, p->n, rate,
+            p->nfe, eta);
     fflush(stderr);
 }
 
@@ -67,7 +69,7 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
     /* Batches of at most 64 images keep the activations small; the noise
      * stream is drawn image by image, so results do not depend on it. */
     const int chunk = 64;
-    progress_state ps = {.n = n, .t0 = pd_now_seconds()};
+    progress_state ps = {.n = n, .nfe = pd_sampler_nfe(sc->sampler, sc->steps), .t0 = pd_now_seconds()};
     bool show = progress && isatty(STDERR_FILENO);
     for (int i0 = 0; i0 < n && !st; i0 += chunk) {
         int b = n - i0 < chunk ? n - i0 : chunk;
@@ -86,8 +88,8 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
     /* Off a terminal (logs, pipes): one line at the end instead. */
     double secs = pd_now_seconds() - ps.t0;
     if (progress && !st)
-        fprintf(stderr, "sampling: %d images in %.1f s (%.1f images/s)\n", n, secs,
-                secs > 0 ? n / secs : 0.0);
+        fprintf(stderr, "sampling: %d images in %.1f s (%.1f images/s, %d NFE/image)\n", n, secs,
+                secs > 0 ? n / secs : 0.0, ps.nfe);
     if (!st && grid_path)
         st = pd_image_grid_write(grid_path, imgs, n, jc->channels, jc->image_size, jc->image_size,
                                  per_class, 2);

@@ -252,6 +252,9 @@ pd_status pd_eval_write_json(const char *path, const pd_eval_result *r, const ch
     fprintf(f, "\",\n  \"n\": %ld,\n", r->n);
     if (sampler) fprintf(f, "  \"sampler\": \"%s\",\n  \"steps\": %d,\n  \"cfg\": %.6g,\n  \"ema\": %d,\n  \"seed\": %llu,\n",
                          sampler, steps, cfg, ema, (unsigned long long)seed);
+    pd_sampler_kind kind;
+    if (sampler && pd_sampler_from_name(sampler, &kind) == PD_OK)
+        fprintf(f, "  \"nfe\": %d,\n", pd_sampler_nfe(kind, steps)); /* network evaluations per image */
     fprintf(f, "  \"fd\": %.6f,\n", r->fd);
     const pd_eval_space *sp[2] = {&r->cls, &r->rnd};
     const char *sfx[2] = {"", "_rand"};

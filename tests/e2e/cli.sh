@@ -29,6 +29,17 @@ check "sample grid" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors
   --classes 0,3 --n 2 --steps 2 --sampler euler
 expect_in_output "sampling a 5-step EMA says it is still young" "still holds .* of the initial weights after 5 steps"
 expect_in_output "sampling ends with images/s off a terminal" "sampling: 4 images in .* images/s"
+# issue 26: the multistep samplers and schedules, with the NFE per image stated
+check "sample dpm++2m" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/d.png" \
+  --classes 1 --n 2 --steps 3 --sampler dpm++2m
+expect_in_output "sample states the NFE" "dpm++2m, uniform schedule, 3 steps = 3 NFE per image"
+check "sample unipc logsnr" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/u.png" \
+  --classes 1 --n 2 --steps 3 --sampler unipc --schedule logsnr
+check "sample heun NFE" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/h.png" \
+  --classes 1 --n 1 --steps 3 --sampler heun
+expect_in_output "heun takes 2 steps - 1 evaluations" "3 steps = 5 NFE per image"
+check "an unknown sampler" 2 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --sampler rk4
+expect_in_output "the unknown sampler's message lists the names" "heun|euler|dpm++2m|unipc"
 [[ -f "$tmp/run/loss.png" ]] || { echo "FAIL train wrote no loss.png"; fails=$((fails + 1)); }
 check "plot one log" 0 "$bin" plot "$tmp/run/log.csv" --out "$tmp/loss.png"
 check "plot two logs" 0 "$bin" plot "$tmp/run/log.csv" "$tmp/run/log.csv" --label a --label b --out "$tmp/cmp.png"
