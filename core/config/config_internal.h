@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "pixeldit/config.h"
+#include "value_text.h"
 
 /* Files in one [config] base chain, the including file counted. A deeper
  * chain is a mistake; this also keeps a chain plus a --set layer within

@@ -10,33 +10,54 @@
 
 #include "config_internal.h"
 
-bool pd_cfg_parse_int(const char *text, int *out) {
+/* ---- the text rule of value_text.h ---------------------------------------- */
+
+static bool starts_value(const char *text) {
+    return text && *text && !isspace((unsigned char)*text);
+}
+
+bool pd_text_to_long(const char *text, long *out) {
+    if (!starts_value(text)) return false;
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || v < INT_MIN || v > INT_MAX) return false;
-    *out = (int)v;
-    return true;
-}
-
-bool pd_cfg_parse_double(const char *text, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) return false;
+    if (end == text || *end != '\0' || errno == ERANGE) return false;
     *out = v;
     return true;
 }
 
-bool pd_cfg_parse_bool(const char *text, bool *out) {
+bool pd_text_to_double(const char *text, double *out) {
+    if (!starts_value(text)) return false;
+    char *end;
+    double v = strtod(text, &end); /* ERANGE on underflow too: that value is kept */
+    if (end == text || *end != '\0' || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+bool pd_text_to_bool(const char *text, bool *out) {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
+    if (!text) return false;
     for (int i = 0; i < 4; i++) {
         if (strcasecmp(text, yes[i]) == 0) return *out = true, true;
         if (strcasecmp(text, no[i]) == 0) return *out = false, true;
     }
     return false;
 }
+
+/* ---- core keys --------------------------------------------------------------- */
+
+bool pd_cfg_parse_int(const char *text, int *out) {
+    long v;
+    if (!pd_text_to_long(text, &v) || v < INT_MIN || v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+bool pd_cfg_parse_double(const char *text, double *out) { return pd_text_to_double(text, out); }
+
+bool pd_cfg_parse_bool(const char *text, bool *out) { return pd_text_to_bool(text, out); }
 
 /* Shortest %g text that reads back as exactly v, so INI round trips are
  * exact and still readable (0.9999, not 0.99990000000000001). */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pixeldit/config.h"
 #include "pixeldit/plugin_host.h"
 
 /* Sizes of the v1.0 structs, frozen forever: a plugin built against any
@@ -21,6 +22,10 @@
 #define PD_PLUGIN_NAME_MAX 64   /* name with the NUL */
 #define PD_PLUGIN_KEY_NAME_MAX 48 /* key name with the NUL (= PD_CONFIG_KEY_MAX) */
 #define PD_PLUGIN_VALUE_MAX 192 /* value text with the NUL (= PD_CONFIG_VALUE_MAX) */
+/* A plugin key and its value travel through the config's raw entries: the
+ * limits must be the same, or one side would accept what the other cuts. */
+_Static_assert(PD_PLUGIN_KEY_NAME_MAX == PD_CONFIG_KEY_MAX, "plugin key limit != config's");
+_Static_assert(PD_PLUGIN_VALUE_MAX == PD_CONFIG_VALUE_MAX, "plugin value limit != config's");
 #define PD_PLUGIN_MAX_KEYS 64   /* declared keys per plugin */
 
 struct pd_plugin {

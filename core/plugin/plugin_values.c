@@ -1,13 +1,14 @@
 /* Plugin names and config key values: what is a valid name, how a value
  * of each key type is parsed and checked against the key's `allowed`. The
- * loader uses it on defaults, the config binding on user values. */
-#include <errno.h>
+ * loader uses it on defaults, the config binding on user values. Texts
+ * become numbers and bools by the config's own rule (config/value_text.h),
+ * so a plugin key and a core key read the same text the same way. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "config/value_text.h"
 #include "plugin_internal.h"
 
 const pd_plugin_key pd_loss_weight_key = {
@@ -24,36 +25,6 @@ bool pd_plugin_name_ok(const char *s, size_t max) {
         if (n + 1 >= max) return false;
     }
     return true;
-}
-
-static bool parse_long(const char *s, long *out) {
-    if (!s || !*s || *s == ' ' || *s == '\t') return false;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_double(const char *s, double *out) {
-    if (!s || !*s || *s == ' ' || *s == '\t') return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno == ERANGE && fabs(v) > 1.0) return false;
-    if (*end || !isfinite(v)) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_bool(const char *s, bool *out) {
-    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
-    for (int i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) return *out = true, true;
-        if (strcasecmp(s, no[i]) == 0) return *out = false, true;
-    }
-    return false;
 }
 
 /* Splits "min..max" (either side may be empty) into two texts. */
@@ -75,13 +46,13 @@ static bool range_bounds(const pd_plugin_key *k, double *lo, double *hi) {
     *lo = -INFINITY, *hi = INFINITY;
     if (k->type == PD_KEY_INT) {
         long v;
-        if (*slo && !parse_long(slo, &v)) return false;
+        if (*slo && !pd_text_to_long(slo, &v)) return false;
         if (*slo) *lo = (double)v;
-        if (*shi && !parse_long(shi, &v)) return false;
+        if (*shi && !pd_text_to_long(shi, &v)) return false;
         if (*shi) *hi = (double)v;
     } else {
-        if (*slo && !parse_double(slo, lo)) return false;
-        if (*shi && !parse_double(shi, hi)) return false;
+        if (*slo && !pd_text_to_double(slo, lo)) return false;
+        if (*shi && !pd_text_to_double(shi, hi)) return false;
     }
     return *lo <= *hi;
 }
@@ -154,7 +125,7 @@ bool pd_key_parse(const pd_plugin_key *k, const char *text, pd_key_value *out, c
     }
     switch (k->type) {
     case PD_KEY_INT:
-        if (!parse_long(text, &v.i)) {
+        if (!pd_text_to_long(text, &v.i)) {
             snprintf(why, cap, "expected an integer");
             return false;
         }
@@ -165,7 +136,7 @@ bool pd_key_parse(const pd_plugin_key *k, const char *text, pd_key_value *out, c
         }
         break;
     case PD_KEY_FLOAT:
-        if (!parse_double(text, &v.f)) {
+        if (!pd_text_to_double(text, &v.f)) {
             snprintf(why, cap, "expected a number");
             return false;
         }
@@ -175,7 +146,7 @@ bool pd_key_parse(const pd_plugin_key *k, const char *text, pd_key_value *out, c
         }
         break;
     case PD_KEY_BOOL:
-        if (!parse_bool(text, &v.b)) {
+        if (!pd_text_to_bool(text, &v.b)) {
             snprintf(why, cap, "expected a boolean (true/false/yes/no/on/off/1/0)");
             return false;
         }
