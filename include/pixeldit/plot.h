@@ -33,6 +33,14 @@ pd_status pd_plot_training_log(const char *csv_path, const char *png_path);
 pd_status pd_plot_compare(const char *const *csv_paths, const char *const *labels, int n,
                           const char *column, const char *png_path);
 
+/* Results as lines: column y_col against x_col of a CSV with a header, one
+ * line (and legend entry) per value of the text column group_col (NULL: one
+ * line), its points joined in order of x. title NULL: y_col. At most 10
+ * groups. `pixeldit plot --x nfe --y fd --group sampler` draws the
+ * quality-against-NFE plots of docs/sampling.md this way. */
+pd_status pd_plot_xy(const char *csv_path, const char *x_col, const char *y_col, const char *group_col,
+                     const char *title, const char *png_path);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

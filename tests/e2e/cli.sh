@@ -46,6 +46,11 @@ check "plot two logs" 0 "$bin" plot "$tmp/run/log.csv" "$tmp/run/log.csv" --labe
 check "plot without --out" 2 "$bin" plot "$tmp/run/log.csv"
 check "plot a missing log" 1 "$bin" plot "$tmp/nothere.csv" --out "$tmp/x.png"
 expect_in_output "plot names the missing log" "nothere.csv"
+printf 'sampler,nfe,fd\nheun,99,10\nheun,19,14\ndpm++2m,10,11\ndpm++2m,5,20\n' >"$tmp/nfe.csv"
+check "plot x-y by group" 0 "$bin" plot "$tmp/nfe.csv" --x nfe --y fd --group sampler --out "$tmp/nfe.png"
+[[ -s "$tmp/nfe.png" ]] || { echo "FAIL plot --x/--y wrote no PNG"; fails=$((fails + 1)); }
+check "plot x-y of a missing column" 1 "$bin" plot "$tmp/nfe.csv" --x nfe --y kid --out "$tmp/nfe2.png"
+expect_in_output "plot names the missing column" "no column 'kid'"
 # A config that starts from another: the checkpoint stores the resolved
 # keys of both files and no base to re-read.
 mkdir -p "$tmp/child"
