@@ -74,7 +74,7 @@ fi
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir pixeldit-plugin)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     "$meson" test -C "$tmp/tpl" --print-errorlogs >"$tmp/test.log" 2>&1 \
     || { cat "$tmp/test.log"; fail "the template's tests failed"; }
-grep -q "^Ok: *3" "$tmp/test.log" || { cat "$tmp/test.log"; fail "the template's three tests did not all run"; }
+grep -q "^Ok: *4" "$tmp/test.log" || { cat "$tmp/test.log"; fail "the template's four tests (three plus parity) did not all run"; }
 grep -h "_my_.* OK\|^my_loss OK" "$tmp"/tpl/meson-logs/testlog.txt || true
 # the installed pixeldit: no LD_LIBRARY_PATH (rpath), its own plugins
 # listed with no refusal, never the build tree's

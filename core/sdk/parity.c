@@ -295,8 +295,8 @@ static void compare(checker *c, pd_ctx *ctx, const char *name, const pd_tensor *
         fprintf(f, " (worst at flat index %zu: got %.9g, ref %.9g)", worst, (double)got[worst],
                 (double)want[worst]);
     else if (zero_both)
-        fprintf(f, "\n    (these inputs do not exercise it: a zero-initialised layer on its path? "
-                "the helper randomises every parameter unless told not to)");
+        fprintf(f, "\n    (not used by the plugin, or behind a zero-initialised layer: "
+                "pixeldit_reference.py redraws every parameter unless told not to)");
     fputc('\n', f);
 }
 
@@ -550,4 +550,9 @@ pd_status pd_parity_check(const char *name_or_path, const char *ref_path,
     pd_plugin_config_free(cfg);
     ref_close(&r);
     return s;
+}
+
+pd_status pd_loss_inputs_for(pd_ctx *ctx, pd_tensor *x_pred, pd_tensor *x, pd_tensor *z,
+                             const float *t, const int *labels, float t_eps, pd_loss_inputs *out) {
+    return pd_loss_inputs_make(ctx, x_pred, x, z, t, labels, t_eps, out);
 }

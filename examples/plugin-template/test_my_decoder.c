@@ -4,8 +4,13 @@
  *      through the host's own checked call (pd_plugin_decoder_forward);
  *   2. determinism: the same weights and inputs give bit-identical x_pred,
  *      and the same seed gives the same weights;
- *   3. gradients by finite differences (pd_gradcheck): tokens, t_emb, c and
- *      every parameter the decoder registered.
+ *   3. some gradient reaches the parameters (x_pred depends on them), then,
+ *      with every parameter redrawn (pd_gradcheck_randomise_params), gradients
+ *      by finite differences (pd_gradcheck): tokens, t_emb, c and every
+ *      parameter the decoder registered.
+ * The gradient check cannot see a wrong formula whose backward matches it:
+ * the parity test (pixeldit plugin-check my_decoder.so
+ * my_decoder.ref.safetensors, written by reference.py) can.
  * Change PLUGIN, SETTINGS and the model size below for your decoder. Links
  * libpixeldit; the plugin itself does not. */
 #include <stdio.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include <pixeldit/gradcheck.h>
+#include <pixeldit/parity.h>
 #include <pixeldit/plugin_host.h>
 
 #define PLUGIN "test_my_decoder"
@@ -161,6 +167,26 @@ int main(int argc, char **argv) {
     pd_gradcheck_input gin[4];
     for (int i = 0; i < 4; i++)
         gin[i] = (pd_gradcheck_input){.data = x.buf[i], .shape = x.shape[i], .ndim = x.ndim[i], .check = i < 3};
+    /* the output must depend on the parameters: some gradient reaches them */
+    {
+        pd_ctx *ctx = pd_ctx_new(0);
+        pd_tensor *in[4];
+        for (int i = 0; i < 4; i++) in[i] = pd_tensor_from(ctx, x.buf[i], x.shape[i], x.ndim[i]);
+        pd_tensor *y = run(&d, ctx, in);
+        pd_params_zero_grad(d.params);
+        if (!y || pd_backward(ctx, pd_sum(ctx, y)))
+            return fprintf(stderr, PLUGIN ": backward: %s\n", pd_ctx_error(ctx)), 1;
+        char names[256];
+        int trainable, zero = pd_params_zero_grads(d.params, NULL, names, sizeof names, &trainable);
+        if (trainable && zero == trainable)
+            return fprintf(stderr, PLUGIN ": no gradient reaches any parameter (%s): x_pred does not "
+                           "depend on them\n", names), 1;
+        pd_ctx_free(ctx);
+    }
+    /* redraw every parameter: a zero-initialised layer (JiT's convention)
+     * would leave the ones before it with zero gradients on both sides,
+     * a check that proves nothing */
+    pd_gradcheck_randomise_params(d.params, 11, 0.3f);
     pd_gradcheck_opts opts = pd_gradcheck_defaults();
     opts.params = d.params;
     double worst;

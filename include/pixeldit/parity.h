@@ -80,6 +80,15 @@ pd_status pd_parity_check(const char *name_or_path, const char *ref_path,
 int pd_params_zero_grads(const pd_params *p, const char *prefix, char *names, size_t cap,
                          int *n_trainable);
 
+/* A loss plugin's inputs made from x_pred exactly as training makes them
+ * (the same function): v = (x - z) / max(1 - t, t_eps) without gradient,
+ * v_pred the same formula on x_pred; x_pred, x, z (B, C, H, W), t (B)
+ * host floats, labels (B). For loss tests: pass the result to
+ * pd_plugin_loss_forward, the checked call training makes. Returns the
+ * ctx's status (the error is in ctx). */
+pd_status pd_loss_inputs_for(pd_ctx *ctx, pd_tensor *x_pred, pd_tensor *x, pd_tensor *z,
+                             const float *t, const int *labels, float t_eps, pd_loss_inputs *out);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }
