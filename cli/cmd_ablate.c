@@ -6,10 +6,24 @@
 
 #include "cli.h"
 #include "pixeldit/eval.h"
+#include "pixeldit/limits.h"
 
 static const char *epilog =
+    "Every config is trained for the same number of steps (--steps; --minutes is a wall-clock budget,\n"
+    "which load on the machine changes) from seeds S..S+K-1: the same seed gives every config the\n"
+    "same data order, noise and t. Each run is evaluated during training with one protocol, the\n"
+    "first config's [eval] section (n, sampler, steps, cfg; --n, --sampler, --sample-steps, --cfg\n"
+    "override it for all), every --eval-every steps and at the end: DIR/<i>-<name>/seed<k>/eval.csv\n"
+    "holds FD, KID, precision/recall in two feature spaces, class accuracy and grid score against\n"
+    "steps, images seen and training seconds, for EMA 1 and the raw weights.\n"
+    "Each finished run writes result.json (config and hash, commit, machine, seed, curve); with\n"
+    "--results DIR it is also kept as DIR/<name>/seed<k>.json, and a run whose record exists is\n"
+    "skipped. A run cut short (Ctrl-C, machine gone) continues from its checkpoint.\n"
+    "Equal compute: `pixeldit report` reads the records and each config's step time measured\n"
+    "by `pixeldit bench --json` on a quiet machine, and compares the configs at the same\n"
+    "training seconds as well as at equal steps, with paired differences per seed.\n"
     "The feature network must be trained first: pixeldit eval --train-features --config CONFIG.\n"
-    "Ctrl-C stops after saving the current run's checkpoint. See docs/eval.md.\n";
+    "See docs/eval.md and docs/results.md.\n";
 
 static void on_sigint(int sig) {
     (void)sig;
@@ -17,9 +31,9 @@ static void on_sigint(int sig) {
 }
 
 int cmd_ablate(int argc, char **argv) {
-    const char *configs[16], *sets[64], *out = NULL, *sampler = "euler";
+    const char *configs[16], *sets[64], *out = NULL, *sampler = NULL, *results = NULL;
     int nconf = 0, nsets = 0;
-    long steps = 0, seeds = 1, seed = 0, n = 1000, sample_steps = 10, ema = 0;
+    long steps = 0, seeds = 1, seed = 0, n = 0, sample_steps = 0, ema = 1, eval_every = 0;
     double minutes = 0, cfg_scale = -1;
     const cli_opt opts[] = {
         {.name = "--minutes", .kind = CLI_DOUBLE, .arg = "M", .dst = &minutes, .min = 0, .max = 1e9,
@@ -29,20 +43,26 @@ int cmd_ablate(int argc, char **argv) {
         {.name = "--out", .kind = CLI_STRING, .arg = "DIR", .dst = &out, .required = true,
          .help = "runs, ablation.md, ablation.json and ablation.png go here; a second call\n"
                  "with the same DIR skips the runs that are done (resume)"},
+        {.name = "--results", .kind = CLI_STRING, .arg = "DIR", .dst = &results,
+         .help = "also keep each run's record as DIR/<config name>/seed<k>.json (e.g. results/<study>);\n"
+                 "runs whose record is there are skipped"},
         {.name = "--seeds", .kind = CLI_INT, .arg = "K", .dst = &seeds, .min = 1, .max = 100,
-         .help = "train each config K times (seeds S..S+K-1) and report the spread (default 1)"},
+         .help = "train each config K times (seeds S..S+K-1): mean, sd and paired differences (default 1)"},
         {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &seed, .min = 0, .max = 1000000,
-         .help = "first training seed, also the sampling seed (default 0)"},
-        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 2, .max = CLI_NO_MAX,
-         .help = "images sampled per evaluation (default 1000)"},
-        {.name = "--sampler", .kind = CLI_STRING, .arg = "heun|euler", .dst = &sampler, .choices = "heun|euler",
-         .help = "sampler of the evaluation (default euler)"},
+         .help = "first training seed, also the evaluation's sampling seed (default 0)"},
+        {.name = "--eval-every", .kind = CLI_INT, .arg = "N", .dst = &eval_every, .min = 1, .max = 1000000000,
+         .help = "evaluate every N steps and at the end: the curve (default: [eval] every,\n"
+                 "or only the end)"},
+        {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 8, .max = 100000,
+         .help = "images sampled per evaluation (default: [eval] n, 500)"},
+        {.name = "--sampler", .kind = CLI_STRING, .arg = PD_SAMPLER_CHOICES, .dst = &sampler,
+         .choices = PD_SAMPLER_CHOICES, .help = "sampler of the evaluation (default: [eval] sampler, euler)"},
         {.name = "--sample-steps", .kind = CLI_INT, .arg = "S", .dst = &sample_steps, .min = 1,
-         .max = CLI_NO_MAX, .help = "sampler steps of the evaluation (default 10)"},
-        {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = CLI_NO_MAX,
-         .help = "guidance scale of the evaluation (default: the first config's [sample] cfg)"},
-        {.name = "--ema", .kind = CLI_INT, .arg = "0|1|2", .dst = &ema, .min = 0, .max = 2,
-         .help = "weights evaluated (default 0: raw; short runs leave the EMAs young)"},
+         .max = PD_MAX_SAMPLE_STEPS, .help = "sampler steps of the evaluation (default: [eval] steps, 10)"},
+        {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = 1000,
+         .help = "guidance scale of the evaluation (default: [eval] cfg, 2.0)"},
+        {.name = "--ema", .kind = CLI_INT, .arg = "0|1", .dst = &ema, .min = 0, .max = 1,
+         .help = "weights in the table: 1 EMA 1 (default) or 0 raw; records hold both"},
         {.name = "--set", .kind = CLI_STRINGS, .arg = "s.k=v", .dst = sets, .max_count = 64, .count = &nsets,
          .help = "override a key in every config"},
     };
@@ -62,6 +82,11 @@ int cmd_ablate(int argc, char **argv) {
             return cli_fail("config");
         }
     }
+    pd_sampler_kind sk = PD_SAMPLER_EULER;
+    if (sampler && pd_sampler_from_name(sampler, &sk)) {
+        free(cfgs);
+        return cli_fail("--sampler");
+    }
     pd_ablate_opts o = {
         .n_configs = nconf,
         .configs = cfgs,
@@ -70,16 +95,19 @@ int cmd_ablate(int argc, char **argv) {
         .steps = steps,
         .seeds = (int)seeds,
         .seed0 = (int)seed,
+        .eval_every = eval_every,
         .n = n,
-        .sampler = strcmp(sampler, "euler") ? PD_SAMPLER_HEUN : PD_SAMPLER_EULER,
+        .sampler = -1,
         .sample_steps = (int)sample_steps,
-        .cfg_scale = cfg_scale >= 0 ? cfg_scale : cfgs[0].sample.cfg,
+        .cfg_scale = cfg_scale,
         .ema = (int)ema,
         .out_dir = out,
+        .results_dir = results,
         .verbose = 1,
     };
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);
+    if (sampler) o.sampler = (int)sk;
     pd_status st = pd_ablate_run(&o);
     free(cfgs);
     if (st == PD_ERR_INTERRUPTED) {

@@ -19,6 +19,7 @@
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
 #include "run_dir.h"
+#include "train_eval.h"
 #include "train_step.h"
 
 static volatile sig_atomic_t g_stop;
@@ -96,6 +97,8 @@ typedef struct {
     int rank, size;        /* pd_dist_rank / pd_dist_size */
     int first, count;      /* this rank's shard of every global batch */
     int n_parts[PD_SESSION_MAX_LOSSES]; /* loss parts with a log.csv column, per loss */
+    pd_train_eval te;      /* [eval] every: eval.csv (rank 0) */
+    double paused;         /* seconds of this session spent evaluating and drawing grids */
 } run;
 
 /* log.csv columns: step, epoch, total loss, lr, each loss plugin
@@ -263,6 +266,7 @@ static pd_status setup(run *r, const pd_train_opts *o) {
 }
 
 static void teardown(run *r) {
+    pd_train_eval_close(&r->te);
     if (r->csv) fclose(r->csv);
     pd_run_dir_close(&r->dir);
     free(r->config_text);
@@ -334,6 +338,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     bool set_up = !(s = agree(s, "set-up"));
     bool lead = r.rank == 0; /* writes the run folder and the progress */
     if (set_up && lead) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume, r.st.step, o->force);
+    if (set_up && lead && !s) s = pd_train_eval_open(&r.te, &r.s, o->out_dir, o->resume != NULL, r.st.step);
     const char *ckpt = lead ? r.dir.checkpoint : "(rank 0's)", *path = r.dir.log;
     int B = cfg->train.batch_size, n = r.count; /* global batch; this rank's shard */
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
@@ -424,7 +429,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             fprintf(stderr, "step %lld epoch %lld loss %.4f%s lr %.3g %.1f img/s ETA %s\n",
                     (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
                     (double)img_s, etas);
-        r.st.train_seconds = seconds_before + (now - t0);
+        r.st.train_seconds = seconds_before + (now - t0) - r.paused;
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
             if ((s = pd_log_flush(r.csv, path)) || (s = save(&r, ckpt))) break;
             plot_log(&r.dir, verbose);
@@ -434,7 +439,16 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             snprintf(name, sizeof name, "step_%06lld.png", (long long)step);
             free(tmp);
             if (!(tmp = pd_run_dir_sample_path(&r.dir, name))) s = PD_ERR_NOMEM;
+            double g0 = pd_now_seconds();
             if (s || (s = write_samples(&r, tmp))) break;
+            r.paused += pd_now_seconds() - g0;
+        }
+        if (cfg->eval.every > 0 && step % cfg->eval.every == 0) {
+            double secs;
+            s = pd_train_eval_point(&r.te, &r.s, r.ema1, step, step * (int64_t)B, r.st.train_seconds,
+                                    verbose, &secs);
+            r.paused += secs;
+            if (s) break;
         }
     }
     if (r.size == 1) stop = stop || g_stop;
@@ -453,7 +467,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         goto done;
     }
     if (s) goto done;
-    r.st.train_seconds = seconds_before + (pd_now_seconds() - t0);
+    r.st.train_seconds = seconds_before + (pd_now_seconds() - t0) - r.paused;
     /* no step taken: the folder's checkpoint (if any) already holds this state */
     if (r.st.step == start && stop) {
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted before the first step; nothing was saved");
@@ -468,6 +482,12 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved to %s",
                     (long long)r.st.step, ckpt);
         goto done;
+    }
+    if (lead && cfg->eval.every > 0) { /* the curve ends at the last step */
+        double secs;
+        if ((s = pd_train_eval_point(&r.te, &r.s, r.ema1, r.st.step, r.st.step * (int64_t)B,
+                                     r.st.train_seconds, verbose, &secs)))
+            goto done;
     }
     if (!cfg->train.final_grid || !lead) {
         if (verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s\n",

@@ -14,6 +14,7 @@ _Static_assert(sizeof(pd_data_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_split) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_data_fit) == sizeof(int), "enum size");
 _Static_assert(sizeof(pd_precision) == sizeof(int), "enum size");
+_Static_assert(sizeof(pd_eval_weights) == sizeof(int), "enum size");
 
 const cfg_section pd_cfg_sections[] = {
     {"model", false, "Architecture of the JiT denoiser."},
@@ -21,6 +22,7 @@ const cfg_section pd_cfg_sections[] = {
     {"train", false, "Optimizer, schedule, EMA and bookkeeping of a training run."},
     {"sample", false, "Sampler for preview grids and sampling runs."},
     {"data", false, "Where training images come from and how they are shaped. Own images, packed files and the memory each option uses: [docs/data.md](data.md)."},
+    {"eval", false, "Evaluation during training: every N steps the run samples a fixed set of images and appends FD, KID, precision/recall, class accuracy and grid score to eval.csv ([docs/eval.md](eval.md))."},
     {"decoder", true, "Plugin that turns the last tokens into pixels."},
     {"loss", true, "Plugin(s) computing the training loss."},
     {"attention", true, "Plugin computing self-attention."},
@@ -57,6 +59,7 @@ static const char *const source_ch[] = {"idx", "folder", "packed", NULL};
 static const char *const split_ch[] = {"train", "test", NULL};
 static const char *const fit_ch[] = {"pad", "resize", NULL};
 /* in pd_precision order */
+static const char *const eval_weights_ch[] = {"both", "ema1", "raw", NULL};
 static const char *const precision_ch[] = {"fp32", "bf16", "bf16-emulated", NULL};
 
 const cfg_key pd_cfg_keys[] = {
@@ -207,6 +210,19 @@ const cfg_key pd_cfg_keys[] = {
     BOOL_KEY("data", "stream", data.stream, "false",
              "folder: keep only the file list and decode each batch's images when it is prepared "
              "(on the prefetch thread) instead of all at start. Same batches; not with skip_corrupt."),
+
+    /* [eval] */
+    INT_KEY("eval", "every", eval.every, "0", 0, NONE,
+            "Evaluate every N training steps and at the last step, appending to eval.csv in the run "
+            "folder; 0 = off. The evaluation's time is not training time."),
+    INT_KEY("eval", "n", eval.n, "500", 8, 100000, "Images sampled per evaluation (class-balanced)."),
+    ENUM_KEY("eval", "sampler", eval.sampler, "euler", sampler_ch, "Sampler of the evaluation."),
+    INT_KEY("eval", "steps", eval.steps, "10", 1, PD_MAX_SAMPLE_STEPS, "Sampler steps of the evaluation."),
+    FLOAT_KEY("eval", "cfg", eval.cfg, "2.0", 0, false, NONE, false,
+              "Guidance scale of the evaluation (the interval comes from [sample])."),
+    INT_KEY("eval", "seed", eval.seed, "0", 0, NONE, "Sampling seed: the same noise at every evaluation."),
+    ENUM_KEY("eval", "weights", eval.weights, "both", eval_weights_ch,
+             "Weights evaluated: both (EMA 1 and raw, one row each), ema1 or raw."),
 
     /* plugin sections */
     PLUGIN_KEY("decoder", decoder, "jit_final_layer",

@@ -1,16 +1,25 @@
 /* `pixeldit ablate`: train each config for the same budget from the same
- * seeds, evaluate each the same way, and write the comparison (markdown
- * table, JSON, one labelled PNG of sample grids). Each run's numbers go to
- * DIR/<i>-<name>/seed<k>/result.txt as soon as it is done, so a second call
- * skips finished runs. */
+ * seeds, evaluating each during training with one protocol ([eval]: the
+ * curve in RUN/eval.csv), and write the comparison (markdown table, JSON,
+ * one labelled PNG of sample grids). Each finished run leaves a record,
+ * DIR/<i>-<name>/seed<k>/result.json (and RESULTS/<name>/seed<k>.json with
+ * --results), so a second call skips finished runs and a study can grow in
+ * parts; a run cut short continues from its checkpoint. The run's own
+ * config is the only source of code: a checkpoint found in the folder is
+ * continued through pd_train_run's --resume checks, never opened as a
+ * session from the config stored inside it. */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eval_internal.h"
+#include "io/file_open.h"
+#include "io/json.h"
 #include "pixeldit/checkpoint.h"
 #include "pixeldit/runtime.h"
 #include "pixeldit/trainer.h"
@@ -23,65 +32,15 @@ void pd_ablate_request_stop(void) {
     pd_train_request_stop();
 }
 
-/* What one training + evaluation run measured. */
+/* What one run measured: the last evaluation of the chosen weights. */
 typedef struct {
     char decoder[64], losses[128];
-    double params, flops, train_ips, fd, class_acc, grid, grid_real;
+    double params, flops, train_ips, fd, class_acc, grid, kid, fd_rand;
     long steps;
-    char key[20];   /* run_key: a stored result counts only for the same settings */
 } run_result;
 
-static pd_status write_result(const char *path, const run_result *r) {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return pd_fail(PD_ERR_IO, "%s: cannot open for writing", tmp);
-    fprintf(f, "decoder %s\nlosses %s\nparams %.0f\nflops %.6g\ntrain_ips %.6g\nfd %.9g\nclass_acc %.9g\n"
-            "grid %.9g\ngrid_real %.9g\nsteps %ld\nkey %s\n", r->decoder, r->losses, r->params, r->flops,
-            r->train_ips, r->fd, r->class_acc, r->grid, r->grid_real, r->steps, r->key);
-    bool bad = ferror(f) != 0;
-    if (fclose(f) || bad || rename(tmp, path)) {
-        remove(tmp);
-        return pd_fail(PD_ERR_IO, "%s: write failed", path);
-    }
-    return PD_OK;
-}
-
-/* Reads a result.txt back; false when it is missing or incomplete (the run
- * is then done again). */
-static bool read_result(const char *path, const char *key, run_result *r) {
-    FILE *f = fopen(path, "r");
-    if (!f) return false;
-    memset(r, 0, sizeof *r);
-    char line[256];
-    int seen = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *sp = strchr(line, ' ');
-        if (!sp) continue;
-        *sp = '\0';
-        const char *v = sp + 1;
-        char *end;
-        double x = strtod(v, &end);
-        bool num = end != v && !*end && isfinite(x);
-        if (!strcmp(line, "decoder")) snprintf(r->decoder, sizeof r->decoder, "%s", v), seen |= 1;
-        else if (!strcmp(line, "losses")) snprintf(r->losses, sizeof r->losses, "%s", v), seen |= 2;
-        else if (num && !strcmp(line, "params")) r->params = x, seen |= 4;
-        else if (num && !strcmp(line, "flops")) r->flops = x, seen |= 8;
-        else if (num && !strcmp(line, "train_ips")) r->train_ips = x, seen |= 16;
-        else if (num && !strcmp(line, "fd")) r->fd = x, seen |= 32;
-        else if (num && !strcmp(line, "class_acc")) r->class_acc = x, seen |= 64;
-        else if (num && !strcmp(line, "grid")) r->grid = x, seen |= 128;
-        else if (num && !strcmp(line, "grid_real")) r->grid_real = x, seen |= 256;
-        else if (num && !strcmp(line, "steps")) r->steps = (long)x, seen |= 512;
-        else if (!strcmp(line, "key") && !strcmp(v, key)) snprintf(r->key, sizeof r->key, "%s", v), seen |= 1024;
-    }
-    fclose(f);
-    return seen == 2047;
-}
-
-/* A hash of everything a run's numbers depend on: the config as given,
- * the seed, the budget and the evaluation settings. */
+/* A hash of everything a run's numbers depend on: the config as trained
+ * (its [eval] protocol included), the seed and the budget. */
 static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, char *out, size_t size) {
     size_t len = pd_config_to_ini(cfg, NULL, 0);
     char *text = malloc(len + 1);
@@ -91,9 +50,8 @@ static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, cha
         h = pd_fnv1a(h, text, len);
         free(text);
     }
-    char extra[256];
-    int n = snprintf(extra, sizeof extra, "%d %ld %.9g %ld %d %d %.9g %d %d", seed, o->steps, o->minutes, o->n,
-                     o->sampler, o->sample_steps, o->cfg_scale, o->ema, o->seed0);
+    char extra[128];
+    int n = snprintf(extra, sizeof extra, "%d %ld %.9g", seed, o->steps, o->minutes);
     h = pd_fnv1a(h, extra, (size_t)n);
     snprintf(out, size, "%016llx", (unsigned long long)h);
 }
@@ -110,17 +68,76 @@ static void describe_plugins(const pd_session *s, run_result *r) {
 
 typedef struct {
     const pd_ablate_opts *o;
+    pd_config *cfgs;      /* the configs as trained: budget and [eval] protocol set */
     pd_eval_ref ref;
     bool ref_open;
+    double floor_fd, ceil_fd;
 } ablation;
 
-static pd_sample_config sample_config(const pd_ablate_opts *o, const pd_config *cfg) {
-    pd_sample_config sc;
-    pd_sample_config_from(cfg, &sc);
-    sc.sampler = (pd_sampler_kind)o->sampler;
-    sc.steps = o->sample_steps;
-    sc.cfg_scale = (float)o->cfg_scale;
-    return sc;
+static const char *weights_name(int ema) { return ema == 0 ? "raw" : "ema1"; }
+
+/* Reads a run record: true when it is there, parses, has this key and a
+ * last evaluation of the chosen weights; r gets its numbers. */
+static bool read_record(const char *path, const char *key, int ema, run_result *r) {
+    FILE *f = pd_fopen_regular(path, "run record", PD_ERR_IO);
+    if (!f) return false;
+    char *text = malloc(1 << 22);
+    size_t len = text ? fread(text, 1, (1 << 22) - 1, f) : 0;
+    fclose(f);
+    char err[160];
+    pd_json_doc *doc = text ? pd_json_parse_full(text, len, err, sizeof err) : NULL;
+    free(text);
+    const pd_json *root = pd_json_root(doc);
+    const char *k = pd_json_get_string(root, "config_hash");
+    const pd_json *curve = pd_json_get(root, "curve");
+    bool ok = k && !strcmp(k, key) && curve && curve->type == PD_JSON_ARRAY;
+    memset(r, 0, sizeof *r);
+    double steps = 0, batch = 0, secs = 0;
+    ok = ok && pd_json_get_number(root, "steps", &steps) && pd_json_get_number(root, "batch_size", &batch) &&
+         pd_json_get_number(root, "train_seconds", &secs) && pd_json_get_number(root, "parameters", &r->params) &&
+         pd_json_get_number(root, "flops_per_image", &r->flops);
+    const char *dec = pd_json_get_string(root, "decoder"), *los = pd_json_get_string(root, "losses");
+    ok = ok && dec && los;
+    const pd_json *last = NULL;
+    for (const pd_json *row = ok ? curve->child : NULL; row; row = row->next) {
+        const char *w = pd_json_get_string(row, "weights");
+        if (w && !strcmp(w, weights_name(ema))) last = row;
+    }
+    ok = ok && last && pd_json_get_number(last, "fd", &r->fd) && pd_json_get_number(last, "class_acc", &r->class_acc) &&
+         pd_json_get_number(last, "grid_score", &r->grid) && pd_json_get_number(last, "kid", &r->kid) &&
+         pd_json_get_number(last, "fd_rand", &r->fd_rand);
+    if (ok) {
+        snprintf(r->decoder, sizeof r->decoder, "%s", dec);
+        snprintf(r->losses, sizeof r->losses, "%s", los);
+        r->steps = (long)steps;
+        r->train_ips = secs > 0 ? steps * batch / secs : 0;
+    }
+    pd_json_free(doc);
+    return ok;
+}
+
+/* Copies a file (a record into RESULTS) through a temporary. */
+static pd_status copy_file(const char *from, const char *to) {
+    FILE *in = pd_fopen_regular(from, "run record", PD_ERR_IO);
+    if (!in) return PD_ERR_IO;
+    char tmp[1200];
+    int fd = pd_tmp_create(to, tmp, sizeof tmp);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!out) {
+        fclose(in);
+        if (fd >= 0) pd_tmp_abandon(fd, tmp);
+        return PD_ERR_IO;
+    }
+    char buf[65536];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) fwrite(buf, 1, n, out);
+    bool bad = ferror(in) != 0;
+    fclose(in);
+    if (bad) {
+        fclose(out);
+        remove(tmp);
+        return pd_fail(PD_ERR_IO, "%s: read failed", from);
+    }
+    return pd_tmp_commit_stream(out, tmp, to);
 }
 
 static void progress_line(const char *what, long done, long total, double seconds, void *user) {
@@ -133,68 +150,78 @@ static void progress_line(const char *what, long done, long total, double second
             rate > 0 ? (total - done) / rate : 0);
 }
 
-/* Samples o->n images from a session's model (weights loaded) and scores
- * them; the first GRID_ROWS * classes images are kept for the montage. */
-static pd_status evaluate(ablation *a, pd_session *s, uint64_t seed, run_result *r, float *grid_out,
-                          long keep) {
-    const pd_ablate_opts *o = a->o;
+/* Samples the protocol's n images from a session's model (weights set)
+ * and scores them: the ceiling's evaluation. */
+static pd_status evaluate(ablation *a, pd_session *s, pd_eval_result *er) {
+    const pd_config_eval *e = &s->cfg.eval;
     const pd_jit_config *jc = pd_jit_get_config(s->model);
     size_t per = (size_t)jc->channels * jc->image_size * jc->image_size;
-    float *imgs = malloc((size_t)o->n * per * sizeof(float));
-    int *labels = malloc((size_t)o->n * sizeof(int));
-    pd_status st = (imgs && labels) ? PD_OK : pd_fail(PD_ERR_NOMEM, "ablate: out of memory for %ld images", o->n);
-    pd_sample_config sc = sample_config(o, &s->cfg);
-    pd_eval_result er = {0};
-    if (!st) st = pd_eval_sample(s, &sc, o->n, seed, imgs, labels, progress_line, (void *)o);
-    if (!st) st = pd_eval_images(&a->ref, imgs, o->n, labels, &er);
-    if (!st) {
-        r->fd = er.fd, r->class_acc = er.class_acc, r->grid = er.grid_score, r->grid_real = er.grid_score_real;
-        if (grid_out) memcpy(grid_out, imgs, (size_t)keep * per * sizeof(float));
-    }
+    float *imgs = malloc((size_t)e->n * per * sizeof(float));
+    int *labels = malloc((size_t)e->n * sizeof(int));
+    pd_status st = (imgs && labels) ? PD_OK : pd_fail(PD_ERR_NOMEM, "ablate: out of memory for %d images", e->n);
+    pd_sample_config sc;
+    pd_sample_config_from(&s->cfg, &sc);
+    sc.sampler = e->sampler;
+    sc.steps = e->steps;
+    sc.cfg_scale = (float)e->cfg;
+    if (!st) st = pd_eval_sample(s, &sc, e->n, (uint64_t)e->seed, imgs, labels, progress_line, (void *)a->o);
+    if (!st) st = pd_eval_images(&a->ref, imgs, e->n, labels, er);
     free(imgs), free(labels);
     return st;
 }
 
-/* Trains (or resumes) one run into dir, then evaluates its checkpoint. */
-static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, const char *key, run_result *r,
-                                float *grid, long keep) {
+/* The step a checkpoint holds, from its metadata (0 when unreadable). */
+static long checkpoint_step(const char *ckpt, double *train_seconds) {
+    pd_st_file *f;
+    long done = 0;
+    if (train_seconds) *train_seconds = 0;
+    if (pd_st_open(ckpt, &f)) return 0;
+    const char *sm = pd_st_metadata(f, "step"), *ts = pd_st_metadata(f, "train_seconds");
+    char *end;
+    long v = sm ? strtol(sm, &end, 10) : 0;
+    if (sm && !*end && v > 0) done = v;
+    if (ts && train_seconds) {
+        double t = strtod(ts, &end);
+        if (!*end && isfinite(t) && t > 0) *train_seconds = t;
+    }
+    pd_st_close(f);
+    return done;
+}
+
+/* Trains (or continues) one run into dir and writes its record. */
+static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const char *key, const char *record) {
     const pd_ablate_opts *o = a->o;
     static pd_config cfg;
-    cfg = o->configs[ci];
+    cfg = a->cfgs[ci];
     cfg.train.seed = seed;
-    cfg.train.epochs = 0;       /* the budget decides */
-    cfg.train.sample_every = 0;
-    cfg.sample.per_class = 1;   /* the end-of-training grid: one row, cheap */
-    cfg.sample.sampler = (pd_sampler_kind)o->sampler;
-    cfg.sample.steps = o->sample_steps;
-    char ckpt[1100];
+    char ckpt[1100], key_path[1100], old_key[20] = "";
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint-last.safetensors", dir);
-    const char *resume = NULL;
-    long steps = o->steps;
-    /* a checkpoint counts only when it was started with the same settings */
-    char key_path[1100], old_key[20] = "";
     snprintf(key_path, sizeof key_path, "%s/run_key.txt", dir);
-    FILE *kf = fopen(key_path, "r");
+    FILE *kf = pd_fopen_regular(key_path, "run key", PD_ERR_IO);
     if (kf) {
         if (fscanf(kf, "%19s", old_key) != 1) old_key[0] = '\0';
         fclose(kf);
     }
-    if (o->steps > 0 && !strcmp(old_key, key) && access(ckpt, R_OK) == 0) {
-        /* an interrupted run with a step budget continues where it stopped */
-        pd_st_file *f;
-        if (!pd_st_open(ckpt, &f)) {
-            const char *sm = pd_st_metadata(f, "step");
-            long done = sm ? strtol(sm, NULL, 10) : 0;
-            if (done > 0 && done <= o->steps) resume = ckpt, steps = o->steps - done;
-            pd_st_close(f);
-        }
+    const char *resume = NULL;
+    long steps = o->steps;
+    /* an interrupted run with a step budget and the same settings continues
+     * where it stopped, through train --resume's checks */
+    if (o->steps > 0 && !strcmp(old_key, key)) {
+        long done = checkpoint_step(ckpt, NULL);
+        if (done > 0 && done <= o->steps) resume = ckpt, steps = o->steps - done;
     }
     pd_status st = PD_OK;
     if (!resume) {
-        kf = fopen(key_path, "w");
-        bool bad = !kf || fprintf(kf, "%s\n", key) < 0;
-        if (kf && fclose(kf)) bad = true;
-        if (bad) return pd_fail(PD_ERR_IO, "%s: cannot write", key_path);
+        char tmp[1200];
+        int fd = pd_tmp_create(key_path, tmp, sizeof tmp);
+        if (fd < 0) return PD_ERR_IO;
+        FILE *w = fdopen(fd, "w");
+        if (!w) {
+            pd_tmp_abandon(fd, tmp);
+            return pd_fail(PD_ERR_NOMEM, "%s: out of memory", key_path);
+        }
+        fprintf(w, "%s\n", key);
+        if ((st = pd_tmp_commit_stream(w, tmp, key_path))) return st;
     }
     if (!resume || steps > 0) {
         /* ablate owns its run folders: a run it does not continue was made
@@ -204,44 +231,47 @@ static pd_status train_and_eval(ablation *a, int ci, int seed, const char *dir, 
         pd_train_result tr;
         if ((st = pd_train_run(&to, &tr))) return st;
     }
-    /* the checkpoint is the record: weights, config, steps and time */
-    pd_st_file *f;
-    if ((st = pd_st_open(ckpt, &f))) return st;
-    const char *ini, *plugins;
+    /* the record: the given config's plugins (never the checkpoint's), the
+     * checkpoint's step and time, the curve */
+    double secs;
+    long done = checkpoint_step(ckpt, &secs);
     pd_session s;
     memset(&s, 0, sizeof s);
-    static pd_config saved;
-    pd_config_defaults(&saved);
-    st = pd_checkpoint_read_meta(f, &ini, &plugins);
-    if (!st) st = pd_config_load_string(&saved, ini, ckpt);
-    if (!st) st = pd_session_open(&s, &saved);
-    const char *prefix = o->ema == 1 ? "ema1." : o->ema == 2 ? "ema2." : "";
-    if (!st) st = pd_checkpoint_load_params(f, pd_jit_params(s.model), prefix);
-    if (!st) {
-        const char *sm = pd_st_metadata(f, "step"), *ts = pd_st_metadata(f, "train_seconds");
-        r->steps = sm ? strtol(sm, NULL, 10) : 0;
-        double secs = ts ? strtod(ts, NULL) : 0;
-        r->train_ips = secs > 0 ? (double)r->steps * saved.train.batch_size / secs : 0;
-        r->params = (double)pd_params_numel(pd_jit_params(s.model), true);
-        r->flops = pd_jit_flops_per_image(s.model);
-        describe_plugins(&s, r);
-        if (o->verbose) fprintf(stderr, "pixeldit: evaluating %s (%ld images)\n", dir, o->n);
-        st = evaluate(a, &s, (uint64_t)o->seed0, r, grid, keep);
-    }
+    run_result r = {0};
+    if ((st = pd_session_open(&s, &cfg))) return st;
+    describe_plugins(&s, &r);
+    double params = (double)pd_params_numel(pd_jit_params(s.model), true), flops = pd_jit_flops_per_image(s.model);
     pd_session_close(&s);
-    pd_st_close(f);
+    size_t len = pd_config_to_ini(&cfg, NULL, 0);
+    char *text = malloc(len + 1);
+    if (text) pd_config_to_ini(&cfg, text, len + 1);
+    if (!text) return pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
+    char csv[1100], label[128];
+    snprintf(csv, sizeof csv, "%s/eval.csv", dir);
+    const char *nm = strrchr(o->names[ci], '/') ? strrchr(o->names[ci], '/') + 1 : o->names[ci];
+    snprintf(label, sizeof label, "%.*s", (int)strcspn(nm, "."), nm);
+    pd_run_record rec = {
+        .name = label, .config_file = o->names[ci], .key = key, .config_text = text,
+        .decoder = r.decoder, .losses = r.losses, .seed = seed, .batch_size = cfg.train.batch_size,
+        .steps = done, .train_seconds = secs, .params = params, .flops = flops, .n = cfg.eval.n,
+        .sampler = pd_sampler_name(cfg.eval.sampler), .sample_steps = cfg.eval.steps,
+        .nfe = pd_sampler_nfe(cfg.eval.sampler, cfg.eval.steps), .sample_seed = cfg.eval.seed,
+        .cfg = cfg.eval.cfg, .fd_floor = a->floor_fd, .fd_ceiling = a->ceil_fd, .eval_csv = csv,
+    };
+    st = pd_run_record_write(record, &rec);
+    free(text);
     return st;
 }
 
 /* The top of the FD scale: the first config's model at its initial weights,
- * sampled the same way; kept in DIR/ceiling.txt. */
+ * sampled with the protocol; kept in DIR/ceiling.txt. */
 static pd_status ceiling(ablation *a, double *out) {
     const pd_ablate_opts *o = a->o;
     char path[1100];
     snprintf(path, sizeof path, "%s/ceiling.txt", o->out_dir);
     char key[20], got[20] = "";
-    run_key(o, &o->configs[0], -1, key, sizeof key);
-    FILE *f = fopen(path, "r");
+    run_key(o, &a->cfgs[0], -1, key, sizeof key);
+    FILE *f = pd_fopen_regular(path, "ceiling", PD_ERR_IO);
     if (f) {
         bool ok = fscanf(f, "%lf %19s", out, got) == 2 && isfinite(*out) && !strcmp(got, key);
         fclose(f);
@@ -249,17 +279,23 @@ static pd_status ceiling(ablation *a, double *out) {
     }
     pd_session s;
     memset(&s, 0, sizeof s);
-    run_result r = {0};
-    pd_status st = pd_session_open(&s, &o->configs[0]);
+    pd_eval_result r = {0};
+    pd_status st = pd_session_open(&s, &a->cfgs[0]);
     if (!st) st = pd_jit_init_weights(s.model, (uint64_t)o->seed0);
     if (o->verbose && !st) fprintf(stderr, "pixeldit: sampling the untrained model (FD ceiling)\n");
-    if (!st) st = evaluate(a, &s, (uint64_t)o->seed0, &r, NULL, 0);
+    if (!st) st = evaluate(a, &s, &r);
     pd_session_close(&s);
     if (st) return st;
     *out = r.fd;
-    if (!(f = fopen(path, "w"))) return pd_fail(PD_ERR_IO, "%s: cannot open for writing", path);
-    fprintf(f, "%.9g %s\n", r.fd, key);
-    return fclose(f) ? pd_fail(PD_ERR_IO, "%s: write failed", path) : PD_OK;
+    char tmp[1200];
+    int fd = pd_tmp_create(path, tmp, sizeof tmp);
+    FILE *w = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!w) {
+        if (fd >= 0) pd_tmp_abandon(fd, tmp);
+        return PD_ERR_IO;
+    }
+    fprintf(w, "%.9g %s\n", r.fd, key);
+    return pd_tmp_commit_stream(w, tmp, path);
 }
 
 static const char *base_name(const char *path) {
@@ -283,39 +319,46 @@ static double sd_of(const double *v, int n) {
 /* Per config: mean (and sample sd over seeds) of each number. */
 typedef struct {
     run_result first;
-    double fd, fd_sd, acc, acc_sd, grid, ips, steps;
+    double fd, fd_sd, acc, acc_sd, grid, ips, steps, kid, fd_rand;
 } summary;
 
-static pd_status write_reports(const pd_ablate_opts *o, const summary *sm, double floor_fd, double ceil_fd,
-                               double grid_real, const char *diff) {
-    char path[1100];
+static pd_status write_reports(const ablation *a, const summary *sm, const char *diff) {
+    const pd_ablate_opts *o = a->o;
+    const pd_config_eval *e = &a->cfgs[0].eval;
+    char path[1100], tmp_md[1200], tmp_js[1200], path_js[1100];
     snprintf(path, sizeof path, "%s/ablation.md", o->out_dir);
-    FILE *md = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/ablation.json", o->out_dir);
-    FILE *js = fopen(path, "w");
+    snprintf(path_js, sizeof path_js, "%s/ablation.json", o->out_dir);
+    int fd_md = pd_tmp_create(path, tmp_md, sizeof tmp_md);
+    int fd_js = fd_md >= 0 ? pd_tmp_create(path_js, tmp_js, sizeof tmp_js) : -1;
+    FILE *md = fd_js >= 0 ? fdopen(fd_md, "w") : NULL, *js = md ? fdopen(fd_js, "w") : NULL;
     if (!md || !js) {
-        if (md) fclose(md);
-        if (js) fclose(js);
-        return pd_fail(PD_ERR_IO, "%s: cannot write ablation.md / ablation.json", o->out_dir);
+        if (md) fclose(md), remove(tmp_md);
+        else if (fd_md >= 0) pd_tmp_abandon(fd_md, tmp_md);
+        if (fd_js >= 0) pd_tmp_abandon(fd_js, tmp_js);
+        return PD_ERR_IO;
     }
     char budget[64];
     if (o->steps > 0) snprintf(budget, sizeof budget, "%ld steps", o->steps);
     else snprintf(budget, sizeof budget, "%g minutes", o->minutes);
-    const char *sampler = o->sampler == PD_SAMPLER_HEUN ? "heun" : "euler";
-    fprintf(md, "# Ablation\n\nBudget %s per run, %d seed%s from %d; evaluation: %ld samples, %s %d steps, "
-            "cfg %.2f, %s weights, sampling seed %d. FD against the test split; floor (real training images, "
-            "same n) %.3f, ceiling (untrained model) %.3f. Grid score of real test images %.3f. "
+    const char *sampler = pd_sampler_name(e->sampler), *weights = o->ema == 0 ? "raw" : "EMA 1";
+    int nfe = pd_sampler_nfe(e->sampler, e->steps);
+    fprintf(md, "# Ablation\n\nBudget %s per run, %d seed%s from %d; evaluation: %d samples, %s %d steps "
+            "(%d model evaluations per image before guidance), cfg %.2f, %s weights, sampling seed %d. FD "
+            "against the test split; floor (real training images, same n) %.3f, ceiling (untrained model) "
+            "%.3f. Grid score of real test images %.3f. Curves: each run's eval.csv and result.json. "
             "Definitions: docs/eval.md.\n\n",
-            budget, o->seeds, o->seeds > 1 ? "s" : "", o->seed0, o->n, sampler, o->sample_steps, o->cfg_scale,
-            o->ema == 0 ? "raw" : o->ema == 1 ? "EMA 1" : "EMA 2", o->seed0, floor_fd, ceil_fd, grid_real);
+            budget, o->seeds, o->seeds > 1 ? "s" : "", o->seed0, e->n, sampler, e->steps, nfe, e->cfg, weights,
+            e->seed, a->floor_fd, a->ceil_fd, a->ref.grid_score_real);
     fprintf(md, "| config | decoder | losses | parameters | GFLOPs/image | steps | train img/s | step-time "
-            "overhead | FD%s | FD change | class acc | grid score |\n", o->seeds > 1 ? " (mean ± sd)" : "");
-    fprintf(md, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            "overhead | FD%s | FD change | KID | FD (random net) | class acc | grid score |\n",
+            o->seeds > 1 ? " (mean ± sd)" : "");
+    fprintf(md, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     fprintf(js, "{\n  \"budget_steps\": %ld,\n  \"budget_minutes\": %g,\n  \"seeds\": %d,\n  \"seed0\": %d,\n"
-            "  \"n\": %ld,\n  \"sampler\": \"%s\",\n  \"sample_steps\": %d,\n  \"cfg\": %g,\n  \"ema\": %d,\n"
-            "  \"fd_floor\": %.6f,\n  \"fd_ceiling\": %.6f,\n  \"grid_score_real\": %.6f,\n  \"configs\": [\n",
-            o->steps, o->minutes, o->seeds, o->seed0, o->n, sampler, o->sample_steps, o->cfg_scale, o->ema,
-            floor_fd, ceil_fd, grid_real);
+            "  \"n\": %d,\n  \"sampler\": \"%s\",\n  \"sample_steps\": %d,\n  \"nfe\": %d,\n  \"cfg\": %g,\n"
+            "  \"ema\": %d,\n  \"fd_floor\": %.6f,\n  \"fd_ceiling\": %.6f,\n  \"grid_score_real\": %.6f,\n"
+            "  \"configs\": [\n",
+            o->steps, o->minutes, o->seeds, o->seed0, e->n, sampler, e->steps, nfe, e->cfg, o->ema, a->floor_fd,
+            a->ceil_fd, a->ref.grid_score_real);
     for (int i = 0; i < o->n_configs; i++) {
         const summary *s = &sm[i];
         double overhead = s->ips > 0 ? 100 * (sm[0].ips / s->ips - 1) : 0;
@@ -323,36 +366,80 @@ static pd_status write_reports(const pd_ablate_opts *o, const summary *sm, doubl
         char fd[64];
         if (o->seeds > 1) snprintf(fd, sizeof fd, "%.2f ± %.2f", s->fd, s->fd_sd);
         else snprintf(fd, sizeof fd, "%.2f", s->fd);
-        fprintf(md, "| %s | %s | %s | %.0f | %.3f | %.0f | %.1f | %s%+.1f%% | %s | %s%+.1f%% | %.3f | %.3f |\n",
-                base_name(o->names[i]), s->first.decoder, s->first.losses, s->first.params, s->first.flops / 1e9, s->steps,
-                s->ips, i ? "" : "(ref) ", overhead, fd, i ? "" : "(ref) ", dfd, s->acc, s->grid);
+        fprintf(md, "| %s | %s | %s | %.0f | %.3f | %.0f | %.1f | %s%+.1f%% | %s | %s%+.1f%% | %.5f | %.3f | %.3f | %.3f |\n",
+                base_name(o->names[i]), s->first.decoder, s->first.losses, s->first.params, s->first.flops / 1e9,
+                s->steps, s->ips, i ? "" : "(ref) ", overhead, fd, i ? "" : "(ref) ", dfd, s->kid, s->fd_rand,
+                s->acc, s->grid);
         fprintf(js, "    {\"name\": \"%s\", \"decoder\": \"%s\", \"losses\": \"%s\", \"parameters\": %.0f, "
                 "\"flops_per_image\": %.6g, \"steps\": %.1f, \"train_images_per_s\": %.4f, "
                 "\"step_time_overhead_pct\": %.3f, \"fd\": %.6f, \"fd_sd\": %.6f, \"fd_change_pct\": %.3f, "
+                "\"kid\": %.8f, \"fd_rand\": %.6f, "
                 "\"class_accuracy\": %.6f, \"class_accuracy_sd\": %.6f, \"grid_score\": %.6f}%s\n",
-                base_name(o->names[i]), s->first.decoder, s->first.losses, s->first.params, s->first.flops, s->steps, s->ips,
-                overhead, s->fd, s->fd_sd, dfd, s->acc, s->acc_sd, s->grid, i + 1 < o->n_configs ? "," : "");
+                base_name(o->names[i]), s->first.decoder, s->first.losses, s->first.params, s->first.flops, s->steps,
+                s->ips, overhead, s->fd, s->fd_sd, dfd, s->kid, s->fd_rand, s->acc, s->acc_sd, s->grid,
+                i + 1 < o->n_configs ? "," : "");
     }
-    fprintf(md, "\nstep-time overhead: (train img/s of the first config) / (this config's) - 1. FD change: this "
-            "FD / the first config's - 1 (negative is better).\n");
+    fprintf(md, "\nstep-time overhead: (train img/s of the first config) / (this config's) - 1, on this "
+            "machine under its load; the equal-compute comparison uses `pixeldit bench` step times "
+            "measured on a quiet machine (`pixeldit report`). FD change: this FD / the first config's - 1 "
+            "(negative is better).\n");
     if (diff[0]) fprintf(md, "\nThe configs also differ outside [decoder]/[loss]/[attention]:\n\n```\n%s```\n", diff);
     fprintf(md, "\n![samples](ablation.png)\n");
     fprintf(js, "  ]\n}\n");
-    bool bad = ferror(md) || ferror(js);
-    bad |= fclose(md) != 0;
-    bad |= fclose(js) != 0;
-    return bad ? pd_fail(PD_ERR_IO, "%s: write failed", o->out_dir) : PD_OK;
+    pd_status st = pd_tmp_commit_stream(md, tmp_md, path);
+    pd_status st2 = pd_tmp_commit_stream(js, tmp_js, path_js);
+    return st ? st : st2;
 }
 
 #define ABLATE_OUT_MAX 800
 
+/* The configs as ablate trains them: the protocol of the first config's
+ * [eval] (with the command line's overrides) in every one, curves every
+ * eval_every steps (or only at the end). */
+static void prepare_configs(const pd_ablate_opts *o, pd_config *cfgs) {
+    pd_config_eval e = o->configs[0].eval;
+    if (o->n > 0) e.n = (int)o->n;
+    if (o->sampler >= 0) e.sampler = (pd_sampler_kind)o->sampler;
+    if (o->sample_steps > 0) e.steps = o->sample_steps;
+    if (o->cfg_scale >= 0) e.cfg = o->cfg_scale;
+    e.seed = o->seed0;
+    e.weights = PD_EVAL_BOTH;
+    if (o->eval_every > 0) e.every = (int)o->eval_every;
+    else if (e.every <= 0) e.every = INT_MAX; /* one point, at the last step */
+    for (int i = 0; i < o->n_configs; i++) {
+        cfgs[i] = o->configs[i];
+        cfgs[i].eval = e;
+        cfgs[i].train.epochs = 0;       /* the budget decides */
+        cfgs[i].train.sample_every = 0;
+        cfgs[i].train.final_grid = false; /* the montage comes from the evaluation's samples */
+    }
+}
+
+/* The montage's images of a run: the first `keep` samples of its last
+ * evaluation (RUN/eval_samples.safetensors). */
+static bool read_grid(const char *dir, float *g, int keep, int C, int S) {
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s/eval_samples.safetensors", dir);
+    pd_st_file *f;
+    int shp[4] = {keep, C, S, S};
+    if (pd_st_open(ck, &f) != PD_OK) return false;
+    bool ok = pd_st_read_f32(f, "samples", g, shp, 4) == PD_OK;
+    pd_st_close(f);
+    return ok;
+}
+
 pd_status pd_ablate_run(const pd_ablate_opts *o) {
-    if (o->n_configs < 1 || o->seeds < 1 || o->n < 2 || (o->minutes > 0) == (o->steps > 0))
-        return pd_fail(PD_ERR_ARG, "ablate: needs configs, seeds >= 1, n >= 2 and one budget (--minutes or --steps)");
+    if (o->n_configs < 1 || o->seeds < 1 || (o->minutes > 0) == (o->steps > 0))
+        return pd_fail(PD_ERR_ARG, "ablate: needs configs, seeds >= 1 and one budget (--minutes or --steps)");
+    if (o->n != 0 && (o->n < 8 || o->n > 100000))
+        return pd_fail(PD_ERR_ARG, "ablate: --n: expected 8 .. 100000 images, got %ld", o->n);
     /* every path below is out_dir plus at most ~160 bytes, in 1024-byte buffers */
     if (!o->out_dir || strlen(o->out_dir) > ABLATE_OUT_MAX)
         return pd_fail(PD_ERR_ARG, "ablate: --out: expected a folder path of at most %d bytes, found %zu",
                        ABLATE_OUT_MAX, o->out_dir ? strlen(o->out_dir) : (size_t)0);
+    if (o->results_dir && strlen(o->results_dir) > ABLATE_OUT_MAX)
+        return pd_fail(PD_ERR_ARG, "ablate: --results: expected a folder path of at most %d bytes",
+                       ABLATE_OUT_MAX);
     g_stop = 0;
     const pd_config *c0 = &o->configs[0];
     for (int i = 1; i < o->n_configs; i++) {
@@ -364,79 +451,81 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
                            "share one FD scale", o->names[0], o->names[i]);
     }
     pd_status st = pd_eval_make_dir(o->out_dir);
+    if (!st && o->results_dir) st = pd_eval_make_dir(o->results_dir);
     if (st) return st;
     ablation a = {.o = o};
+    if (!(a.cfgs = calloc((size_t)o->n_configs, sizeof *a.cfgs))) return pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
+    prepare_configs(o, a.cfgs);
+    const pd_config_eval *e = &a.cfgs[0].eval;
     pd_set_num_threads(c0->train.threads);
-    if ((st = pd_eval_ref_open(&a.ref, c0, c0->model.patch_size))) return st;
+    if ((st = pd_eval_ref_open(&a.ref, c0, c0->model.patch_size))) {
+        free(a.cfgs);
+        return st;
+    }
     int C = c0->model.channels, S = c0->model.image_size, K = c0->model.num_classes;
     size_t per = (size_t)C * S * S;
     int cols = K < 10 ? K : 10; /* samples are class i mod K: one column per class when K <= 10 */
-    long keep = (long)GRID_ROWS * cols < o->n ? (long)GRID_ROWS * cols : o->n;
+    int keep = GRID_ROWS * cols < e->n ? GRID_ROWS * cols : e->n;
     summary *sm = calloc((size_t)o->n_configs, sizeof *sm);
     float **grids = calloc((size_t)o->n_configs, sizeof *grids);
     int *n_grid = calloc((size_t)o->n_configs, sizeof *n_grid);
     double *fd = malloc((size_t)o->seeds * sizeof(double)), *acc = malloc((size_t)o->seeds * sizeof(double));
-    double floor_fd = 0, ceil_fd = 0;
     if (!sm || !grids || !n_grid || !fd || !acc) st = pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
-    if (!st) st = pd_eval_fd_floor(&a.ref, o->n, 1, &floor_fd);
-    if (!st) st = ceiling(&a, &ceil_fd);
+    if (!st) st = pd_eval_fd_floor(&a.ref, e->n, 1, &a.floor_fd);
+    if (!st) st = ceiling(&a, &a.ceil_fd);
     for (int i = 0; i < o->n_configs && !st && !g_stop; i++) {
         if (!(grids[i] = calloc((size_t)keep * per, sizeof(float)))) {
             st = pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
             break;
         }
-        n_grid[i] = (int)keep;
-        double grid = 0, ips = 0, steps = 0;
+        double grid = 0, ips = 0, steps = 0, kid = 0, fd_rand = 0;
         for (int k = 0; k < o->seeds && !st && !g_stop; k++) {
-            char dir[1024], res[1100], base[128];
+            char dir[1024], rec[1100], res[1300], sub[1100], base[128];
             const char *nm = base_name(o->names[i]);
             snprintf(base, sizeof base, "%.*s", (int)strcspn(nm, "."), nm);
             snprintf(dir, sizeof dir, "%s/%d-%s/seed%d", o->out_dir, i, base, o->seed0 + k);
-            snprintf(res, sizeof res, "%s/result.txt", dir);
+            snprintf(rec, sizeof rec, "%s/result.json", dir);
+            res[0] = '\0';
+            if (o->results_dir) {
+                snprintf(sub, sizeof sub, "%s/%s", o->results_dir, base);
+                snprintf(res, sizeof res, "%s/seed%d.json", sub, o->seed0 + k);
+            }
             run_result r;
             char key[20];
-            run_key(o, &o->configs[i], o->seed0 + k, key, sizeof key);
-            float *g = k == 0 ? grids[i] : NULL;
-            if (read_result(res, key, &r)) {
-                if (o->verbose) fprintf(stderr, "pixeldit: %s: done before, reading %s\n", o->names[i], res);
-                if (g) { /* the montage reads the samples kept beside the result */
-                    char ck[1100];
-                    snprintf(ck, sizeof ck, "%s/samples.safetensors", dir);
-                    pd_st_file *f;
-                    int shp[4] = {(int)keep, C, S, S};
-                    if (pd_st_open(ck, &f) == PD_OK) {
-                        if (pd_st_read_f32(f, "samples", g, shp, 4)) n_grid[i] = 0;
-                        pd_st_close(f);
-                    } else n_grid[i] = 0;
-                }
+            run_key(o, &a.cfgs[i], o->seed0 + k, key, sizeof key);
+            bool have = res[0] && read_record(res, key, o->ema, &r);
+            if (!have && read_record(rec, key, o->ema, &r)) {
+                have = true;
+                if (res[0] && ((st = pd_eval_make_dir(sub)) || (st = copy_file(rec, res)))) break;
+            }
+            if (have) {
+                if (o->verbose) fprintf(stderr, "pixeldit: %s seed %d: done before (%s)\n", o->names[i],
+                                        o->seed0 + k, res[0] ? res : rec);
             } else {
                 if ((st = pd_eval_make_dir(dir))) break;
                 if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], o->seed0 + k, dir);
-                if ((st = train_and_eval(&a, i, o->seed0 + k, dir, key, &r, g, keep))) break;
-                snprintf(r.key, sizeof r.key, "%s", key);
-                if (g) { /* kept beside the result so that a resumed ablation can draw them */
-                    char ck[1100];
-                    snprintf(ck, sizeof ck, "%s/samples.safetensors", dir);
-                    pd_st_writer *w = pd_st_writer_new();
-                    int shp[4] = {(int)keep, C, S, S};
-                    st = w ? pd_st_writer_add(w, "samples", PD_ST_F32, shp, 4, g) : PD_ERR_NOMEM;
-                    if (!st) st = pd_st_writer_write(w, ck);
-                    pd_st_writer_free(w);
-                    if (st) break;
+                if ((st = train_run(&a, i, o->seed0 + k, dir, key, rec))) break;
+                if (!read_record(rec, key, o->ema, &r)) {
+                    st = pd_fail(PD_ERR_FORMAT, "%s: the record just written cannot be read back", rec);
+                    break;
                 }
-                if ((st = write_result(res, &r))) break;
+                if (res[0] && ((st = pd_eval_make_dir(sub)) || (st = copy_file(rec, res)))) break;
                 if (o->verbose)
-                    fprintf(stderr, "pixeldit: %s seed %d: FD %.3f, class accuracy %.3f, grid score %.3f\n",
-                            o->names[i], o->seed0 + k, r.fd, r.class_acc, r.grid);
+                    fprintf(stderr, "pixeldit: %s seed %d: FD %.3f, KID %.5f, class accuracy %.3f, grid score %.3f\n",
+                            o->names[i], o->seed0 + k, r.fd, r.kid, r.class_acc, r.grid);
             }
-            if (k == 0) sm[i].first = r;
+            if (k == 0) {
+                sm[i].first = r;
+                n_grid[i] = read_grid(dir, grids[i], keep, C, S) ? keep : 0;
+            }
             fd[k] = r.fd, acc[k] = r.class_acc;
             grid += r.grid / o->seeds, ips += r.train_ips / o->seeds, steps += (double)r.steps / o->seeds;
+            kid += r.kid / o->seeds, fd_rand += r.fd_rand / o->seeds;
         }
         if (st || g_stop) break;
         sm[i].fd = mean_of(fd, o->seeds), sm[i].fd_sd = sd_of(fd, o->seeds);
         sm[i].acc = mean_of(acc, o->seeds), sm[i].acc_sd = sd_of(acc, o->seeds);
-        sm[i].grid = grid, sm[i].ips = ips, sm[i].steps = steps;
+        sm[i].grid = grid, sm[i].ips = ips, sm[i].steps = steps, sm[i].kid = kid, sm[i].fd_rand = fd_rand;
     }
     if (!st && g_stop) st = pd_fail(PD_ERR_INTERRUPTED, "ablate: interrupted; run the same command again to resume");
     if (!st) {
@@ -446,7 +535,7 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
         else {
             pd_ablate_config_diff(o->configs, o->n_configs, diff, need + 1);
             if (diff[0] && o->verbose) fprintf(stderr, "pixeldit: the configs also differ in:\n%s", diff);
-            st = write_reports(o, sm, floor_fd, ceil_fd, a.ref.grid_score_real, diff);
+            st = write_reports(&a, sm, diff);
             free(diff);
         }
     }
@@ -465,7 +554,7 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
         free(labels), free(text);
     }
     for (int i = 0; grids && i < o->n_configs; i++) free(grids[i]);
-    free(grids), free(n_grid), free(sm), free(fd), free(acc);
+    free(grids), free(n_grid), free(sm), free(fd), free(acc), free(a.cfgs);
     pd_eval_ref_close(&a.ref);
     return st;
 }

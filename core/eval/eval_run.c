@@ -2,6 +2,7 @@
  * statistics, FD, class accuracy, grid score, the FD floor, sampling and
  * the JSON record. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,12 @@ pd_status pd_eval_sample(struct pd_session *s, const struct pd_sample_config *sc
         if (progress) progress("sampling", i0 + b, n, pd_now_seconds() - t0, user);
     }
     pd_ctx_free(ctx);
+    /* NaN or huge weights give non-finite images, which would only surface
+     * later as an eigen-solver failure that names no cause */
+    for (size_t k = 0; !st && k < (size_t)n * per; k++)
+        if (!isfinite(imgs[k]))
+            st = pd_fail(PD_ERR_NUMERIC, "eval: sampled image %zu is not finite (NaN or inf): the "
+                         "model's weights are not finite or too large (a diverged run?)", k / per);
     return st;
 }
 

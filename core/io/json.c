@@ -1,6 +1,7 @@
 /* Recursive-descent JSON reader for safetensors headers (see json.h). */
 #include "json.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ typedef struct {
     char *err;
     size_t err_size;
     bool failed;
+    bool full;   /* reals, true, false, null allowed */
 } parser;
 
 static bool fail(parser *p, const char *fmt, ...)
@@ -252,6 +254,81 @@ static bool parse_int(parser *p, int64_t *out) {
     return true;
 }
 
+/* A number in full mode: JSON's grammar checked, then strtod on a copy
+ * (the text is not NUL-terminated). Integers that fit stay PD_JSON_INT. */
+static pd_json *parse_number_full(parser *p) {
+    size_t start = p->pos, i = p->pos;
+    bool real = false;
+    if (i < p->len && p->s[i] == '-') i++;
+    size_t digits = i;
+    while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9') i++;
+    if (i == digits) {
+        fail(p, "expected a digit");
+        return NULL;
+    }
+    if (i < p->len && p->s[i] == '.') {
+        real = true;
+        size_t f = ++i;
+        while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9') i++;
+        if (i == f) {
+            fail(p, "expected a digit after '.'");
+            return NULL;
+        }
+    }
+    if (i < p->len && (p->s[i] == 'e' || p->s[i] == 'E')) {
+        real = true;
+        i++;
+        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-')) i++;
+        size_t e = i;
+        while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9') i++;
+        if (i == e) {
+            fail(p, "expected a digit in the exponent");
+            return NULL;
+        }
+    }
+    if (!real) {
+        pd_json *n = new_node(p, PD_JSON_INT);
+        if (n && parse_int(p, &n->num)) return n;
+        if (!n) return NULL;
+        p->failed = false; /* past 64 bits: read it as a real below */
+        p->pos = start;
+    }
+    char buf[64];
+    if (i - start >= sizeof buf) {
+        fail(p, "number longer than %zu characters", sizeof buf - 1);
+        return NULL;
+    }
+    memcpy(buf, p->s + start, i - start);
+    buf[i - start] = '\0';
+    double v = strtod(buf, NULL);
+    if (!isfinite(v)) {
+        fail(p, "number out of range");
+        return NULL;
+    }
+    pd_json *n = new_node(p, PD_JSON_REAL);
+    if (!n) return NULL;
+    n->real = v;
+    p->pos = i;
+    return n;
+}
+
+/* true, false or null in full mode. */
+static pd_json *parse_literal(parser *p) {
+    static const char *const words[3] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        size_t l = strlen(words[w]);
+        if (p->len - p->pos >= l && memcmp(p->s + p->pos, words[w], l) == 0) {
+            pd_json *n = new_node(p, w == 2 ? PD_JSON_NULL : PD_JSON_BOOL);
+            if (!n) return NULL;
+            if (w < 2) n->boolean = w == 0;
+            p->pos += l;
+            return n;
+        }
+    }
+    fail(p, "unexpected character '%c'", p->s[p->pos]);
+    return NULL;
+}
+
 static pd_json *parse_value(parser *p);
 
 /* Object or array at p->pos (on '{' or '['). */
@@ -320,6 +397,8 @@ static pd_json *parse_value(parser *p) {
         if (n && !(n->str = parse_string(p))) return NULL;
         return n;
     }
+    if (p->full && (c == '-' || (c >= '0' && c <= '9'))) return parse_number_full(p);
+    if (p->full && (c == 't' || c == 'f' || c == 'n')) return parse_literal(p);
     if (c == '-' || (c >= '0' && c <= '9')) {
         pd_json *n = new_node(p, PD_JSON_INT);
         if (n && !parse_int(p, &n->num)) return NULL;
@@ -333,7 +412,7 @@ static pd_json *parse_value(parser *p) {
     return NULL;
 }
 
-pd_json_doc *pd_json_parse(const char *text, size_t len, char *err, size_t err_size) {
+static pd_json_doc *parse_doc(const char *text, size_t len, char *err, size_t err_size, bool full) {
     pd_json_doc *doc = calloc(1, sizeof *doc);
     if (doc) doc->strings = malloc(len + 1);
     if (!doc || !doc->strings) {
@@ -341,7 +420,7 @@ pd_json_doc *pd_json_parse(const char *text, size_t len, char *err, size_t err_s
         pd_json_free(doc);
         return NULL;
     }
-    parser p = {.s = text, .len = len, .doc = doc, .err = err, .err_size = err_size};
+    parser p = {.s = text, .len = len, .doc = doc, .err = err, .err_size = err_size, .full = full};
     doc->root = parse_value(&p);
     if (doc->root) {
         skip_ws(&p);
@@ -355,6 +434,27 @@ pd_json_doc *pd_json_parse(const char *text, size_t len, char *err, size_t err_s
         return NULL;
     }
     return doc;
+}
+
+pd_json_doc *pd_json_parse(const char *text, size_t len, char *err, size_t err_size) {
+    return parse_doc(text, len, err, err_size, false);
+}
+
+pd_json_doc *pd_json_parse_full(const char *text, size_t len, char *err, size_t err_size) {
+    return parse_doc(text, len, err, err_size, true);
+}
+
+bool pd_json_get_number(const pd_json *obj, const char *key, double *out) {
+    const pd_json *m = pd_json_get(obj, key);
+    if (m && m->type == PD_JSON_INT) *out = (double)m->num;
+    else if (m && m->type == PD_JSON_REAL) *out = m->real;
+    else return false;
+    return true;
+}
+
+const char *pd_json_get_string(const pd_json *obj, const char *key) {
+    const pd_json *m = pd_json_get(obj, key);
+    return m && m->type == PD_JSON_STRING ? m->str : NULL;
 }
 
 void pd_json_free(pd_json_doc *doc) {
@@ -382,6 +482,9 @@ const char *pd_json_type_name(pd_json_type t) {
     case PD_JSON_ARRAY: return "array";
     case PD_JSON_STRING: return "string";
     case PD_JSON_INT: return "integer";
+    case PD_JSON_REAL: return "number";
+    case PD_JSON_BOOL: return "boolean";
+    case PD_JSON_NULL: return "null";
     }
     return "?";
 }

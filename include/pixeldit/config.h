@@ -166,6 +166,19 @@ typedef struct pd_config_data {
     bool stream;       /* folder: decode each batch's files when it is prepared */
 } pd_config_data;
 
+/* [eval]: evaluation during training, one fixed protocol for every point
+ * of a run's curve (eval.csv; docs/eval.md). */
+typedef enum pd_eval_weights { PD_EVAL_BOTH = 0, PD_EVAL_EMA1 = 1, PD_EVAL_RAW = 2 } pd_eval_weights;
+typedef struct pd_config_eval {
+    int every;               /* steps between evaluations; 0: off */
+    int n;                   /* images sampled per evaluation */
+    pd_sampler_kind sampler;
+    int steps;               /* sampler steps */
+    double cfg;              /* guidance scale (interval from [sample]) */
+    int seed;                /* sampling noise, the same at every point */
+    pd_eval_weights weights; /* EMA 1 and raw, or one of them */
+} pd_config_eval;
+
 /* One key of a plugin section other than `plugin`, kept as text. */
 typedef struct pd_config_raw {
     char key[PD_CONFIG_KEY_MAX];
@@ -188,6 +201,7 @@ typedef struct pd_config {
     pd_config_train train;
     pd_config_sample sample;
     pd_config_data data;
+    pd_config_eval eval;
     pd_config_plugins decoder;
     pd_config_plugins loss;
     pd_config_plugins attention;

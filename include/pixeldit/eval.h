@@ -107,6 +107,22 @@ void pd_gauss_stats_free(pd_gauss_stats *s);
  * rounding noise of PSD matrices, are clamped to zero). */
 pd_status pd_frechet_distance(const pd_gauss_stats *a, const pd_gauss_stats *b, double *out);
 
+/* Kernel Inception Distance (unbiased squared MMD, cubic polynomial kernel
+ * k(a, b) = (a.b / d + 1)^3) between features x (n, d) and y (m, d), in
+ * double. pd_kid_self_sum gives the reference's sum over i != j of
+ * k(y_i, y_j) once, for pd_kid_with_ref. n, m >= 2. docs/eval.md. */
+pd_status pd_kid(const float *x, long n, const float *y, long m, int d, double *out);
+pd_status pd_kid_self_sum(const float *y, long m, int d, double *out);
+pd_status pd_kid_with_ref(const float *x, long n, const float *y, long m, int d, double yy_sum,
+                          double *out);
+
+/* Improved precision and recall (Kynkaanniemi et al. 2019) of generated
+ * features fake (nf, d) against real (nr, d) with k-nearest-neighbour
+ * manifolds (k = 3 in pixeldit's evaluation; 1 <= k <= 64, more than k
+ * rows per set). docs/eval.md. */
+pd_status pd_precision_recall(const float *real, long nr, const float *fake, long nf, int d, int k,
+                              double *precision, double *recall);
+
 /* Fraction of rows of logits (n, k) whose argmax is labels[i]. */
 double pd_class_accuracy(const float *logits, const int *labels, int n, int k);
 
@@ -120,9 +136,19 @@ pd_status pd_patch_grid_score(const float *imgs, int n, int C, int H, int W, int
 
 /* ---- evaluation ------------------------------------------------------------- */
 
+/* The metrics of one feature space (docs/eval.md). */
+typedef struct pd_eval_space {
+    double fd;              /* Frechet distance, samples vs the test split */
+    double kid;             /* unbiased KID, samples vs the test split */
+    double precision;       /* k = 3 manifolds, the first min(n, 5000) samples ... */
+    double recall;          /* ... against as many test images */
+} pd_eval_space;
+
 typedef struct pd_eval_result {
     long n;
-    double fd;              /* samples vs the test split */
+    double fd;              /* samples vs the test split (= cls.fd) */
+    pd_eval_space cls;      /* the trained classifier's features */
+    pd_eval_space rnd;      /* a random-weights CNN's features (never trained) */
     double class_acc;       /* < 0: no labels (images from a folder) */
     double grid_score;      /* samples */
     double grid_score_real; /* the test split (reference, about 1) */
@@ -143,9 +169,21 @@ typedef struct pd_eval_ref {
     double featnet_acc;
     pd_dataset *train, *test;
     pd_gauss_stats test_stats;
+    pd_featnet *rand_net;       /* the same architecture, seeded weights, not trained */
+    pd_gauss_stats rand_stats;  /* test statistics in that space */
+    float *test_feats;          /* (test n, PD_FEATNET_DIM), classifier space */
+    float *rand_feats;          /* (test n, PD_FEATNET_DIM), random space */
+    double kid_yy, rand_kid_yy; /* pd_kid_self_sum of each */
     double grid_score_real;
     int patch;
 } pd_eval_ref;
+
+/* Seed of the random-weights feature network (docs/eval.md): fixed, so
+ * its feature space is the same for every run and machine. */
+#define PD_EVAL_RAND_SEED 20251207u
+/* k of the precision/recall manifolds, and the most rows per set. */
+#define PD_EVAL_PR_K 3
+#define PD_EVAL_PR_MAX 5000
 
 /* Loads the cached feature network for cfg's data (PD_ERR_IO with
  * "run `pixeldit eval --train-features ...`" when there is none) and the
@@ -191,19 +229,24 @@ typedef struct pd_ablate_opts {
     double minutes;             /* training budget per run: wall clock ... */
     long steps;                 /* ... or optimiser steps (exactly one > 0) */
     int seeds;                  /* runs per config, seeds seed0 .. seed0 + seeds - 1 */
-    int seed0;
-    long n;                     /* images sampled per evaluation */
-    int sampler;                /* pd_sampler_kind */
-    int sample_steps;
-    double cfg_scale;
-    int ema;                    /* weights evaluated: 0 raw, 1 or 2 EMA */
+    int seed0;                  /* also the evaluation's sampling seed */
+    /* The evaluation protocol is the first config's [eval], the same for
+     * every config, with these overrides: */
+    long eval_every;            /* curve points every N steps (0: [eval] every, or only the end) */
+    long n;                     /* images per evaluation (0: [eval] n) */
+    int sampler;                /* pd_sampler_kind (-1: [eval] sampler) */
+    int sample_steps;           /* 0: [eval] steps */
+    double cfg_scale;           /* < 0: [eval] cfg */
+    int ema;                    /* weights in the table: 0 raw, 1 EMA 1 (both are in the records) */
     const char *out_dir;
+    const char *results_dir;    /* also RESULTS/<name>/seed<k>.json (NULL: none) */
     int verbose;
 } pd_ablate_opts;
 
-/* Runs (or resumes: runs whose result file exists in out_dir are read back,
- * not repeated) and writes out_dir/ablation.md, ablation.json and
- * ablation.png. */
+/* Runs (or resumes: runs whose record exists in out_dir or results_dir
+ * with the same settings are read back, not repeated; a run cut short
+ * continues from its checkpoint) and writes out_dir/ablation.md,
+ * ablation.json and ablation.png. */
 pd_status pd_ablate_run(const pd_ablate_opts *o);
 /* Async-signal-safe: stops the current training run (it saves) and the
  * ablation after it. */

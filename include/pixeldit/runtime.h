@@ -35,6 +35,8 @@ double pd_now_seconds(void);
 
 /* Library version string "MAJOR.MINOR.PATCH". */
 const char *pd_version(void);
+/* The git revision the library was built from ("unknown" outside git). */
+const char *pd_build_commit(void);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus
