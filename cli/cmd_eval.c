@@ -255,7 +255,7 @@ int cmd_eval(int argc, char **argv) {
                     "ema %ld, seed %llu), %d threads\n", n, pd_sampler_name(sc.sampler),
                     pd_schedule_name(pd_schedule_resolve(sc.schedule, sc.sampler)), sc.steps, nfe,
                     (double)sc.cfg_scale, ema, (unsigned long long)sd, pd_get_num_threads());
-            if (pd_eval_sample(&s, &sc, n, sd, imgs, labels, show_progress, &nfe)) rc = cli_fail("sample");
+            if (pd_eval_sample(&s, &sc, n, sd, imgs, labels, show_progress, &nfe)) rc = cli_fail(ckpt);
         }
     }
     double t_sample = pd_now_seconds() - t0;

@@ -18,6 +18,8 @@
 #include "io/file_open.h"
 
 #define PNG_MAX_SIDE 16384
+#define PNG_MAX_CHUNK_BYTES (8u << 20) /* an ancillary chunk (iCCP, a palette...) */
+#define PNG_MAX_CHUNKS 128              /* ancillary chunks kept per file */
 
 typedef struct png_err {
     char msg[200];
@@ -79,6 +81,14 @@ static int decode_png(FILE *f, png_err *err, uint8_t **pix_out, int *w_out, int 
     png_set_sig_bytes(png, 8);
     /* A corrupt header must not make us allocate gigabytes. */
     png_set_user_limits(png, PNG_MAX_SIDE, PNG_MAX_SIDE);
+    /* Nor a chunk's length field: a 141-byte file whose text chunk claims
+     * 2^31 - 1 bytes made libpng allocate and fill about 2 GB. Ancillary
+     * chunks are capped in size and count, and the text ones (never used
+     * here) are skipped without being buffered. */
+    png_set_chunk_malloc_max(png, PNG_MAX_CHUNK_BYTES);
+    png_set_chunk_cache_max(png, PNG_MAX_CHUNKS);
+    static const png_byte text_chunks[] = "tEXt\0zTXt\0iTXt";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, text_chunks, 3);
     png_read_info(png, info);
     int c = set_read_transforms(png, info);
     int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);

@@ -1,6 +1,7 @@
 /* Checkpoint save/load on top of the safetensors reader and writer. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,57 @@ static void put_i64(pd_st_writer *w, const char *key, int64_t v) {
     pd_st_writer_set_metadata(w, key, buf);
 }
 
+/* NaN or inf in n floats: the index of the first, or -1. */
+static long first_non_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (long)i;
+    return -1;
+}
+
+/* What the reader refuses is never written: counters in [0, PD_MAX_STEP],
+ * every tensor finite (a NaN moment or EMA would resume into a broken run). */
+static pd_status check_savable(const char *path, const pd_checkpoint *ck) {
+    const int64_t counters[3] = {ck->state.step, ck->opt ? pd_adamw_steps(ck->opt) : 0,
+                                 ck->state.data.epoch};
+    const char *names[3] = {"step", "optim.steps", "data.epoch"};
+    for (int k = 0; k < 3; k++)
+        if (counters[k] < 0 || counters[k] > PD_MAX_STEP)
+            return pd_fail(PD_ERR_ARG, "%s: not saved: %s = %lld is outside [0, %lld], which a "
+                           "checkpoint cannot hold", path, names[k], (long long)counters[k],
+                           (long long)PD_MAX_STEP);
+    int np = pd_params_count(ck->params);
+    for (int i = 0; i < np; i++) {
+        const pd_tensor *t = pd_params_at(ck->params, i);
+        const float *copies[5] = {t->data, ck->ema1 ? pd_ema_data(ck->ema1, i) : NULL,
+                                  ck->ema2 ? pd_ema_data(ck->ema2, i) : NULL,
+                                  ck->opt ? pd_adamw_moment(ck->opt, i, 1) : NULL,
+                                  ck->opt ? pd_adamw_moment(ck->opt, i, 2) : NULL};
+        const char *what[5] = {"", "ema1.", "ema2.", "optim.m.", "optim.v."};
+        for (int c = 0; c < 5; c++) {
+            long at = copies[c] ? first_non_finite(copies[c], t->numel) : -1;
+            if (at >= 0)
+                return pd_fail(PD_ERR_NUMERIC, "%s: not saved: %s%s[%ld] is not finite (%g); the "
+                               "last good checkpoint is kept", path, what[c], t->name, at,
+                               (double)copies[c][at]);
+        }
+    }
+    return PD_OK;
+}
+
+/* The tensors of `prefix` just loaded into dst: finite, or a line naming
+ * the file and tensor. */
+static pd_status check_loaded(const pd_st_file *f, const char *prefix, const pd_tensor *t,
+                              const float *dst) {
+    long at = first_non_finite(dst, t->numel);
+    if (at < 0) return PD_OK;
+    return pd_fail(PD_ERR_NUMERIC, "%s: tensor '%s%s' holds a non-finite value (%g at index %ld): "
+                   "a checkpoint of a diverged run?", pd_st_path(f), prefix, t->name,
+                   (double)dst[at], at);
+}
+
 pd_status pd_checkpoint_save(const char *path, const pd_checkpoint *ck) {
+    pd_status bad = check_savable(path, ck);
+    if (bad) return bad;
     pd_st_writer *w = pd_st_writer_new();
     if (!w) return pd_fail(PD_ERR_NOMEM, "checkpoint: out of memory");
     int np = pd_params_count(ck->params);
@@ -86,7 +137,8 @@ static pd_status load_into(const pd_st_file *f, const char *prefix, const pd_ten
     if (!pd_st_find(f, name))
         return pd_fail(PD_ERR_FORMAT, "%s: missing tensor '%s' %s", pd_st_path(f), name,
                        pd_shape_str(t, (char[80]){0}, 80));
-    return pd_st_read_f32(f, name, dst, t->shape, t->ndim);
+    pd_status s = pd_st_read_f32(f, name, dst, t->shape, t->ndim);
+    return s ? s : check_loaded(f, prefix, t, dst);
 }
 
 /* Strict, like load_state_dict: every tensor in the file must be a parameter
@@ -152,6 +204,15 @@ pd_status pd_checkpoint_read_meta(const pd_st_file *f, const char **config_ini, 
     if (!fmt || strcmp(fmt, PD_CKPT_FORMAT))
         return pd_fail(PD_ERR_FORMAT, "%s: not a pixeldit checkpoint (metadata format = '%s', "
                        "expected '%s')", pd_st_path(f), fmt ? fmt : "(none)", PD_CKPT_FORMAT);
+    /* the counters are checked here, on every path from a checkpoint (sample,
+     * forward, eval, info), not only on --resume which reads them */
+    const char *counters[3] = {"step", "optim.steps", "data.epoch"};
+    for (int k = 0; k < 3; k++) {
+        int64_t v;
+        pd_status s = pd_st_metadata(f, counters[k]) ? get_i64(f, counters[k], &v, PD_MAX_STEP)
+                                                      : PD_OK;
+        if (s) return s;
+    }
     *config_ini = pd_st_metadata(f, "config");
     *plugins = pd_st_metadata(f, "plugins");
     if (!*config_ini) return pd_fail(PD_ERR_FORMAT, "%s: metadata 'config' missing", pd_st_path(f));

@@ -6,6 +6,7 @@
  * plain shuffler's with and without prefetch and in slices. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data_fixture.h"
@@ -209,6 +210,41 @@ static void test_folder_mixed_and_corrupt(void **state) {
     assert_int_equal(access(out, F_OK), -1); /* nothing, not even the temporary */
     unlink(bad);
     unlink(p);
+}
+
+/* issue 27: a file of a streamed folder replaced by a FIFO after the
+ * listing. Decoding it used to block forever in open(); the readers open
+ * with O_NONBLOCK and refuse what is not a regular file, so the batch fails
+ * at once naming the file. alarm() turns a hang into a failure. */
+static void test_streamed_fifo(void **state) {
+    (void)state;
+    pd_dataset_opts o = {.image_size = 16, .channels = 3, .fit = PD_FIT_PAD, .stream = true};
+    pd_dataset *ds;
+    assert_int_equal(pd_dataset_load_folder(root, &o, &ds), PD_OK);
+    char p[512], saved[512];
+    snprintf(p, sizeof p, "%s/stones/img05.JPG", root);
+    snprintf(saved, sizeof saved, "%s/img05.saved", tmpdir);
+    assert_int_equal(rename(p, saved), 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    int idx[36];
+    for (int i = 0; i < 36; i++) idx[i] = i;
+    float *x = malloc((size_t)36 * 3 * 16 * 16 * sizeof *x);
+    assert_non_null(x);
+    alarm(20);
+    pd_status st = pd_dataset_batch(ds, idx, 36, NULL, x, NULL);
+    alarm(0);
+    assert_int_equal(st, PD_ERR_IO);
+    TU_ASSERT_CONTAINS(pd_last_error(), "stones/img05.JPG: not a regular file (found a FIFO)");
+    /* a PNG reader and the image reader the same way */
+    pd_image img;
+    alarm(20);
+    assert_int_equal(pd_png_read(p, 3, &img), PD_ERR_IO);
+    assert_int_equal(pd_image_read(p, 3, &img), PD_ERR_IO);
+    alarm(0);
+    unlink(p);
+    assert_int_equal(rename(saved, p), 0);
+    free(x);
+    pd_dataset_free(ds);
 }
 
 /* ---- packed files ---- */
@@ -446,6 +482,7 @@ int main(void) {
         cmocka_unit_test(test_jpeg_color_spaces),
         cmocka_unit_test(test_jpeg_damaged_files),
         cmocka_unit_test(test_folder_mixed_and_corrupt),
+        cmocka_unit_test(test_streamed_fifo),
         cmocka_unit_test(test_pack_roundtrip),
         cmocka_unit_test(test_packed_header_checks),
         cmocka_unit_test(test_pack_restart),

@@ -16,6 +16,7 @@
 #include "pixeldit/safetensors.h"
 #include "pixeldit/trainer.h"
 #include "fast_exp.h"
+#include "io/file_open.h"
 
 static char tmpdir[256];
 
@@ -269,9 +270,31 @@ static void test_checkpoint_counter_range(void **state) {
     pd_params *p = tiny_params();
     pd_checkpoint ck = {.params = p, .config_ini = "", .plugins = ""};
     ck.state.step = INT64_MAX;
+    /* the writer refuses what the reader would (issue 27) */
+    assert_int_equal(pd_checkpoint_save(path, &ck), PD_ERR_ARG);
+    TU_ASSERT_CONTAINS(pd_last_error(), "not saved: step = 9223372036854775807 is outside");
+    /* a file from another writer can still hold it: copy one with that step */
+    ck.state.step = 20;
     assert_int_equal(pd_checkpoint_save(path, &ck), PD_OK);
     pd_st_file *f;
     assert_int_equal(pd_st_open(path, &f), PD_OK);
+    pd_st_writer *w = pd_st_writer_new();
+    for (int i = 0; i < pd_st_count(f); i++) {
+        const pd_st_tensor *t = pd_st_at(f, i);
+        assert_int_equal(pd_st_writer_add(w, t->name, t->dtype, t->shape, t->ndim, t->data), PD_OK);
+    }
+    for (int i = 0; i < pd_st_metadata_count(f); i++) {
+        const char *k, *v;
+        pd_st_metadata_at(f, i, &k, &v);
+        assert_int_equal(pd_st_writer_set_metadata(w, k, strcmp(k, "step") ? v : "9223372036854775807"),
+                         PD_OK);
+    }
+    char hostile[320];
+    snprintf(hostile, sizeof hostile, "%s/step-hostile.safetensors", tmpdir);
+    assert_int_equal(pd_st_writer_write(w, hostile), PD_OK);
+    pd_st_writer_free(w);
+    pd_st_close(f);
+    assert_int_equal(pd_st_open(hostile, &f), PD_OK);
     pd_checkpoint in = {.params = p};
     assert_int_equal(pd_checkpoint_load_training(f, &in), PD_ERR_FORMAT);
     TU_ASSERT_CONTAINS(pd_last_error(), "'step' = 9223372036854775807 is outside");
@@ -388,6 +411,161 @@ static void test_sample_nan_weights(void **state) {
     pd_session_close(&s);
 }
 
+/* ---- issue 27 ---- */
+
+static void put_be32(FILE *f, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* One PNG chunk with its CRC; `claimed` is the length field (normally n). */
+static void put_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t n,
+                      uint32_t claimed) {
+    put_be32(f, claimed);
+    fwrite(type, 1, 4, f);
+    if (n) fwrite(data, 1, n, f);
+    uLong crc = crc32(0L, (const Bytef *)type, 4);
+    if (n) crc = crc32(crc, data, n);
+    put_be32(f, (uint32_t)crc);
+}
+
+/* A 1x1 PNG whose text chunks (tEXt, zTXt, iTXt) claim 2^31 - 1 bytes:
+ * libpng allocated and filled about 2 GB for each before its chunk limits
+ * were set. The read must fail and the child's peak memory stay small. */
+static void test_png_huge_text_chunk(void **state) {
+    (void)state;
+    const char *types[] = {"tEXt", "zTXt", "iTXt", "iCCP"};
+    for (int k = 0; k < 4; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/huge_%s.png", tmpdir, types[k]);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+        fwrite(sig, 1, 8, f);
+        const uint8_t ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0}; /* 1x1 gray 8-bit */
+        put_chunk(f, "IHDR", ihdr, 13, 13);
+        uint8_t text[80];
+        memset(text, 'a', sizeof text);
+        text[8] = 0; /* keyword "aaaaaaaa" */
+        put_chunk(f, types[k], text, sizeof text, 0x7fffffffu);
+        fclose(f);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            pd_image img;
+            _exit(pd_png_read(path, 1, &img) == PD_OK ? 3 : 0);
+        }
+        int ws = 0;
+        assert_int_equal(waitpid(pid, &ws, 0), pid);
+        assert_true(WIFEXITED(ws));
+        assert_int_equal(WEXITSTATUS(ws), 0); /* refused, as a truncated file */
+        struct rusage ru;
+        assert_int_equal(getrusage(RUSAGE_CHILDREN, &ru), 0);
+        if (ru.ru_maxrss > 400 * 1024) /* KiB; the fix keeps it near the test's own size */
+            fail_msg("%s: a child peaked at %ld MiB reading a %s chunk that claims 2 GiB", path,
+                     ru.ru_maxrss / 1024, types[k]);
+    }
+}
+
+/* A planted link at the name of this process's temporary is never followed:
+ * the link is replaced, its target keeps its bytes. */
+static void test_tmp_not_through_link(void **state) {
+    (void)state;
+    char target[512], path[512], tmp[600];
+    snprintf(target, sizeof target, "%s/victim.txt", tmpdir);
+    snprintf(path, sizeof path, "%s/loss.png", tmpdir);
+    FILE *f = fopen(target, "w");
+    fputs("precious", f);
+    fclose(f);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    assert_int_equal(symlink(target, tmp), 0);
+    char got[600];
+    int fd = pd_tmp_create(path, got, sizeof got);
+    assert_true(fd >= 0);
+    assert_string_equal(got, tmp);
+    assert_int_equal(write(fd, "new", 3), 3);
+    assert_int_equal(pd_tmp_commit(fd, got, path), PD_OK);
+    char buf[32] = {0};
+    f = fopen(target, "r");
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "precious");
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_size, 3);
+    assert_int_equal(access(tmp, F_OK), -1);
+    /* a directory in the way: one line with the reason, nothing created */
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    assert_int_equal(pd_tmp_create(path, got, sizeof got), -1);
+    TU_ASSERT_CONTAINS(pd_last_error(), "loss.png: cannot create ");
+    rmdir(tmp);
+    unlink(path), unlink(target);
+}
+
+/* Every reader refuses a FIFO and a character device at once (a FIFO used
+ * to block forever in open(), /dev/zero to be read forever). */
+static void test_readers_refuse_non_regular(void **state) {
+    (void)state;
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmpdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *paths[] = {fifo, "/dev/zero"};
+    alarm(30);
+    for (int i = 0; i < 2; i++) {
+        pd_config cfg;
+        pd_config_defaults(&cfg);
+        assert_int_not_equal(pd_config_load_file(&cfg, paths[i]), PD_OK);
+        TU_ASSERT_CONTAINS(pd_last_error(), "not a regular file");
+        pd_st_file *st = NULL;
+        assert_int_not_equal(pd_st_open(paths[i], &st), PD_OK);
+        TU_ASSERT_CONTAINS(pd_last_error(), "not a regular file");
+        pd_dataset *ds = NULL;
+        assert_int_not_equal(pd_dataset_open_packed(paths[i], false, &ds), PD_OK);
+        TU_ASSERT_CONTAINS(pd_last_error(), "not a regular file");
+    }
+    char fifo_png[520];
+    snprintf(fifo_png, sizeof fifo_png, "%s.png", fifo);
+    assert_int_equal(rename(fifo, fifo_png), 0);
+    pd_image img;
+    assert_int_equal(pd_image_read(fifo_png, 3, &img), PD_ERR_IO);
+    TU_ASSERT_CONTAINS(pd_last_error(), "fifo.png: not a regular file (found a FIFO)");
+    alarm(0);
+    unlink(fifo_png);
+}
+
+/* The checkpoint writer enforces what the reader checks: a step past
+ * PD_MAX_STEP and a non-finite moment or EMA are refused, nothing is
+ * written (the old checkpoint stays). */
+static void test_checkpoint_writer_limits(void **state) {
+    (void)state;
+    pd_params *p = pd_params_new();
+    assert_non_null(p);
+    const int shape[2] = {2, 3};
+    pd_tensor *w = pd_params_add(p, "w", shape, 2, 0);
+    assert_non_null(w);
+    for (int i = 0; i < 6; i++) w->data[i] = 0.5f * (float)i;
+    char path[512];
+    snprintf(path, sizeof path, "%s/limits.safetensors", tmpdir);
+    pd_checkpoint ck = {.params = p, .config_ini = "", .plugins = ""};
+    ck.state.step = PD_MAX_STEP;
+    assert_int_equal(pd_checkpoint_save(path, &ck), PD_OK);
+    ck.state.step = PD_MAX_STEP + 2;
+    assert_int_equal(pd_checkpoint_save(path, &ck), PD_ERR_ARG);
+    TU_ASSERT_CONTAINS(pd_last_error(), "not saved: step = 9007199254740994 is outside [0, 9007199254740992]");
+    ck.state.step = 7;
+    w->data[4] = NAN;
+    assert_int_equal(pd_checkpoint_save(path, &ck), PD_ERR_NUMERIC);
+    TU_ASSERT_CONTAINS(pd_last_error(), "not saved: w[4] is not finite");
+    /* the file on disk is still the step-2^53 one */
+    pd_st_file *f = NULL;
+    assert_int_equal(pd_st_open(path, &f), PD_OK);
+    assert_string_equal(pd_st_metadata(f, "step"), "9007199254740992");
+    pd_st_close(f);
+    pd_params_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_limits),
@@ -404,6 +582,10 @@ int main(void) {
         cmocka_unit_test(test_loss_listed_twice),
         cmocka_unit_test(test_png_palette_trns),
         cmocka_unit_test(test_sample_nan_weights),
+        cmocka_unit_test(test_png_huge_text_chunk),
+        cmocka_unit_test(test_tmp_not_through_link),
+        cmocka_unit_test(test_readers_refuse_non_regular),
+        cmocka_unit_test(test_checkpoint_writer_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
