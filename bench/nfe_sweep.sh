@@ -39,7 +39,7 @@ run() {
     for s in ${SAMPLERS:-dpm++2m unipc heun euler}; do
       local k
       k=$(steps_for "$s" "$nfe")
-      if grep -q "^$s,[^,]*,$k,[^,]*,$n," "$csv"; then continue; fi
+      if grep -q "^$s,[^,]*,$k,[^,]*,$n,.*,$step\$" "$csv"; then continue; fi # done for this checkpoint
       echo "== $s, $k steps, n $n" >&2
       nice -n "$nice" "$bin" eval --ckpt "$ckpt" --n "$n" --sampler "$s" --steps "$k" --ema 1 \
         --json "$tmp/r.json" >"$tmp/out.txt"
