@@ -8,14 +8,25 @@
  *     took;
  *   - a checkpoint save whose Nth write (or fsync) fails with ENOSPC or EIO
  *     reports it and leaves the previous checkpoint byte-identical and no
- *     temporary file behind. */
+ *     temporary file behind;
+ *   - issue 27: the packed-file writer (write, fsync and allocation
+ *     failures: the previous pack byte-identical, no temporary), the
+ *     streamed folder loader (open and batch), and eval (Gaussian
+ *     statistics and FD with failing allocations, the --json file with a
+ *     failing fsync: the previous file intact).
+ * stdio writes go through libc's internal write, which --wrap cannot reach,
+ * so the eval JSON is failed at its fsync. */
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "test_util.h"
+#include "data_fixture.h"
 #include "pixeldit/checkpoint.h"
+#include "pixeldit/data.h"
+#include "pixeldit/eval.h"
+#include "pixeldit/runtime.h"
 #include "pixeldit/session.h"
 
 /* ---- the wrapped calls --------------------------------------------------- */
@@ -307,12 +318,184 @@ static void test_checkpoint_save_write_errors(void **state) {
     trainable_close(&t);
 }
 
+
+/* ---- issue 27: packed-file writer, streamed loader, eval ------------------------ */
+
+static char g_root[300]; /* the image-folder fixture, made once */
+
+static const char *fixture_root(void) {
+    if (!g_root[0]) {
+        snprintf(g_root, sizeof g_root, "%s/images", tmpdir);
+        if (fx_make_folder(g_root) <= 0) fail_msg("cannot write the image fixture");
+    }
+    return g_root;
+}
+
+/* The old file byte-identical and no temporary beside it. */
+static void assert_intact(const char *path, const char *dir, const char *before, size_t size0) {
+    size_t size1;
+    char *after = slurp(path, &size1);
+    assert_int_equal(size0, size1);
+    assert_memory_equal(before, after, size0);
+    free(after);
+    assert_int_equal(count_tmp_files(dir), 0);
+}
+
+static void test_pack_writer_faults(void **state) {
+    (void)state;
+    pd_set_num_threads(1); /* the counters are not atomic */
+    const char *root = fixture_root();
+    char dir[300], path[400];
+    snprintf(dir, sizeof dir, "%s/pack", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/data.pack", dir);
+    pd_dataset_opts o = {.image_size = 8, .channels = 3};
+    pd_pack_result res;
+    assert_int_equal(pd_pack_folder(root, &o, path, NULL, NULL, &res), PD_OK);
+    size_t size0;
+    char *before = slurp(path, &size0);
+    o.image_size = 12; /* a different pack: a success would change the bytes */
+    const int errs[2] = {ENOSPC, EIO};
+    for (int e = 0; e < 2; e++) {
+        long n;
+        for (n = 1; n < 100000; n++) {
+            g_ios = 0, g_io_errno = errs[e], g_fail_io = n;
+            pd_status st = pd_pack_folder(root, &o, path, NULL, NULL, &res);
+            bool reached = g_ios >= n;
+            g_fail_io = 0;
+            if (!reached || st == PD_OK) {
+                if (reached) assert_int_equal(g_ios, n); /* the folder's fsync only */
+                assert_int_equal(st, PD_OK);
+                break;
+            }
+            assert_int_equal(st, PD_ERR_IO);
+            TU_ASSERT_CONTAINS(pd_last_error(), strerror(errs[e]));
+            TU_ASSERT_CONTAINS(pd_last_error(), "data.pack");
+            assert_intact(path, dir, before, size0);
+        }
+        print_message("  pack, %s: %ld writes/fsyncs, each failure left the old pack intact\n",
+                      strerror(errs[e]), n - 1);
+        assert_true(n > 2);
+        o.image_size = 8; /* put the first pack back */
+        assert_int_equal(pd_pack_folder(root, &o, path, NULL, NULL, &res), PD_OK);
+        o.image_size = 12;
+    }
+    long n;
+    for (n = 1; n < 100000; n++) {
+        arm_alloc(n);
+        pd_status st = pd_pack_folder(root, &o, path, NULL, NULL, &res);
+        bool reached = g_allocs >= n;
+        arm_alloc(0);
+        if (!reached) {
+            assert_int_equal(st, PD_OK);
+            break;
+        }
+        if (st == PD_OK) fail_msg("pack: allocation %ld failed but the pack succeeded", n);
+        assert_clear_error(st, n);
+        assert_intact(path, dir, before, size0);
+    }
+    print_message("  pack: %ld allocations, each failure reported, the old pack intact\n", n - 1);
+    assert_true(n > 3);
+    free(before);
+    pd_set_num_threads(0);
+}
+
+static void test_streamed_loader_alloc_failures(void **state) {
+    (void)state;
+    pd_set_num_threads(1);
+    const char *root = fixture_root();
+    pd_dataset_opts o = {.image_size = 8, .channels = 3, .stream = true};
+    int idx[6] = {0, 5, 13, 20, 29, 35}, y[6];
+    float x[6 * 3 * 8 * 8];
+    long n;
+    for (n = 1; n < 100000; n++) {
+        arm_alloc(n);
+        pd_dataset *ds = NULL;
+        pd_status st = pd_dataset_load_folder(root, &o, &ds);
+        if (!st) st = pd_dataset_batch(ds, idx, 6, NULL, x, y);
+        bool reached = g_allocs >= n;
+        arm_alloc(0);
+        pd_dataset_free(ds);
+        if (!reached) {
+            assert_int_equal(st, PD_OK);
+            break;
+        }
+        assert_clear_error(st, n);
+    }
+    print_message("  streamed folder (open + one batch): %ld allocations, each failure reported\n",
+                  n - 1);
+    assert_true(n > 3);
+    pd_set_num_threads(0);
+}
+
+static void test_eval_faults(void **state) {
+    (void)state;
+    enum { N = 64, D = 6 };
+    static float fa[N * D], fb[N * D];
+    for (int i = 0; i < N * D; i++) fa[i] = (float)((i * 7919) % 101) / 50.0f, fb[i] = fa[i] * 1.1f + 0.05f;
+    long n;
+    for (n = 1; n < 100000; n++) {
+        arm_alloc(n);
+        pd_gauss_stats a = {0}, b = {0};
+        double fd = 0;
+        pd_status st = pd_gauss_stats_compute(fa, N, D, &a);
+        if (!st) st = pd_gauss_stats_compute(fb, N, D, &b);
+        if (!st) st = pd_frechet_distance(&a, &b, &fd);
+        bool reached = g_allocs >= n;
+        arm_alloc(0);
+        pd_gauss_stats_free(&a), pd_gauss_stats_free(&b);
+        if (!reached) {
+            assert_int_equal(st, PD_OK);
+            assert_true(fd > 0);
+            break;
+        }
+        assert_clear_error(st, n);
+    }
+    print_message("  eval statistics and FD: %ld allocations, each failure reported\n", n - 1);
+    assert_true(n > 2);
+
+    char dir[300], path[400];
+    snprintf(dir, sizeof dir, "%s/eval", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/e.json", dir);
+    pd_eval_result r = {.n = 10, .fd = 1.5, .class_acc = -1, .fd_floor = -1, .fd_ceiling = -1};
+    assert_int_equal(pd_eval_write_json(path, &r, "first", NULL, 0, 0, 0, 0), PD_OK);
+    size_t size0;
+    char *before = slurp(path, &size0);
+    r.fd = 2.5;
+    const int errs[2] = {ENOSPC, EIO};
+    for (int e = 0; e < 2; e++) {
+        for (n = 1; n < 100; n++) {
+            g_ios = 0, g_io_errno = errs[e], g_fail_io = n;
+            pd_status st = pd_eval_write_json(path, &r, "second", NULL, 0, 0, 0, 0);
+            bool reached = g_ios >= n;
+            g_fail_io = 0;
+            if (!reached || st == PD_OK) {
+                assert_int_equal(st, PD_OK);
+                break;
+            }
+            assert_int_equal(st, PD_ERR_IO);
+            TU_ASSERT_CONTAINS(pd_last_error(), strerror(errs[e])); /* with the OS reason */
+            assert_intact(path, dir, before, size0);
+        }
+        assert_true(n >= 2);
+        assert_int_equal(pd_eval_write_json(path, &r, "first", NULL, 0, 0, 0, 0), PD_OK);
+        r.fd = 1.5;
+        assert_int_equal(pd_eval_write_json(path, &r, "first", NULL, 0, 0, 0, 0), PD_OK);
+        r.fd = 2.5;
+    }
+    free(before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_build_alloc_failures),
         cmocka_unit_test(test_header_memory_is_linear_and_small),
         cmocka_unit_test(test_checkpoint_load_alloc_failures),
         cmocka_unit_test(test_checkpoint_save_write_errors),
+        cmocka_unit_test(test_pack_writer_faults),
+        cmocka_unit_test(test_streamed_loader_alloc_failures),
+        cmocka_unit_test(test_eval_faults),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
