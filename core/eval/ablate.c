@@ -40,7 +40,10 @@ typedef struct {
 } run_result;
 
 /* A hash of everything a run's numbers depend on: the config as trained
- * (its [eval] protocol included), the seed and the budget. */
+ * (its [eval] protocol included), the seed and the kind of budget. A step
+ * budget's size is left out: the learning rate is constant after warm-up,
+ * so a longer budget continues the same run (its curve grows) and a
+ * shorter one reads the curve at that step. */
 static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, char *out, size_t size) {
     size_t len = pd_config_to_ini(cfg, NULL, 0);
     char *text = malloc(len + 1);
@@ -51,7 +54,7 @@ static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, cha
         free(text);
     }
     char extra[128];
-    int n = snprintf(extra, sizeof extra, "%d %ld %.9g", seed, o->steps, o->minutes);
+    int n = snprintf(extra, sizeof extra, "%d %s %.9g", seed, o->steps > 0 ? "steps" : "minutes", o->minutes);
     h = pd_fnv1a(h, extra, (size_t)n);
     snprintf(out, size, "%016llx", (unsigned long long)h);
 }
@@ -76,9 +79,10 @@ typedef struct {
 
 static const char *weights_name(int ema) { return ema == 0 ? "raw" : "ema1"; }
 
-/* Reads a run record: true when it is there, parses, has this key and a
- * last evaluation of the chosen weights; r gets its numbers. */
-static bool read_record(const char *path, const char *key, int ema, run_result *r) {
+/* Reads a run record: true when it is there, parses, has this key, reached
+ * the step budget (when there is one) and has an evaluation of the chosen
+ * weights at or before it; r gets the numbers of the last such one. */
+static bool read_record(const char *path, const char *key, int ema, long budget, run_result *r) {
     FILE *f = pd_fopen_regular(path, "run record", PD_ERR_IO);
     if (!f) return false;
     char *text = malloc(1 << 22);
@@ -97,11 +101,15 @@ static bool read_record(const char *path, const char *key, int ema, run_result *
          pd_json_get_number(root, "train_seconds", &secs) && pd_json_get_number(root, "parameters", &r->params) &&
          pd_json_get_number(root, "flops_per_image", &r->flops);
     const char *dec = pd_json_get_string(root, "decoder"), *los = pd_json_get_string(root, "losses");
-    ok = ok && dec && los;
+    ok = ok && dec && los && (budget <= 0 || steps >= (double)budget);
     const pd_json *last = NULL;
+    double at = 0;
     for (const pd_json *row = ok ? curve->child : NULL; row; row = row->next) {
         const char *w = pd_json_get_string(row, "weights");
-        if (w && !strcmp(w, weights_name(ema))) last = row;
+        double step;
+        if (w && !strcmp(w, weights_name(ema)) && pd_json_get_number(row, "step", &step) &&
+            (budget <= 0 || step <= (double)budget))
+            last = row, at = step;
     }
     ok = ok && last && pd_json_get_number(last, "fd", &r->fd) && pd_json_get_number(last, "class_acc", &r->class_acc) &&
          pd_json_get_number(last, "grid_score", &r->grid) && pd_json_get_number(last, "kid", &r->kid) &&
@@ -109,7 +117,7 @@ static bool read_record(const char *path, const char *key, int ema, run_result *
     if (ok) {
         snprintf(r->decoder, sizeof r->decoder, "%s", dec);
         snprintf(r->losses, sizeof r->losses, "%s", los);
-        r->steps = (long)steps;
+        r->steps = (long)at;
         r->train_ips = secs > 0 ? steps * batch / secs : 0;
     }
     pd_json_free(doc);
@@ -393,6 +401,54 @@ static pd_status write_reports(const ablation *a, const summary *sm, const char 
 
 #define ABLATE_OUT_MAX 800
 
+/* "name" of "dir/name.ini" into buf. */
+static void config_label(const char *path, char *buf, size_t size) {
+    const char *nm = base_name(path);
+    snprintf(buf, size, "%.*s", (int)strcspn(nm, "."), nm);
+}
+
+/* DIR/<i>-<name>/seed<seed> */
+static void run_dir_of(const pd_ablate_opts *o, int i, int seed, char *buf, size_t size) {
+    char label[128];
+    config_label(o->names[i], label, sizeof label);
+    snprintf(buf, size, "%s/%d-%s/seed%d", o->out_dir, i, label, seed);
+}
+
+/* One run of config i with a seed: read from its record when there is one
+ * for these settings (copied into RESULTS when missing there), else trained
+ * (or continued) and recorded. */
+static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
+    const pd_ablate_opts *o = a->o;
+    char dir[1024], rec[1100], res[1300] = "", sub[1100], label[128], key[20];
+    config_label(o->names[i], label, sizeof label);
+    run_dir_of(o, i, seed, dir, sizeof dir);
+    snprintf(rec, sizeof rec, "%s/result.json", dir);
+    if (o->results_dir) {
+        snprintf(sub, sizeof sub, "%s/%s", o->results_dir, label);
+        snprintf(res, sizeof res, "%s/seed%d.json", sub, seed);
+    }
+    run_key(o, &a->cfgs[i], seed, key, sizeof key);
+    pd_status st = PD_OK;
+    if (res[0] && read_record(res, key, o->ema, o->steps, r)) {
+        if (o->verbose) fprintf(stderr, "pixeldit: %s seed %d: recorded in %s\n", label, seed, res);
+        return PD_OK;
+    }
+    if (!read_record(rec, key, o->ema, o->steps, r)) {
+        if ((st = pd_eval_make_dir(dir))) return st;
+        if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], seed, dir);
+        if ((st = train_run(a, i, seed, dir, key, rec))) return st;
+        if (!read_record(rec, key, o->ema, o->steps, r))
+            return pd_fail(PD_ERR_FORMAT, "%s: the record just written cannot be read back", rec);
+        if (o->verbose)
+            fprintf(stderr, "pixeldit: %s seed %d: FD %.3f, KID %.5f, class accuracy %.3f, grid score %.3f\n",
+                    label, seed, r->fd, r->kid, r->class_acc, r->grid);
+    } else if (o->verbose) {
+        fprintf(stderr, "pixeldit: %s seed %d: done before (%s)\n", label, seed, rec);
+    }
+    if (res[0] && ((st = pd_eval_make_dir(sub)) || (st = copy_file(rec, res)))) return st;
+    return PD_OK;
+}
+
 /* The configs as ablate trains them: the protocol of the first config's
  * [eval] (with the command line's overrides) in every one, curves every
  * eval_every steps (or only at the end). */
@@ -473,60 +529,33 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
     if (!sm || !grids || !n_grid || !fd || !acc) st = pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
     if (!st) st = pd_eval_fd_floor(&a.ref, e->n, 1, &a.floor_fd);
     if (!st) st = ceiling(&a, &a.ceil_fd);
+    run_result *rr = calloc((size_t)o->n_configs * o->seeds, sizeof *rr);
+    if (!rr && !st) st = pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
+    /* seed-major: a study stopped part-way has every config at the first seeds */
+    for (int k = 0; k < o->seeds && !st && !g_stop; k++)
+        for (int i = 0; i < o->n_configs && !st && !g_stop; i++)
+            st = ensure_run(&a, i, o->seed0 + k, &rr[(size_t)i * o->seeds + k]);
     for (int i = 0; i < o->n_configs && !st && !g_stop; i++) {
         if (!(grids[i] = calloc((size_t)keep * per, sizeof(float)))) {
             st = pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
             break;
         }
+        char dir[1024];
+        run_dir_of(o, i, o->seed0, dir, sizeof dir);
+        n_grid[i] = read_grid(dir, grids[i], keep, C, S) ? keep : 0;
         double grid = 0, ips = 0, steps = 0, kid = 0, fd_rand = 0;
-        for (int k = 0; k < o->seeds && !st && !g_stop; k++) {
-            char dir[1024], rec[1100], res[1300], sub[1100], base[128];
-            const char *nm = base_name(o->names[i]);
-            snprintf(base, sizeof base, "%.*s", (int)strcspn(nm, "."), nm);
-            snprintf(dir, sizeof dir, "%s/%d-%s/seed%d", o->out_dir, i, base, o->seed0 + k);
-            snprintf(rec, sizeof rec, "%s/result.json", dir);
-            res[0] = '\0';
-            if (o->results_dir) {
-                snprintf(sub, sizeof sub, "%s/%s", o->results_dir, base);
-                snprintf(res, sizeof res, "%s/seed%d.json", sub, o->seed0 + k);
-            }
-            run_result r;
-            char key[20];
-            run_key(o, &a.cfgs[i], o->seed0 + k, key, sizeof key);
-            bool have = res[0] && read_record(res, key, o->ema, &r);
-            if (!have && read_record(rec, key, o->ema, &r)) {
-                have = true;
-                if (res[0] && ((st = pd_eval_make_dir(sub)) || (st = copy_file(rec, res)))) break;
-            }
-            if (have) {
-                if (o->verbose) fprintf(stderr, "pixeldit: %s seed %d: done before (%s)\n", o->names[i],
-                                        o->seed0 + k, res[0] ? res : rec);
-            } else {
-                if ((st = pd_eval_make_dir(dir))) break;
-                if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], o->seed0 + k, dir);
-                if ((st = train_run(&a, i, o->seed0 + k, dir, key, rec))) break;
-                if (!read_record(rec, key, o->ema, &r)) {
-                    st = pd_fail(PD_ERR_FORMAT, "%s: the record just written cannot be read back", rec);
-                    break;
-                }
-                if (res[0] && ((st = pd_eval_make_dir(sub)) || (st = copy_file(rec, res)))) break;
-                if (o->verbose)
-                    fprintf(stderr, "pixeldit: %s seed %d: FD %.3f, KID %.5f, class accuracy %.3f, grid score %.3f\n",
-                            o->names[i], o->seed0 + k, r.fd, r.kid, r.class_acc, r.grid);
-            }
-            if (k == 0) {
-                sm[i].first = r;
-                n_grid[i] = read_grid(dir, grids[i], keep, C, S) ? keep : 0;
-            }
-            fd[k] = r.fd, acc[k] = r.class_acc;
-            grid += r.grid / o->seeds, ips += r.train_ips / o->seeds, steps += (double)r.steps / o->seeds;
-            kid += r.kid / o->seeds, fd_rand += r.fd_rand / o->seeds;
+        for (int k = 0; k < o->seeds; k++) {
+            const run_result *r = &rr[(size_t)i * o->seeds + k];
+            fd[k] = r->fd, acc[k] = r->class_acc;
+            grid += r->grid / o->seeds, ips += r->train_ips / o->seeds, steps += (double)r->steps / o->seeds;
+            kid += r->kid / o->seeds, fd_rand += r->fd_rand / o->seeds;
         }
-        if (st || g_stop) break;
+        sm[i].first = rr[(size_t)i * o->seeds];
         sm[i].fd = mean_of(fd, o->seeds), sm[i].fd_sd = sd_of(fd, o->seeds);
         sm[i].acc = mean_of(acc, o->seeds), sm[i].acc_sd = sd_of(acc, o->seeds);
         sm[i].grid = grid, sm[i].ips = ips, sm[i].steps = steps, sm[i].kid = kid, sm[i].fd_rand = fd_rand;
     }
+    free(rr);
     if (!st && g_stop) st = pd_fail(PD_ERR_INTERRUPTED, "ablate: interrupted; run the same command again to resume");
     if (!st) {
         size_t need = pd_ablate_config_diff(o->configs, o->n_configs, NULL, 0);

@@ -78,7 +78,7 @@ sed -i 's/lr = 2e-3/lr = 3e-3/' "$tmp/b.ini"
 check "ablate after a config change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 20 --sample-steps 1 \
   --out "$tmp/abl"
 expect_in_output "the changed config is run again" "ablate: .*b.ini, seed 0 ->"
-expect_in_output "the unchanged one is not" "a.ini: done before"
+expect_in_output "the unchanged one is not" "pixeldit: a seed 0: done before"
 check "eval --help" 0 "$bin" eval --help
 check "ablate --help" 0 "$bin" ablate --help
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
