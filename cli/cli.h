@@ -22,6 +22,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_data(int argc, char **argv); /* cmd_data.c: pack, info */
 
 /* Prints "pixeldit: <what>: <last error>" and returns CLI_ERR. */

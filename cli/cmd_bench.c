@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "pixeldit/bench.h"
 #include "pixeldit/dist.h"
+#include "pixeldit/eval.h"
+#include "pixeldit/runtime.h"
 
 static const char *epilog =
     "Data is synthetic (config shape, uniform pixels); a training step is exactly the\n"
@@ -119,6 +121,11 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_o
     fprintf(f, ",\n");
     fprintf(f, "  \"ranks\": %d,\n  \"allreduce\": {\"median_s\": %.6g, \"min_s\": %.6g},\n", r->ranks,
             r->reduce.median_s, r->reduce.min_s);
+    fprintf(f, "  \"machine\": ");
+    pd_machine_json(f);
+    fprintf(f, ",\n  \"commit\": ");
+    json_str(f, pd_build_commit());
+    fprintf(f, ",\n");
     fprintf(f, "  \"params\": %zu,\n  \"batch\": %d,\n  \"threads\": %d,\n  \"blas_core\": \"%s\",\n",
             r->params, r->batch, r->threads, r->blas_core);
     fprintf(f, "  \"openblas_coretype\": ");

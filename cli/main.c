@@ -26,6 +26,7 @@ static const char *usage =
     "  plot LOG.csv...   draw training logs (loss, loss parts, lr) as a PNG\n"
     "  eval              score samples: FD, class accuracy, patch-grid score\n"
     "  ablate CONFIG...  train and evaluate configs on one budget, side by side\n"
+    "  report STUDY...   the study's tables, plots and verdict from its run records\n"
     "  data pack SRC     decode an image folder once into a packed file (data --help)\n"
     "  version           print the version and the BLAS kernel\n"
     "\n"
@@ -79,6 +80,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "plot")) rc = cmd_plot(argc - 1, argv + 1);
     else if (!strcmp(cmd, "eval")) rc = cmd_eval(argc - 1, argv + 1);
     else if (!strcmp(cmd, "ablate")) rc = cmd_ablate(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "report")) rc = cmd_report(argc - 1, argv + 1);
     else if (!strcmp(cmd, "data")) rc = cmd_data(argc - 1, argv + 1);
     else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pixeldit %s (plugin ABI %d.%d), OpenBLAS core %s\n", pd_version(), PD_PLUGIN_ABI_MAJOR,

@@ -217,6 +217,8 @@ static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const
     if (o->steps > 0 && !strcmp(old_key, key)) {
         long done = checkpoint_step(ckpt, NULL);
         if (done > 0 && done <= o->steps) resume = ckpt, steps = o->steps - done;
+        if (resume && steps > 0 && o->verbose)
+            fprintf(stderr, "pixeldit: ablate: resuming %s from its checkpoint at step %ld\n", dir, done);
     }
     pd_status st = PD_OK;
     if (!resume) {

@@ -45,8 +45,6 @@ typedef struct pd_run_record {
 
 /* Writes the record as JSON (atomically, through NAME.tmp.<pid>). */
 pd_status pd_run_record_write(const char *path, const pd_run_record *r);
-/* {"cpu": ..., "kernel": ..., "threads": ..., "blas_core": ...} */
-void pd_machine_json(FILE *f);
 
 /* mkdir -p */
 pd_status pd_eval_make_dir(const char *path);

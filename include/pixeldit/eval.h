@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pixeldit/config.h"
 #include "pixeldit/data.h"
@@ -251,6 +252,31 @@ pd_status pd_ablate_run(const pd_ablate_opts *o);
 /* Async-signal-safe: stops the current training run (it saves) and the
  * ablation after it. */
 void pd_ablate_request_stop(void);
+
+/* The machine as a JSON object, {"cpu": "model name", "kernel": uname -r,
+ * "threads": N, "blas_core": OpenBLAS's kernel}: what every run record and
+ * bench file names so that another machine's numbers can be told apart. */
+void pd_machine_json(FILE *f);
+
+/* ---- the study report ---------------------------------------------------------- */
+
+/* `pixeldit report`: regenerates the results page from study folders
+ * (results/<study>/<config>/seed<k>.json from ablate --results, and
+ * results/<study>/bench/<config>*.json from pixeldit bench --json): the
+ * verdict table, per-regime tables at equal steps and equal compute with
+ * paired 95% intervals, and the plots. */
+typedef struct pd_report_opts {
+    int n_studies;
+    const char *const *studies; /* study folders; each one's baseline is the config named like the folder */
+    const char *out;            /* the markdown page */
+    const char *plot_dir;       /* where the PNGs go */
+    const char *plot_link;      /* how the page links to plot_dir (NULL: plot_dir) */
+    const char *notes;          /* the design notes' predictions (INI: [suffix] mechanism, fid_gain, overhead) */
+    const char *text;           /* markdown appended after the tables (hand-written reading), or NULL */
+    const char *weights;        /* "ema1" (NULL) or "raw" */
+    const char *command;        /* the command line, quoted in the page */
+} pd_report_opts;
+pd_status pd_report_write(const pd_report_opts *o);
 
 /* The keys (section.key) whose resolved values differ between configs,
  * outside [decoder], [loss] and [attention], as "section.key: v0 | v1 | ..."

@@ -79,6 +79,39 @@ check "ablate after a config change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" -
   --out "$tmp/abl"
 expect_in_output "the changed config is run again" "ablate: .*b.ini, seed 0 ->"
 expect_in_output "the unchanged one is not" "pixeldit: a seed 0: done before"
+# the study machinery: curves, two seeds, records under a results folder,
+# bench step times, the report; then a longer budget continues the runs
+check "ablate with curves and two seeds" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --seeds 2 \
+  --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
+expect_file "eval.csv has a row per step and weights" "$tmp/study/1-b/seed1/eval.csv" '^2,16,.*,raw,20,euler,1,1,'
+expect_file "eval.csv header" "$tmp/study/0-a/seed0/eval.csv" '^step,images,train_seconds,train_gflops,weights'
+for f in a/seed0 a/seed1 b/seed0 b/seed1; do
+  expect_file "record $f" "$tmp/res/a/$f.json" '"format": "pixeldit-run-1"'
+done
+expect_file "the record names the machine" "$tmp/res/a/a/seed1.json" '"machine": {"cpu": '
+expect_file "the record holds the curve" "$tmp/res/a/b/seed0.json" '"kid_rand": '
+expect_file "the record holds the config" "$tmp/res/a/b/seed0.json" 'freq_loss'
+mkdir -p "$tmp/res/a/bench"
+for c in a b; do
+  check "bench $c for the step time" 0 "$bin" bench "$tmp/$c.ini" --steps 2 --warmup 1 --sample-steps 0 --no-peak \
+    --quiet --json "$tmp/res/a/bench/$c.json"
+done
+check "report" 0 "$bin" report "$tmp/res/a" --out "$tmp/page.md" --plots "$tmp/plots"
+expect_file "report: verdict table" "$tmp/page.md" '^## Verdict'
+expect_file "report: equal steps" "$tmp/page.md" '^### At equal steps (2)'
+expect_file "report: paired difference with an interval" "$tmp/page.md" '^| b | jit_final_layer | v_loss+freq_loss | 2 | .* \[.*, .*\]'
+expect_file "report: equal compute" "$tmp/page.md" '^### At equal compute'
+[[ -s "$tmp/plots/a_fd_steps.png" && -s "$tmp/plots/a_fd_seconds.png" ]] && echo "ok   report plots" \
+  || { echo "FAIL report plots"; fails=$((fails + 1)); }
+check "a longer budget continues the recorded runs" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 3 --seeds 2 \
+  --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
+expect_in_output "from its checkpoint" "resum"
+expect_file "the curve grew" "$tmp/res/a/b/seed1.json" '"step": 3,'
+check "report without a baseline's records" 1 "$bin" report "$tmp/res" --out "$tmp/p2.md" --plots "$tmp/plots"
+expect_in_output "the missing baseline is named" "no records of the baseline config 'res'"
+printf '{"format": "pixeldit-run-1", "curve": 5}' >"$tmp/res/a/a/seed7.json"
+check "a broken record is refused" 1 "$bin" report "$tmp/res/a" --out "$tmp/p3.md" --plots "$tmp/plots"
+expect_in_output "naming the file" "seed7.json: expected an array \"curve\""
 check "eval --help" 0 "$bin" eval --help
 check "ablate --help" 0 "$bin" ablate --help
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"

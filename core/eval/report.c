@@ -1,0 +1,355 @@
+/* `pixeldit report`: the study tables, plots and verdict of
+ * docs/results.md, regenerated from the run records under results/ (and
+ * the step times measured by `pixeldit bench`), so that every number in the
+ * page can be checked against its data. Statistics: docs/results.md,
+ * "How to read the tables". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "eval_internal.h"
+#include "io/file_open.h"
+#include "plot/chart.h"
+#include "study.h"
+
+/* What the design notes predicted for one mechanism ([suffix] sections of
+ * the notes file: mechanism, fid_gain, overhead). */
+typedef struct {
+    char suffix[32], mechanism[96], fid_gain[64], overhead[64];
+} prediction;
+
+typedef struct {
+    int n;
+    prediction p[16];
+} predictions;
+
+static int on_prediction(void *user, const char *section, const char *key, const char *value) {
+    predictions *ps = user;
+    int i = 0;
+    while (i < ps->n && strcmp(ps->p[i].suffix, section)) i++;
+    if (i == ps->n) {
+        if (ps->n == 16) return 0;
+        memset(&ps->p[ps->n], 0, sizeof ps->p[0]);
+        snprintf(ps->p[ps->n++].suffix, sizeof ps->p[0].suffix, "%s", section);
+    }
+    prediction *p = &ps->p[i];
+    if (!strcmp(key, "mechanism")) snprintf(p->mechanism, sizeof p->mechanism, "%s", value);
+    else if (!strcmp(key, "fid_gain")) snprintf(p->fid_gain, sizeof p->fid_gain, "%s", value);
+    else if (!strcmp(key, "overhead")) snprintf(p->overhead, sizeof p->overhead, "%s", value);
+    else return 0;
+    return 1;
+}
+
+static pd_status load_predictions(const char *path, predictions *ps) {
+    memset(ps, 0, sizeof *ps);
+    if (!path) return PD_OK;
+    FILE *f = pd_fopen_regular(path, "design notes", PD_ERR_IO);
+    if (!f) return PD_ERR_IO;
+    int rc = ini_parse_file(f, on_prediction, ps);
+    fclose(f);
+    if (rc) return pd_fail(PD_ERR_CONFIG, "%s:%d: expected [suffix] sections with mechanism, fid_gain, overhead",
+                           path, rc);
+    return PD_OK;
+}
+
+/* "jitlike-unet" -> "unet" when the baseline is "jitlike"; the baseline
+ * itself -> "". */
+static const char *suffix_of(const study *s, int c) {
+    const char *n = s->configs[c].name, *b = s->configs[0].name;
+    size_t bl = strlen(b);
+    if (c == 0) return "";
+    return strncmp(n, b, bl) == 0 && n[bl] == '-' ? n + bl + 1 : n;
+}
+
+/* Effect of a paired difference of a lower-is-better metric. */
+typedef enum { EFFECT_NONE, EFFECT_HELPS, EFFECT_HURTS, EFFECT_UNKNOWN } effect;
+static effect effect_of(const study_pair *p) {
+    if (p->n < 2 || !isfinite(p->lo)) return EFFECT_UNKNOWN;
+    return p->hi < 0 ? EFFECT_HELPS : p->lo > 0 ? EFFECT_HURTS : EFFECT_NONE;
+}
+
+/* "-3.21 [-5.0, -1.4] (-12%)" */
+static void fmt_diff(char *buf, size_t n, const study_pair *p, const char *fmt) {
+    if (p->n == 0 || !isfinite(p->diff)) {
+        snprintf(buf, n, "n/a");
+        return;
+    }
+    char d[24], lo[24], hi[24];
+    snprintf(d, sizeof d, fmt, p->diff);
+    if (p->n < 2) {
+        snprintf(buf, n, "%s (1 seed)", d);
+        return;
+    }
+    snprintf(lo, sizeof lo, fmt, p->lo), snprintf(hi, sizeof hi, fmt, p->hi);
+    double pct = p->base_mean != 0 ? 100 * p->diff / p->base_mean : NAN;
+    snprintf(buf, n, "%s [%s, %s] (%+.0f%%)%s", d, lo, hi, pct,
+             effect_of(p) == EFFECT_HELPS ? " **better**" : effect_of(p) == EFFECT_HURTS ? " **worse**" : "");
+}
+
+/* The step of config c with the baseline's training seconds at steps S:
+ * S * t_0 / t_c; NAN without step times. */
+static double equal_compute_steps(const study *s, int c, double S) {
+    double t0 = s->configs[0].step_time, tc = s->configs[c].step_time;
+    return t0 > 0 && tc > 0 ? S * t0 / tc : NAN;
+}
+
+/* Mean over runs of metric m at each of run 0's points, as a series; x =
+ * steps * xscale. */
+static void mean_curve(const study_config *c, study_metric m, double xscale, double *x, double *y, int *n) {
+    const study_run *r0 = &c->runs[0];
+    *n = r0->n_points;
+    for (int p = 0; p < r0->n_points; p++) {
+        double sum = 0;
+        int k = 0;
+        for (int i = 0; i < c->n_runs; i++) {
+            double v = study_at(&c->runs[i], m, r0->step[p]);
+            if (isfinite(v)) sum += v, k++;
+        }
+        x[p] = r0->step[p] * xscale;
+        y[p] = k ? sum / k : NAN;
+    }
+}
+
+/* FD against steps (seconds = false) or against the training seconds of
+ * bench's step times (true): each seed faint, the mean bold. */
+static pd_status plot_study(const study *s, study_metric m, bool seconds, const char *path) {
+    int max_series = s->n_configs * (1 + STUDY_MAX_SEEDS);
+    pd_chart_series *series = calloc((size_t)max_series, sizeof *series);
+    double *buf = malloc((size_t)max_series * 2 * STUDY_MAX_POINTS * sizeof(double));
+    if (!series || !buf) {
+        free(series), free(buf);
+        return pd_fail(PD_ERR_NOMEM, "report: out of memory");
+    }
+    int ns = 0;
+    double *next = buf;
+    for (int c = 0; c < s->n_configs; c++) {
+        const study_config *cc = &s->configs[c];
+        double xs = seconds ? cc->step_time : 1;
+        if (seconds && !(xs > 0)) continue;
+        for (int k = 0; k < cc->n_runs; k++) {
+            const study_run *r = &cc->runs[k];
+            double *x = next, *y = next + STUDY_MAX_POINTS;
+            next += 2 * STUDY_MAX_POINTS;
+            for (int p = 0; p < r->n_points; p++) x[p] = r->step[p] * xs, y[p] = r->v[m][p];
+            series[ns++] = (pd_chart_series){.x = x, .y = y, .n = r->n_points, .color = c, .alpha = 0.3, .width = 1};
+        }
+        double *x = next, *y = next + STUDY_MAX_POINTS;
+        next += 2 * STUDY_MAX_POINTS;
+        int n;
+        mean_curve(cc, m, xs, x, y, &n);
+        series[ns++] = (pd_chart_series){.label = cc->name, .x = x, .y = y, .n = n, .color = c, .width = 2.5};
+    }
+    char title[200];
+    snprintf(title, sizeof title, "%s: %s (mean of %s seeds bold, each seed faint; lower is better)", s->name,
+             study_metric_label[m], s->configs[0].n_runs > 1 ? "the" : "its");
+    pd_chart chart = {.title = title,
+                      .x_label = seconds ? "training seconds (steps x bench step time, quiet machine)" : "steps",
+                      .y_label = study_metric_label[m], .y_log = true, .series = series, .n_series = ns,
+                      .width = 960, .height = 540};
+    pd_status st = ns ? pd_chart_write_png(&chart, path) : PD_OK;
+    free(series), free(buf);
+    return st;
+}
+
+/* The verdict of one mechanism in one regime from its two FD comparisons. */
+static const char *regime_verdict(effect steps, effect compute, bool have_compute) {
+    if (have_compute && compute == EFFECT_HELPS) return "helps at equal compute";
+    if (steps == EFFECT_HELPS) return have_compute ? "helps at equal steps only" : "helps at equal steps";
+    if ((have_compute && compute == EFFECT_HURTS) || steps == EFFECT_HURTS) return "hurts";
+    if (steps == EFFECT_UNKNOWN) return "too few seeds";
+    return "no detectable effect";
+}
+
+typedef struct {
+    const study *studies;
+    int n;
+    const predictions *ps;
+    FILE *md;
+    const char *plot_dir, *plot_link;
+} report;
+
+static void study_section(report *rp, const study *s) {
+    FILE *md = rp->md;
+    double S = study_common_steps(s);
+    fprintf(md, "\n## Regime `%s`\n\n", s->name);
+    fprintf(md, "Records: `%s/` (%d configs). Protocol of every curve point: %s, batch %d. Equal steps: %.0f "
+            "(the last step every run reached).", s->path, s->n_configs, s->protocol, s->batch_size, S);
+    const study_run *r0 = &s->configs[0].runs[0];
+    fprintf(md, " FD floor (real training images, same n) %.2f, ceiling (untrained model) %.1f.\n\n",
+            r0->fd_floor, r0->fd_ceiling);
+    fprintf(md, "Trained on: %s; commit %s", r0->machine, r0->commit);
+    bool mixed = false;
+    for (int c = 0; c < s->n_configs; c++)
+        for (int k = 0; k < s->configs[c].n_runs; k++)
+            mixed |= strcmp(s->configs[c].runs[k].commit, r0->commit) != 0;
+    fprintf(md, "%s. Step times: `pixeldit bench` on %s.\n\n", mixed ? " (and others, see the records)" : "",
+            s->configs[0].bench_files ? s->configs[0].bench_machine : "(none measured yet)");
+    /* the plateau: how much the baseline's FD still moved over the last third */
+    study_pair late = study_compare(s, 0, M_FD, S, S), early = study_compare(s, 0, M_FD, 2 * S / 3, 2 * S / 3);
+    if (late.n && early.n && isfinite(early.mean))
+        fprintf(md, "Baseline FD at step %.0f: %.2f, at step %.0f: %.2f: it improved by %.1f%% over the last third "
+                "of the run (the study asks for less than 5%%).\n\n", 2 * S / 3, early.mean, S, late.mean,
+                100 * (1 - late.mean / early.mean));
+    fprintf(md, "### At equal steps (%.0f)\n\n", S);
+    fprintf(md, "| config | decoder | losses | seeds | FD | ΔFD vs baseline [95%% CI] | KID ×1000 | ΔKID ×1000 [95%% CI] "
+            "| FD (random net) | ΔFD random net [95%% CI] | precision | recall | class acc |\n");
+    fprintf(md, "|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---:|\n");
+    for (int c = 0; c < s->n_configs; c++) {
+        const study_config *cc = &s->configs[c];
+        study_pair fd = study_compare(s, c, M_FD, S, S), fr = study_compare(s, c, M_FD_RAND, S, S);
+        study_pair kid = study_compare(s, c, M_KID, S, S), pr = study_compare(s, c, M_PRECISION, S, S);
+        study_pair rc = study_compare(s, c, M_RECALL, S, S), acc = study_compare(s, c, M_CLASS_ACC, S, S);
+        kid.mean *= 1000, kid.sd *= 1000, kid.diff *= 1000, kid.lo *= 1000, kid.hi *= 1000;
+        char dfd[160], dkid[160], dfr[160];
+        fmt_diff(dfd, sizeof dfd, &fd, "%+.2f"), fmt_diff(dkid, sizeof dkid, &kid, "%+.2f");
+        fmt_diff(dfr, sizeof dfr, &fr, "%+.3f");
+        fprintf(md, "| %s | %s | %s | %d | %.2f ± %.2f | %s | %.2f | %s | %.3f | %s | %.3f | %.3f | %.3f |\n", cc->name,
+                cc->decoder, cc->losses, fd.n, fd.mean, isfinite(fd.sd) ? fd.sd : 0, c ? dfd : "(baseline)",
+                kid.mean, c ? dkid : "", fr.mean, c ? dfr : "", pr.mean, rc.mean, acc.mean);
+    }
+    fprintf(md, "\n### At equal compute (the baseline's training seconds at step %.0f)\n\n", S);
+    if (!(s->configs[0].step_time > 0)) {
+        fprintf(md, "No step times in `%s/bench/` yet: run `scripts/study.sh bench` on a quiet machine.\n\n", s->path);
+    } else {
+        fprintf(md, "| config | step time (s) | overhead | FLOPs/image (G) | FLOP overhead | steps at equal compute | "
+                "FD | ΔFD vs baseline [95%% CI] | ΔFD random net [95%% CI] |\n");
+        fprintf(md, "|---|---:|---:|---:|---:|---:|---:|---|---|\n");
+        for (int c = 0; c < s->n_configs; c++) {
+            const study_config *cc = &s->configs[c];
+            double sc = equal_compute_steps(s, c, S);
+            study_pair fd = study_compare(s, c, M_FD, sc, S), fr = study_compare(s, c, M_FD_RAND, sc, S);
+            char dfd[160], dfr[160], st[32];
+            fmt_diff(dfd, sizeof dfd, &fd, "%+.2f"), fmt_diff(dfr, sizeof dfr, &fr, "%+.3f");
+            if (cc->step_time > 0) snprintf(st, sizeof st, "%.4f", cc->step_time);
+            else snprintf(st, sizeof st, "n/a");
+            fprintf(md, "| %s | %s | %+.0f%% | %.3f | %+.0f%% | %.0f | %.2f | %s | %s |\n", cc->name, st,
+                    100 * (cc->step_time / s->configs[0].step_time - 1), cc->flops / 1e9,
+                    100 * (cc->flops / s->configs[0].flops - 1), sc, fd.mean, c ? dfd : "(baseline)",
+                    c ? dfr : "");
+        }
+        fprintf(md, "\nA config slower than the baseline is read at an earlier step of its curve; n/a: its "
+                "first evaluation comes after that step.\n\n");
+    }
+    char png[1200];
+    snprintf(png, sizeof png, "%s/%s_fd_steps.png", rp->plot_dir, s->name);
+    if (!plot_study(s, M_FD, false, png)) fprintf(md, "![FD against steps](%s/%s_fd_steps.png)\n\n", rp->plot_link, s->name);
+    if (s->configs[0].step_time > 0) {
+        snprintf(png, sizeof png, "%s/%s_fd_seconds.png", rp->plot_dir, s->name);
+        if (!plot_study(s, M_FD, true, png))
+            fprintf(md, "![FD against training seconds](%s/%s_fd_seconds.png)\n\n", rp->plot_link, s->name);
+    }
+    snprintf(png, sizeof png, "%s/%s_fd_rand_steps.png", rp->plot_dir, s->name);
+    if (!plot_study(s, M_FD_RAND, false, png))
+        fprintf(md, "![FD in the random network's space against steps](%s/%s_fd_rand_steps.png)\n\n", rp->plot_link,
+                s->name);
+}
+
+static void verdict_section(report *rp) {
+    FILE *md = rp->md;
+    fprintf(md, "## Verdict\n\n");
+    fprintf(md, "ΔFD: the mechanism's FD minus the baseline's, seed by seed (same seed: same data order, noise and "
+            "t), mean and 95%% t interval; negative is better. A mechanism helps where the interval lies below 0.\n\n");
+    fprintf(md, "| mechanism | design notes: FID gain | design notes: overhead |");
+    for (int i = 0; i < rp->n; i++)
+        fprintf(md, " `%s`: overhead | `%s`: ΔFD equal steps | `%s`: ΔFD equal compute | `%s` |", rp->studies[i].name,
+                rp->studies[i].name, rp->studies[i].name, rp->studies[i].name);
+    fprintf(md, " verdict |\n|---|---|---|");
+    for (int i = 0; i < rp->n; i++) fprintf(md, "---:|---|---|---|");
+    fprintf(md, "---|\n");
+    for (int pi = 0; pi < rp->ps->n; pi++) {
+        const prediction *p = &rp->ps->p[pi];
+        fprintf(md, "| %s | %s | %s |", p->mechanism, p->fid_gain, p->overhead);
+        int helps_compute = 0, helps_steps = 0, hurts = 0, measured = 0;
+        for (int i = 0; i < rp->n; i++) {
+            const study *s = &rp->studies[i];
+            int c = -1;
+            for (int j = 1; j < s->n_configs; j++)
+                if (!strcmp(suffix_of(s, j), p->suffix)) c = j;
+            if (c < 0) {
+                fprintf(md, " – | not run | not run | |");
+                continue;
+            }
+            measured++;
+            double S = study_common_steps(s), sc = equal_compute_steps(s, c, S);
+            study_pair a = study_compare(s, c, M_FD, S, S), b = study_compare(s, c, M_FD, sc, S);
+            char da[160], db[160], ov[32];
+            fmt_diff(da, sizeof da, &a, "%+.2f"), fmt_diff(db, sizeof db, &b, "%+.2f");
+            bool have_b = isfinite(sc);
+            if (s->configs[c].step_time > 0 && s->configs[0].step_time > 0)
+                snprintf(ov, sizeof ov, "%+.0f%%", 100 * (s->configs[c].step_time / s->configs[0].step_time - 1));
+            else snprintf(ov, sizeof ov, "n/a");
+            const char *v = regime_verdict(effect_of(&a), effect_of(&b), have_b);
+            fprintf(md, " %s | %s | %s | %s |", ov, da, have_b ? db : "n/a (no step times)", v);
+            helps_compute += have_b && effect_of(&b) == EFFECT_HELPS;
+            helps_steps += effect_of(&a) == EFFECT_HELPS;
+            hurts += (have_b && effect_of(&b) == EFFECT_HURTS) || effect_of(&a) == EFFECT_HURTS;
+        }
+        const char *verdict = !measured ? "not measured"
+                              : helps_compute == measured && !hurts ? "**keep**"
+                              : helps_compute ? "**helps only** where the table says so"
+                              : helps_steps ? "**helps only** at equal steps (when compute is not the limit)"
+                                            : "**drop**";
+        fprintf(md, " %s |\n", verdict);
+    }
+    fprintf(md, "\nRecommended default per regime (lowest mean FD at equal compute among the configs whose "
+            "interval excludes 0 in their favour; the baseline when none):\n\n");
+    for (int i = 0; i < rp->n; i++) {
+        const study *s = &rp->studies[i];
+        double S = study_common_steps(s), best = INFINITY;
+        int pick = 0;
+        for (int c = 1; c < s->n_configs; c++) {
+            double sc = equal_compute_steps(s, c, S);
+            study_pair b = study_compare(s, c, M_FD, isfinite(sc) ? sc : S, S);
+            if (effect_of(&b) == EFFECT_HELPS && b.mean < best) best = b.mean, pick = c;
+        }
+        fprintf(md, "- `%s`: `configs/%s.ini`%s\n", s->name, s->configs[pick].name,
+                s->configs[0].step_time > 0 ? "" : " (equal steps: no step times measured yet)");
+    }
+    fprintf(md, "\n");
+}
+
+pd_status pd_report_write(const pd_report_opts *o) {
+    if (o->n_studies < 1) return pd_fail(PD_ERR_ARG, "report: needs at least one study folder");
+    study *studies = calloc((size_t)o->n_studies, sizeof *studies);
+    predictions ps;
+    if (!studies) return pd_fail(PD_ERR_NOMEM, "report: out of memory");
+    pd_status st = load_predictions(o->notes, &ps);
+    int loaded = 0;
+    for (int i = 0; i < o->n_studies && !st; i++, loaded++)
+        st = study_load(o->studies[i], NULL, o->weights ? o->weights : "ema1", &studies[i]);
+    if (!st) st = pd_eval_make_dir(o->plot_dir);
+    char tmp[1200];
+    int fd = st ? -1 : pd_tmp_create(o->out, tmp, sizeof tmp);
+    FILE *md = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!st && !md) {
+        if (fd >= 0) pd_tmp_abandon(fd, tmp);
+        st = PD_ERR_IO;
+    }
+    if (!st) {
+        fprintf(md, "<!-- generated by `%s` from the run records it names; do not edit: the text after the tables "
+                "comes from %s -->\n# Results: which pixel-level mechanism is worth its cost\n\n", o->command,
+                o->text ? o->text : "(none)");
+        report rp = {.studies = studies, .n = o->n_studies, .ps = &ps, .md = md, .plot_dir = o->plot_dir,
+                     .plot_link = o->plot_link ? o->plot_link : o->plot_dir};
+        verdict_section(&rp);
+        for (int i = 0; i < o->n_studies; i++) study_section(&rp, &studies[i]);
+        if (o->text) {
+            FILE *t = pd_fopen_regular(o->text, "report text", PD_ERR_IO);
+            if (!t) st = PD_ERR_IO;
+            else {
+                fprintf(md, "\n");
+                char buf[4096];
+                for (size_t n; (n = fread(buf, 1, sizeof buf, t)) > 0;) fwrite(buf, 1, n, md);
+                fclose(t);
+            }
+        }
+        if (st) fclose(md), remove(tmp);
+        else st = pd_tmp_commit_stream(md, tmp, o->out);
+    }
+    for (int i = 0; i < loaded; i++) study_free(&studies[i]);
+    free(studies);
+    return st;
+}
