@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The mechanism study of docs/results.md, in parts that resume:
+#   scripts/study.sh run [jitlike|small|all]   train and evaluate every config of a regime at equal
+#                                              steps (seed-major), records into results/<regime>/
+#   scripts/study.sh bench [ROUNDS]            step time of every config on a QUIET machine
+#                                              (alternating rounds; pauses a running study with
+#                                              SIGSTOP and resumes it after), into results/<regime>/bench/
+#   scripts/study.sh report                    regenerate docs/results.md and docs/results/*.png
+# Budgets (constant learning rate after warm-up, so a larger budget continues
+# the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=./build/cli/pixeldit
+what="${1:-run}"
+jitlike=(jitlike jitlike-freq jitlike-bilinear jitlike-deco jitlike-pixeldit jitlike-unet)
+small=(small small-freq small-bilinear small-deco small-pixeldit small-unet)
+# OpenMP threads that sleep instead of spinning when they wait: the study
+# shares the machine with other work (docs/benchmarks.md)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
+configs_of() { local -n list="$1"; printf 'configs/%s.ini ' "${list[@]}"; }
+
+run_regime() { # run_regime NAME STEPS SEEDS
+  local name="$1" steps="$2" seeds="$3"
+  # shellcheck disable=SC2046
+  nice -n 19 "$bin" ablate $(configs_of "$name") --steps "$steps" --seeds "$seeds" --eval-every 250 \
+    --out "runs/study-$name" --results "results/$name"
+}
+
+case "$what" in
+  run)
+    [[ -x "$bin" ]] || scripts/build.sh
+    cache="${XDG_CACHE_HOME:-$HOME/.cache}/pixeldit/featnet-fashion-mnist-pad-32px.safetensors"
+    [[ -f "$cache" ]] || "$bin" eval --train-features --config configs/small.ini
+    regime="${2:-all}"
+    if [[ "$regime" == jitlike || "$regime" == all ]]; then run_regime jitlike "${JITLIKE_STEPS:-2000}" 3; fi
+    if [[ "$regime" == small || "$regime" == all ]]; then run_regime small "${SMALL_STEPS:-1000}" 2; fi
+    ;;
+  bench)
+    rounds="${2:-3}"
+    pids=$(pgrep -f "pixeldit ablate .*--out runs/study-" || true)
+    [[ -n "$pids" ]] && kill -STOP $pids
+    trap '[[ -n "$pids" ]] && kill -CONT $pids' EXIT
+    for r in $(seq 1 "$rounds"); do
+      for regime in jitlike small; do
+        declare -n list="$regime"
+        mkdir -p "results/$regime/bench"
+        for c in "${list[@]}"; do
+          "$bin" bench "configs/$c.ini" --steps 10 --warmup 2 --sample-steps 0 --no-peak --quiet \
+            --json "results/$regime/bench/$c.r$r.json"
+          echo "round $r $c: $(grep -o '"median_s": [0-9.e-]*' "results/$regime/bench/$c.r$r.json" | head -1)"
+        done
+      done
+    done
+    ;;
+  report)
+    "$bin" report results/jitlike results/small --notes results/design_notes.ini --text results/notes.md \
+      --plots docs/results --link results --out docs/results.md
+    ;;
+  *) echo "usage: scripts/study.sh run [jitlike|small|all] | bench [ROUNDS] | report" >&2; exit 2 ;;
+esac
