@@ -88,6 +88,51 @@ static void test_fd_goldens(void **state) {
     pd_st_close(f);
 }
 
+/* KID and precision/recall against numpy's direct formulas
+ * (tests/golden/make_kid_pr_goldens.py). KID sums n^2 kernel values in
+ * double: relative 1e-9; precision and recall are fractions of points,
+ * equal exactly (no point of the random cases lies within rounding of a
+ * ball's edge). */
+static void test_kid_pr_goldens(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/golden/kid_pr/kid_pr_goldens.safetensors", getenv("PIXELDIT_TEST_DIR"));
+    pd_st_file *f;
+    assert_int_equal(pd_st_open(path, &f), PD_OK);
+    const char *cases[] = {"d8", "d32", "d16k5"};
+    for (int c = 0; c < 3; c++) {
+        const pd_st_tensor *t[6];
+        const char *part[6] = {"x", "y", "kid", "precision", "recall", "k"};
+        for (int i = 0; i < 6; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s.%s", cases[c], part[i]);
+            assert_non_null(t[i] = pd_st_find(f, name));
+        }
+        double want[3];
+        for (int i = 0; i < 3; i++) memcpy(&want[i], t[2 + i]->data, sizeof(double));
+        int32_t k;
+        memcpy(&k, t[5]->data, sizeof k);
+        long n = t[0]->shape[0], m = t[1]->shape[0];
+        int d = t[0]->shape[1];
+        double kid = 0, yy = 0, kid2 = 0, prec = -1, rec = -1;
+        assert_int_equal(pd_kid(t[0]->data, n, t[1]->data, m, d, &kid), PD_OK);
+        assert_int_equal(pd_kid_self_sum(t[1]->data, m, d, &yy), PD_OK);
+        assert_int_equal(pd_kid_with_ref(t[0]->data, n, t[1]->data, m, d, yy, &kid2), PD_OK);
+        assert_int_equal(pd_precision_recall(t[1]->data, m, t[0]->data, n, d, k, &prec, &rec), PD_OK);
+        print_message("  %s: KID %.10g (numpy %.10g), precision %.4f (%.4f), recall %.4f (%.4f)\n", cases[c], kid,
+                      want[0], prec, want[1], rec, want[2]);
+        assert_true(fabs(kid - want[0]) <= 1e-9 * fabs(want[0]) + 1e-12);
+        assert_true(kid2 == kid);
+        assert_true(fabs(prec - want[1]) < 1e-12 && fabs(rec - want[2]) < 1e-12);
+    }
+    pd_st_close(f);
+    /* arguments out of range are refused, not read past */
+    float x[8] = {0};
+    double v;
+    assert_int_equal(pd_kid(x, 1, x, 4, 2, &v), PD_ERR_ARG);
+    assert_int_equal(pd_precision_recall(x, 3, x, 3, 2, 3, &v, &v), PD_ERR_ARG);
+}
+
 static void test_fd_zero_and_shift(void **state) {
     (void)state;
     enum { N = 300, D = 16 };
@@ -305,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_cross_entropy_gradcheck),
         cmocka_unit_test(test_cross_entropy_values),
         cmocka_unit_test(test_fd_goldens),
+        cmocka_unit_test(test_kid_pr_goldens),
         cmocka_unit_test(test_fd_zero_and_shift),
         cmocka_unit_test(test_class_accuracy),
         cmocka_unit_test(test_grid_score_real_images),
