@@ -1,6 +1,7 @@
 /* pixeldit bench CONFIG: training-step, forward and sampling speed on
  * synthetic data, with the machine's sgemm peak measured in the same run
  * (the measuring is pd_bench_run; this file parses and prints). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_o
                       const pd_bench_result *r) {
     FILE *f = strcmp(c->json, "-") ? fopen(c->json, "w") : stdout;
     if (!f) {
-        fprintf(stderr, "pixeldit: --json %s: cannot open for writing\n", c->json);
+        fprintf(stderr, "pixeldit: --json %s: cannot open for writing: %s\n", c->json, strerror(errno));
         return CLI_ERR;
     }
     const char *env = getenv("OPENBLAS_CORETYPE");
@@ -149,8 +150,9 @@ static int write_json(const bench_cli *c, const pd_config *cfg, const pd_bench_o
             r->peak_square.n, r->peak_square.k, r->peak_square.gflops, r->peak_model.m, r->peak_model.n,
             r->peak_model.k, r->peak_model.gflops);
     fprintf(f, "  \"peak_rss_mib\": %.2f,\n  \"last_loss\": %.6g\n}\n", r->peak_rss_mib, (double)r->last_loss);
-    if (f != stdout && fclose(f)) {
-        fprintf(stderr, "pixeldit: --json %s: write failed\n", c->json);
+    bool bad = ferror(f) != 0; /* a buffered write may have failed before fclose */
+    if (f != stdout && (fclose(f) || bad)) {
+        fprintf(stderr, "pixeldit: --json %s: write failed: %s\n", c->json, strerror(errno ? errno : EIO));
         return CLI_ERR;
     }
     return CLI_OK;

@@ -1,6 +1,7 @@
 /* pixeldit eval: sample quality of a checkpoint or a folder of PNGs, and
  * training of the feature network the metrics use (docs/eval.md). */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int read_pngs(const char *dir, int C, int S, float **imgs, long *n) {
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "pixeldit: --images %s: cannot open the folder\n", dir);
+        fprintf(stderr, "pixeldit: --images %s: cannot open the folder: %s\n", dir, strerror(errno));
         return CLI_ERR;
     }
     char **names = NULL;

@@ -5,6 +5,7 @@
 
 #include "pixeldit/data.h"
 #include "pixeldit/eval.h"
+#include "plot/chart.h"
 
 enum { PAD = 2, MARGIN = 12, TITLE = 22, SCALE = 2 };
 
@@ -63,8 +64,8 @@ pd_status pd_eval_montage(const char *path, const float *const *imgs, const int 
     cairo_destroy(cr);
     pd_status st = PD_OK;
     if (cs != CAIRO_STATUS_SUCCESS) st = pd_fail(PD_ERR_ARG, "montage: cairo: %s", cairo_status_to_string(cs));
-    else if ((cs = cairo_surface_write_to_png(surf, path)) != CAIRO_STATUS_SUCCESS)
-        st = pd_fail(PD_ERR_IO, "%s: cannot write PNG: %s", path, cairo_status_to_string(cs));
+    else
+        st = pd_cairo_write_png(surf, path); /* atomic, never through a link */
     cairo_surface_destroy(surf);
     return st;
 }

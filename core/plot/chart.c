@@ -23,6 +23,20 @@ static cairo_status_t png_sink_write(void *closure, const unsigned char *data, u
     return CAIRO_STATUS_WRITE_ERROR;
 }
 
+/* cairo_surface_write_to_png(name) would follow a planted link and leave a
+ * half-written file on a full disk: the PNG goes through an exclusive
+ * temporary (io/file_open.h), renamed into place. */
+pd_status pd_cairo_write_png(cairo_surface_t *surf, const char *path) {
+    char tmp[PD_MAX_PATH + 32];
+    png_sink sink = {.fd = pd_tmp_create(path, tmp, sizeof tmp)};
+    if (sink.fd < 0) return PD_ERR_IO;
+    cairo_status_t cs = cairo_surface_write_to_png_stream(surf, png_sink_write, &sink);
+    if (cs == CAIRO_STATUS_SUCCESS) return pd_tmp_commit(sink.fd, tmp, path);
+    pd_tmp_abandon(sink.fd, tmp);
+    return pd_fail(PD_ERR_IO, "%s: cannot write PNG: %s", path,
+                   sink.err ? strerror(sink.err) : cairo_status_to_string(cs));
+}
+
 /* Matplotlib's tab10: distinct on white, familiar to readers of plots. */
 static const double palette[10][3] = {
     {0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}, {0.173, 0.627, 0.173}, {0.839, 0.153, 0.157},
@@ -274,22 +288,9 @@ pd_status pd_chart_write_png(const pd_chart *c, const char *path) {
     draw_legend(cr, c, &f);
     cairo_status_t cs = cairo_status(cr);
     cairo_destroy(cr);
-    pd_status s = PD_OK;
-    /* cairo_surface_write_to_png(name) would follow a planted link: the
-     * PNG goes through our exclusive temporary (io/file_open.h) instead */
-    char tmp[PD_MAX_PATH + 32];
-    png_sink sink = {.fd = -1};
-    if (cs != CAIRO_STATUS_SUCCESS)
-        s = pd_fail(PD_ERR_STATE, "plot: cairo: %s", cairo_status_to_string(cs));
-    else if ((sink.fd = pd_tmp_create(path, tmp, sizeof tmp)) < 0)
-        s = PD_ERR_IO;
-    else if ((cs = cairo_surface_write_to_png_stream(surf, png_sink_write, &sink)) !=
-             CAIRO_STATUS_SUCCESS) {
-        s = pd_fail(PD_ERR_IO, "%s: cannot write: %s", path,
-                    sink.err ? strerror(sink.err) : cairo_status_to_string(cs));
-        pd_tmp_abandon(sink.fd, tmp);
-    } else
-        s = pd_tmp_commit(sink.fd, tmp, path);
+    pd_status s = cs == CAIRO_STATUS_SUCCESS
+                      ? pd_cairo_write_png(surf, path)
+                      : pd_fail(PD_ERR_STATE, "plot: cairo: %s", cairo_status_to_string(cs));
     cairo_surface_destroy(surf);
     return s;
 }

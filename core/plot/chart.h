@@ -26,7 +26,13 @@ typedef struct pd_chart {
     int width, height;   /* pixels */
 } pd_chart;
 
-/* Draws the chart and writes it as a PNG (to path.tmp, then renamed). */
+/* Draws the chart and writes it as a PNG (pd_cairo_write_png). */
 pd_status pd_chart_write_png(const pd_chart *c, const char *path);
+
+/* Writes a cairo image surface as a PNG at path, atomically: an exclusive
+ * path.tmp.<pid> (never through a link), synced, renamed into place; on
+ * failure path is unchanged and the error names it with the reason. */
+typedef struct _cairo_surface cairo_surface_t;
+pd_status pd_cairo_write_png(cairo_surface_t *surf, const char *path);
 
 #endif
