@@ -112,6 +112,28 @@ expect_in_output "the missing baseline is named" "no records of the baseline con
 printf '{"format": "pixeldit-run-1", "curve": 5}' >"$tmp/res/a/a/seed7.json"
 check "a broken record is refused" 1 "$bin" report "$tmp/res/a" --out "$tmp/p3.md" --plots "$tmp/plots"
 expect_in_output "naming the file" "seed7.json: expected an array \"curve\""
+# a hostile checkpoint in an ablation folder (issue 27): its stored config or
+# plugin record names a .so whose constructor would leave a mark; resuming
+# the ablation must go through train --resume's checks with the given config
+# and never load it. Same-length edits keep the safetensors header valid.
+if command -v cc >/dev/null; then
+  printf '#include <stdio.h>\n#include <stdlib.h>\n__attribute__((constructor)) static void mark(void) {\n'\
+'  const char *p = getenv("PD_EVIL_MARK"); FILE *f = p ? fopen(p, "w") : NULL; if (f) fclose(f); }\n' >"$tmp/evil.c"
+  evil=/tmp/pdevil7.so # 15 characters, as jit_final_layer
+  if cc -shared -fPIC -o "$evil" "$tmp/evil.c" 2>/dev/null; then
+    export PD_EVIL_MARK="$tmp/PWNED"
+    for edit in 'plugin = jit_final_layer|plugin = /tmp/pdevil7.so' 'decoder=jit_final_layer@|decoder=/tmp/pdevil7.so@'; do
+      ck="$tmp/study/0-a/seed0/checkpoint-last.safetensors"
+      LC_ALL=C sed "s|$edit|" "$ck" >"$tmp/ck.edit" && mv "$tmp/ck.edit" "$ck"
+      rm -f "$tmp/study/0-a/seed0/result.json" "$tmp/res/a/a/seed0.json"
+      "$bin" ablate "$tmp/a.ini" --steps 4 --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" \
+        --results "$tmp/res/a" >"$tmp/out" 2>&1
+      [[ ! -e "$tmp/PWNED" ]] && echo "ok   ablate resume never loads a .so named by a checkpoint (${edit%%|*})" \
+        || { echo "FAIL ablate resume ran a constructor from a checkpoint (${edit%%|*})"; fails=$((fails + 1)); }
+    done
+    unset PD_EVIL_MARK
+  fi
+fi
 check "eval --help" 0 "$bin" eval --help
 check "ablate --help" 0 "$bin" ablate --help
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
