@@ -1,6 +1,7 @@
 /* The run folder's rules: refuse to start over a run, clean up after killed
  * runs, keep log.csv in step with the checkpoint (see run_dir.h). */
 #include "run_dir.h"
+#include "io/file_open.h"
 #include "pixeldit/limits.h"
 
 #include <dirent.h>
@@ -172,6 +173,15 @@ pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, const char *resume,
                     "in its own folder: pass that folder as --out, an empty one, or --force to "
                     "replace the run in %s", dir,
                     access(rd->checkpoint, F_OK) == 0 ? rd->checkpoint : rd->log, resume, dir);
+        goto fail;
+    }
+    /* log.csv is the one file opened for appending rather than replaced:
+     * a FIFO there would block the run, a link would send its rows into
+     * another file */
+    struct stat ls;
+    if (lstat(rd->log, &ls) == 0 && !S_ISREG(ls.st_mode)) {
+        s = pd_fail(PD_ERR_IO, "%s: not a regular file (found %s); pixeldit appends its rows "
+                    "there: remove it or choose another --out", rd->log, pd_file_kind(ls.st_mode));
         goto fail;
     }
     if ((s = make_dirs(rd->dir)) || (s = make_dirs(rd->samples))) goto fail;

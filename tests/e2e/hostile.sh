@@ -70,6 +70,16 @@ ln -s "$tmp/victim" "$tmp/plot.png.tmp"
 check "plot again beside a link at the old temp name" 0 $T "$bin" plot "$run/log.csv" --out "$tmp/plot.png"
 expect "the link's target is still unchanged" grep -qx precious "$tmp/victim"
 
+for kind in fifo link; do
+  cp -r "$run" "$tmp/run-$kind"
+  rm "$tmp/run-$kind/log.csv"
+  if [[ $kind == fifo ]]; then mkfifo "$tmp/run-$kind/log.csv"; else ln -s "$tmp/victim" "$tmp/run-$kind/log.csv"; fi
+  check "log.csv a $kind: resume refused at once" 1 $T "$bin" train "$tmp/tiny.ini" --quiet \
+    --out "$tmp/run-$kind" --resume "$tmp/run-$kind/checkpoint-last.safetensors" --steps 1
+  expect_in_output "log.csv a $kind: named" "log.csv: not a regular file"
+done
+expect "no row went through the link" grep -qx precious "$tmp/victim"
+
 other="$tmp/other"
 check "train another run" 0 $T "$bin" train "$tmp/tiny.ini" --quiet --out "$other" --steps 1
 cp "$other/checkpoint-last.safetensors" "$tmp/other.ck"

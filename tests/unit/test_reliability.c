@@ -1,6 +1,7 @@
 /* Regression tests for issue 10 (reliability): each test reproduces one
  * numbered finding and fails without its fix. Items that need the command
  * (set-up interrupts, run folders, kill -9) are in tests/e2e/reliability.sh. */
+#include <errno.h>
 #include <png.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "pixeldit/safetensors.h"
 #include "pixeldit/trainer.h"
 #include "fast_exp.h"
+#include "app/run_dir.h"
 #include "io/file_open.h"
 
 static char tmpdir[256];
@@ -566,6 +568,22 @@ static void test_checkpoint_writer_limits(void **state) {
     pd_params_free(p);
 }
 
+/* A write error on log.csv (a full disk) is reported with the file and the
+ * system's reason (issue 10 item 7, through /dev/full since issue 27 refuses
+ * a log.csv that is a link). */
+static void test_log_write_error(void **state) {
+    (void)state;
+    FILE *f = fopen("/dev/full", "w");
+    if (!f) skip();
+    pd_status s = PD_OK;
+    for (int i = 0; i < 10000 && !s; i++) s = pd_log_printf(f, "run/log.csv", "%d,0.5\n", i);
+    if (!s) s = pd_log_flush(f, "run/log.csv");
+    fclose(f);
+    assert_int_equal(s, PD_ERR_IO);
+    TU_ASSERT_CONTAINS(pd_last_error(), "run/log.csv: ");
+    TU_ASSERT_CONTAINS(pd_last_error(), strerror(ENOSPC));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_limits),
@@ -586,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_tmp_not_through_link),
         cmocka_unit_test(test_readers_refuse_non_regular),
         cmocka_unit_test(test_checkpoint_writer_limits),
+        cmocka_unit_test(test_log_write_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
