@@ -176,13 +176,21 @@ pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, const char *resume,
         goto fail;
     }
     /* log.csv is the one file opened for appending rather than replaced:
-     * a FIFO there would block the run, a link would send its rows into
-     * another file */
-    struct stat ls;
-    if (lstat(rd->log, &ls) == 0 && !S_ISREG(ls.st_mode)) {
-        s = pd_fail(PD_ERR_IO, "%s: not a regular file (found %s); pixeldit appends its rows "
-                    "there: remove it or choose another --out", rd->log, pd_file_kind(ls.st_mode));
-        goto fail;
+     * a FIFO there would block the run, a link to a file would send its
+     * rows into that file. A character device (/dev/null, /dev/full: how
+     * the tests make a full disk) holds no one's data and is allowed. */
+    struct stat ls, ts;
+    if (lstat(rd->log, &ls) == 0) {
+        bool link = S_ISLNK(ls.st_mode), target = stat(rd->log, &ts) == 0;
+        const struct stat *t = link ? &ts : &ls;
+        bool ok = link ? target && S_ISCHR(ts.st_mode) : S_ISREG(ls.st_mode) || S_ISCHR(ls.st_mode);
+        if (!ok) {
+            s = pd_fail(PD_ERR_IO, "%s: not a regular file (found %s%s); pixeldit appends its "
+                        "rows there: remove it or choose another --out", rd->log,
+                        link ? "a symbolic link to " : "",
+                        link && !target ? "nothing" : pd_file_kind(t->st_mode));
+            goto fail;
+        }
     }
     if ((s = make_dirs(rd->dir)) || (s = make_dirs(rd->samples))) goto fail;
     int n = pd_run_dir_remove_stale(rd->dir), m = n < 0 ? 0 : pd_run_dir_remove_stale(rd->samples);
