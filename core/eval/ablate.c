@@ -129,11 +129,9 @@ static pd_status copy_file(const char *from, const char *to) {
     FILE *in = pd_fopen_regular(from, "run record", PD_ERR_IO);
     if (!in) return PD_ERR_IO;
     char tmp[1200];
-    int fd = pd_tmp_create(to, tmp, sizeof tmp);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    FILE *out = pd_tmp_fopen(to, tmp, sizeof tmp);
     if (!out) {
         fclose(in);
-        if (fd >= 0) pd_tmp_abandon(fd, tmp);
         return PD_ERR_IO;
     }
     char buf[65536];
@@ -223,13 +221,8 @@ static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const
     pd_status st = PD_OK;
     if (!resume) {
         char tmp[1200];
-        int fd = pd_tmp_create(key_path, tmp, sizeof tmp);
-        if (fd < 0) return PD_ERR_IO;
-        FILE *w = fdopen(fd, "w");
-        if (!w) {
-            pd_tmp_abandon(fd, tmp);
-            return pd_fail(PD_ERR_NOMEM, "%s: out of memory", key_path);
-        }
+        FILE *w = pd_tmp_fopen(key_path, tmp, sizeof tmp);
+        if (!w) return PD_ERR_IO;
         fprintf(w, "%s\n", key);
         if ((st = pd_tmp_commit_stream(w, tmp, key_path))) return st;
     }
@@ -298,12 +291,8 @@ static pd_status ceiling(ablation *a, double *out) {
     if (st) return st;
     *out = r.fd;
     char tmp[1200];
-    int fd = pd_tmp_create(path, tmp, sizeof tmp);
-    FILE *w = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!w) {
-        if (fd >= 0) pd_tmp_abandon(fd, tmp);
-        return PD_ERR_IO;
-    }
+    FILE *w = pd_tmp_fopen(path, tmp, sizeof tmp);
+    if (!w) return PD_ERR_IO;
     fprintf(w, "%.9g %s\n", r.fd, key);
     return pd_tmp_commit_stream(w, tmp, path);
 }
@@ -338,13 +327,10 @@ static pd_status write_reports(const ablation *a, const summary *sm, const char 
     char path[1100], tmp_md[1200], tmp_js[1200], path_js[1100];
     snprintf(path, sizeof path, "%s/ablation.md", o->out_dir);
     snprintf(path_js, sizeof path_js, "%s/ablation.json", o->out_dir);
-    int fd_md = pd_tmp_create(path, tmp_md, sizeof tmp_md);
-    int fd_js = fd_md >= 0 ? pd_tmp_create(path_js, tmp_js, sizeof tmp_js) : -1;
-    FILE *md = fd_js >= 0 ? fdopen(fd_md, "w") : NULL, *js = md ? fdopen(fd_js, "w") : NULL;
-    if (!md || !js) {
+    FILE *md = pd_tmp_fopen(path, tmp_md, sizeof tmp_md);
+    FILE *js = md ? pd_tmp_fopen(path_js, tmp_js, sizeof tmp_js) : NULL;
+    if (!js) {
         if (md) fclose(md), remove(tmp_md);
-        else if (fd_md >= 0) pd_tmp_abandon(fd_md, tmp_md);
-        if (fd_js >= 0) pd_tmp_abandon(fd_js, tmp_js);
         return PD_ERR_IO;
     }
     char budget[64];

@@ -121,13 +121,8 @@ static pd_status write_curve(FILE *out, const char *csv_path) {
 
 pd_status pd_run_record_write(const char *path, const pd_run_record *r) {
     char tmp[1200];
-    int fd = pd_tmp_create(path, tmp, sizeof tmp);
-    if (fd < 0) return PD_ERR_IO;
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        pd_tmp_abandon(fd, tmp);
-        return pd_fail(PD_ERR_NOMEM, "%s: out of memory", path);
-    }
+    FILE *f = pd_tmp_fopen(path, tmp, sizeof tmp);
+    if (!f) return PD_ERR_IO;
     fprintf(f, "{\n  \"format\": \"%s\",\n  \"name\": ", PD_RUN_RECORD_FORMAT);
     json_string(f, r->name);
     fprintf(f, ",\n  \"config_file\": ");

@@ -110,6 +110,17 @@ pd_status pd_tmp_commit_stream(FILE *f, const char *tmp, const char *path) {
     return pd_tmp_commit(fd, tmp, path);
 }
 
+FILE *pd_tmp_fopen(const char *path, char *tmp, size_t tmp_cap) {
+    int fd = pd_tmp_create(path, tmp, tmp_cap);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        pd_fail(PD_ERR_NOMEM, "%s: cannot open a stream: %s", tmp, strerror(errno));
+        pd_tmp_abandon(fd, tmp);
+    }
+    return f;
+}
+
 void pd_tmp_abandon(int fd, const char *tmp) {
     if (fd >= 0) close(fd);
     unlink(tmp);

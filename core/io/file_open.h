@@ -57,6 +57,10 @@ pd_status pd_tmp_commit(int fd, const char *tmp, const char *path);
  * closes and renames. f is closed in every case. */
 pd_status pd_tmp_commit_stream(FILE *f, const char *tmp, const char *path);
 
+/* pd_tmp_create as a stdio stream for pd_tmp_commit_stream (NULL with the
+ * error set; nothing is left behind). */
+FILE *pd_tmp_fopen(const char *path, char *tmp, size_t tmp_cap);
+
 /* Closes fd (if >= 0) and removes tmp: the abandon path. */
 void pd_tmp_abandon(int fd, const char *tmp);
 
