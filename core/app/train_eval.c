@@ -98,7 +98,7 @@ static pd_status one_row(pd_train_eval *te, pd_session *s, const char *weights, 
     if (st) return st;
     double secs = pd_now_seconds() - t0;
     st = pd_log_printf(te->csv, te->path,
-                       "%lld,%lld,%.3f,%.6g,%s,%d,%s,%d,%d,%.4g,%.6f,%.8f,%.6f,%.6f,%.6f,%.8f,%.6f,%.6f,%.6f,%.6f,%.3f\n",
+                       "%lld,%lld,%.3f,%.6g,%s,%d,%s,%d,%d,%.4g,%.7g,%.7g,%.6f,%.6f,%.7g,%.7g,%.6f,%.6f,%.6f,%.6g,%.3f\n",
                        (long long)step, (long long)images, train_seconds,
                        te->train_flops_per_image * (double)images / 1e9, weights, e->n,
                        pd_sampler_name(e->sampler), e->steps, pd_sampler_nfe(e->sampler, e->steps),
@@ -109,7 +109,7 @@ static pd_status one_row(pd_train_eval *te, pd_session *s, const char *weights, 
     if (!st && first) st = keep_samples(te, s);
     if (!st && verbose)
         fprintf(stderr, "pixeldit: eval step %lld (%s): FD %.2f, KID %.4f, precision %.3f, recall %.3f, "
-                "FD(random net) %.3f, class acc %.3f (%.1f s)\n", (long long)step, weights, r.cls.fd,
+                "FD(random net) %.3g, class acc %.3f (%.1f s)\n", (long long)step, weights, r.cls.fd,
                 r.cls.kid, r.cls.precision, r.cls.recall, r.rnd.fd, r.class_acc, secs);
     return st;
 }

@@ -84,6 +84,30 @@ static pd_status dataset_features(pd_featnet *net, const pd_dataset *ds, const i
     return st;
 }
 
+/* Per-dimension mean and 1/sd (population sd; 1 where a dimension is
+ * constant) of features f (n, PD_FEATNET_DIM), in double. */
+static void standardiser_fit(const float *f, long n, double *mu, double *inv_sd) {
+    for (int j = 0; j < PD_FEATNET_DIM; j++) {
+        double m = 0, q = 0;
+        for (long i = 0; i < n; i++) m += f[(size_t)i * PD_FEATNET_DIM + j];
+        m /= (double)n;
+        for (long i = 0; i < n; i++) {
+            double d = f[(size_t)i * PD_FEATNET_DIM + j] - m;
+            q += d * d;
+        }
+        double sd = sqrt(q / (double)n);
+        mu[j] = m, inv_sd[j] = sd > 0 ? 1 / sd : 1;
+    }
+}
+
+static void standardise(float *f, long n, const double *mu, const double *inv_sd) {
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < PD_FEATNET_DIM; j++) {
+            float *v = &f[(size_t)i * PD_FEATNET_DIM + j];
+            *v = (float)((*v - mu[j]) * inv_sd[j]);
+        }
+}
+
 pd_status pd_eval_ref_open(pd_eval_ref *r, const pd_config *cfg, int patch) {
     memset(r, 0, sizeof *r);
     r->patch = patch;
@@ -109,6 +133,11 @@ pd_status pd_eval_ref_open(pd_eval_ref *r, const pd_config *cfg, int patch) {
      * kernel sums for KID, rows for precision/recall */
     if ((st = dataset_features(r->net, r->test, NULL, r->test->n, &r->test_feats))) goto fail;
     if ((st = dataset_features(r->rand_net, r->test, NULL, r->test->n, &r->rand_feats))) goto fail;
+    /* an untrained network's features have no common scale (tiny, and
+     * different per dimension): standardise each dimension with the test
+     * split's mean and sd, the same map for samples (docs/eval.md) */
+    standardiser_fit(r->rand_feats, r->test->n, r->rand_mu, r->rand_inv_sd);
+    standardise(r->rand_feats, r->test->n, r->rand_mu, r->rand_inv_sd);
     if ((st = pd_gauss_stats_compute(r->test_feats, r->test->n, PD_FEATNET_DIM, &r->test_stats))) goto fail;
     if ((st = pd_gauss_stats_compute(r->rand_feats, r->test->n, PD_FEATNET_DIM, &r->rand_stats))) goto fail;
     if ((st = pd_kid_self_sum(r->test_feats, r->test->n, PD_FEATNET_DIM, &r->kid_yy))) goto fail;
@@ -171,6 +200,7 @@ pd_status pd_eval_images(pd_eval_ref *r, const float *imgs, long n, const int *l
     pd_status st = (f && g && z) ? pd_featnet_apply(r->net, imgs, (int)n, f, z)
                                  : pd_fail(PD_ERR_NOMEM, "eval: out of memory for %ld images", n);
     if (!st) st = pd_featnet_apply(r->rand_net, imgs, (int)n, g, NULL);
+    if (!st) standardise(g, n, r->rand_mu, r->rand_inv_sd);
     if (!st) st = score_space(f, n, r->test_feats, r->test->n, &r->test_stats, r->kid_yy, &out->cls);
     if (!st) st = score_space(g, n, r->rand_feats, r->test->n, &r->rand_stats, r->rand_kid_yy, &out->rnd);
     if (!st) st = pd_patch_grid_score(imgs, (int)n, k->channels, k->size, k->size, r->patch, &out->grid_score);

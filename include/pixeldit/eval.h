@@ -173,7 +173,8 @@ typedef struct pd_eval_ref {
     pd_featnet *rand_net;       /* the same architecture, seeded weights, not trained */
     pd_gauss_stats rand_stats;  /* test statistics in that space */
     float *test_feats;          /* (test n, PD_FEATNET_DIM), classifier space */
-    float *rand_feats;          /* (test n, PD_FEATNET_DIM), random space */
+    float *rand_feats;          /* (test n, PD_FEATNET_DIM), random space, standardised */
+    double rand_mu[PD_FEATNET_DIM], rand_inv_sd[PD_FEATNET_DIM]; /* its per-dimension standardiser */
     double kid_yy, rand_kid_yy; /* pd_kid_self_sum of each */
     double grid_score_real;
     int patch;
