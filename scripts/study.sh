@@ -10,7 +10,8 @@
 # the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=./build/cli/pixeldit
+# its own build folder: rebuilding build/ while it runs changes nothing under it
+bin=./build-study/cli/pixeldit
 what="${1:-run}"
 jitlike=(jitlike jitlike-freq jitlike-bilinear jitlike-deco jitlike-pixeldit jitlike-unet)
 small=(small small-freq small-bilinear small-deco small-pixeldit small-unet)
@@ -29,7 +30,7 @@ run_regime() { # run_regime NAME STEPS SEEDS
 
 case "$what" in
   run)
-    [[ -x "$bin" ]] || scripts/build.sh
+    BUILD_DIR=build-study scripts/build.sh >/dev/null
     cache="${XDG_CACHE_HOME:-$HOME/.cache}/pixeldit/featnet-fashion-mnist-pad-32px.safetensors"
     [[ -f "$cache" ]] || "$bin" eval --train-features --config configs/small.ini
     regime="${2:-all}"
