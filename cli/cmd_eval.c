@@ -22,7 +22,8 @@ static const char *synopsis =
     "                     [--seed S]";
 
 static const char *epilog =
-    "Prints FD (against the test split, with the floor: real training images vs test), class accuracy\n"
+    "Prints FD (against the test split, with the floor: real training images vs test), KID and\n"
+    "precision/recall, the same in a random-weights network's feature space, class accuracy\n"
     "and the patch-grid score. Formulas and how to read them: docs/eval.md.\n";
 
 static void fmt_time(char *buf, size_t n, double s) {
@@ -141,6 +142,13 @@ static void print_result(const pd_eval_result *r, const char *source) {
     printf("eval: %s\n", source);
     printf("  images          %ld\n", r->n);
     printf("  FD              %.3f   (floor at this n: %.3f, real training images vs test)\n", r->fd, r->fd_floor);
+    printf("  KID             %.5g   (unbiased; classifier features)\n", r->cls.kid);
+    if (r->cls.precision >= 0)
+        printf("  precision       %.4f   recall %.4f   (k = %d manifolds)\n", r->cls.precision, r->cls.recall,
+               PD_EVAL_PR_K);
+    printf("  random net      FD %.4g, KID %.4g", r->rnd.fd, r->rnd.kid);
+    if (r->rnd.precision >= 0) printf(", precision %.4f, recall %.4f", r->rnd.precision, r->rnd.recall);
+    printf("   (untrained CNN, standardised features)\n");
     if (r->class_acc >= 0) printf("  class accuracy  %.4f\n", r->class_acc);
     printf("  grid score      %.3f   (real test images: %.3f)\n", r->grid_score, r->grid_score_real);
     printf("  feature network test accuracy %.4f\n", r->featnet_acc);
