@@ -90,10 +90,14 @@ static void fmt_diff(char *buf, size_t n, const study_pair *p, const char *fmt) 
 }
 
 /* The step of config c with the baseline's training seconds at steps S:
- * S * t_0 / t_c; NAN without step times. */
+ * S * t_0 / t_c; NAN without step times. A config at most 5% faster than
+ * the baseline (within the spread of step-time measurements) is read at S,
+ * the end of its curve, rather than not at all. */
 static double equal_compute_steps(const study *s, int c, double S) {
     double t0 = s->configs[0].step_time, tc = s->configs[c].step_time;
-    return t0 > 0 && tc > 0 ? S * t0 / tc : NAN;
+    if (!(t0 > 0 && tc > 0)) return NAN;
+    double sc = S * t0 / tc;
+    return sc > S && sc <= 1.05 * S ? S : sc;
 }
 
 /* Mean over runs of metric m at each of run 0's points, as a series; x =
