@@ -49,7 +49,8 @@ static pd_status make_dirs(const char *path) {
  * temporary NAME.tmp.<pid>: only these temporaries are ever removed, so a
  * user's notes.tmp.31337 is left alone. */
 static bool written_here(const char *name, size_t n) {
-    static const char *const names[] = {"checkpoint-last.safetensors", "loss.png", "final.png"};
+    static const char *const names[] = {"checkpoint-last.safetensors", "loss.png", "final.png",
+                                        "eval_samples.safetensors", "result.json", "run_key.txt"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strlen(names[i]) == n && memcmp(name, names[i], n) == 0) return true;
     /* samples/step_<digits>.png */
@@ -175,23 +176,7 @@ pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, const char *resume,
                     access(rd->checkpoint, F_OK) == 0 ? rd->checkpoint : rd->log, resume, dir);
         goto fail;
     }
-    /* log.csv is the one file opened for appending rather than replaced:
-     * a FIFO there would block the run, a link to a file would send its
-     * rows into that file. A character device (/dev/null, /dev/full: how
-     * the tests make a full disk) holds no one's data and is allowed. */
-    struct stat ls, ts;
-    if (lstat(rd->log, &ls) == 0) {
-        bool link = S_ISLNK(ls.st_mode), target = stat(rd->log, &ts) == 0;
-        const struct stat *t = link ? &ts : &ls;
-        bool ok = link ? target && S_ISCHR(ts.st_mode) : S_ISREG(ls.st_mode) || S_ISCHR(ls.st_mode);
-        if (!ok) {
-            s = pd_fail(PD_ERR_IO, "%s: not a regular file (found %s%s); pixeldit appends its "
-                        "rows there: remove it or choose another --out", rd->log,
-                        link ? "a symbolic link to " : "",
-                        link && !target ? "nothing" : pd_file_kind(t->st_mode));
-            goto fail;
-        }
-    }
+    if ((s = pd_run_dir_check_appended(rd->log))) goto fail;
     if ((s = make_dirs(rd->dir)) || (s = make_dirs(rd->samples))) goto fail;
     int n = pd_run_dir_remove_stale(rd->dir), m = n < 0 ? 0 : pd_run_dir_remove_stale(rd->samples);
     if (n < 0 || m < 0) {
@@ -204,6 +189,22 @@ pd_status pd_run_dir_open(pd_run_dir *rd, const char *dir, const char *resume,
 fail:
     pd_run_dir_close(rd);
     return s;
+}
+
+/* log.csv and eval.csv are opened for appending rather than replaced:
+ * a FIFO there would block the run, a link to a file would send its rows
+ * into that file. A character device (/dev/null, /dev/full: how the tests
+ * make a full disk) holds no one's data and is allowed. */
+pd_status pd_run_dir_check_appended(const char *path) {
+    struct stat ls, ts;
+    if (lstat(path, &ls) != 0) return PD_OK;
+    bool link = S_ISLNK(ls.st_mode), target = stat(path, &ts) == 0;
+    const struct stat *t = link ? &ts : &ls;
+    bool ok = link ? target && S_ISCHR(ts.st_mode) : S_ISREG(ls.st_mode) || S_ISCHR(ls.st_mode);
+    if (ok) return PD_OK;
+    return pd_fail(PD_ERR_IO, "%s: not a regular file (found %s%s); pixeldit appends its rows there: "
+                   "remove it or choose another --out", path, link ? "a symbolic link to " : "",
+                   link && !target ? "nothing" : pd_file_kind(t->st_mode));
 }
 
 char *pd_run_dir_sample_path(const pd_run_dir *rd, const char *name) {

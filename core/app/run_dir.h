@@ -41,6 +41,11 @@ char *pd_run_dir_sample_path(const pd_run_dir *rd, const char *name);
  * <= step; drops a partial last line. A missing file is fine. */
 pd_status pd_run_dir_cut_log(const char *path, int64_t step);
 
+/* A file the run appends to (log.csv, eval.csv) must be a regular file or
+ * a character device if it exists (a FIFO would block, a link to a file
+ * would receive the rows): PD_ERR_IO naming what was found otherwise. */
+pd_status pd_run_dir_check_appended(const char *path);
+
 /* Removes PREFIX*.tmp.<pid> files in dir whose process is gone; returns
  * how many, or -1 with the error set. */
 int pd_run_dir_remove_stale(const char *dir);

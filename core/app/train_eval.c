@@ -39,7 +39,8 @@ pd_status pd_train_eval_open(pd_train_eval *te, const pd_session *s, const char 
     te->ref_open = true;
     te->last_step = resume ? resume_step : -1;
     /* a resumed run keeps the rows its checkpoint holds */
-    if (resume && (st = pd_run_dir_cut_log(te->path, resume_step))) {
+    if ((st = pd_run_dir_check_appended(te->path)) ||
+        (resume && (st = pd_run_dir_cut_log(te->path, resume_step)))) {
         pd_train_eval_close(te);
         return st;
     }

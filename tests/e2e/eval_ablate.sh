@@ -47,7 +47,7 @@ expect_in_output "FD printed" "FD  *[0-9]"
 expect_in_output "class accuracy printed" "class accuracy"
 expect_in_output "grid score printed" "grid score"
 expect_in_output "FD ceiling printed" "FD ceiling"
-expect_in_output "settings printed" "n 40, sampler euler, steps 2, cfg 3.00, ema 1, seed 3"
+expect_in_output "settings printed" "n 40, sampler euler, schedule uniform, steps 2, cfg 3.00, ema 1, seed 3"
 expect_file "--json written" "$tmp/e.json" '"fd": [0-9]'
 expect_file "--json has the seed" "$tmp/e.json" '"seed": 3'
 check "sample a folder" 0 "$bin" sample --ckpt "$ck" --out-dir "$tmp/pngs" --n 2 --steps 1 --sampler euler
@@ -112,6 +112,12 @@ expect_in_output "the missing baseline is named" "no records of the baseline con
 printf '{"format": "pixeldit-run-1", "curve": 5}' >"$tmp/res/a/a/seed7.json"
 check "a broken record is refused" 1 "$bin" report "$tmp/res/a" --out "$tmp/p3.md" --plots "$tmp/plots"
 expect_in_output "naming the file" "seed7.json: expected an array \"curve\""
+# eval.csv is appended to: a FIFO there is refused at once, not waited on
+mkdir -p "$tmp/fiforun" && mkfifo "$tmp/fiforun/eval.csv"
+check "an eval.csv FIFO is refused" 1 timeout 120 "$bin" train "$tmp/a.ini" --steps 1 --set eval.every=1 \
+  --set eval.n=8 --out "$tmp/fiforun"
+expect_in_output "and named" "eval.csv: not a regular file (found a FIFO)"
+
 # a hostile checkpoint in an ablation folder (issue 27): its stored config or
 # plugin record names a .so whose constructor would leave a mark; resuming
 # the ablation must go through train --resume's checks with the given config
