@@ -169,6 +169,19 @@ static void gemm_ratio(const pd_gemm_shape *log, int n, double step_s) {
             step_s / med);
 }
 
+/* The GEMM seam's time over the timed steps, split into operand
+ * conversion/packing, oneDNN set-up and the products (gemm.h). */
+static void gemm_costs(double wall) {
+    pd_gemm_costs c;
+    pd_gemm_costs_stop(&c);
+    double conv = c.seconds[PD_GEMM_CONVERT], setup = c.seconds[PD_GEMM_SETUP],
+           comp = c.seconds[PD_GEMM_COMPUTE], all = conv + setup + comp;
+    double w = wall > 0 ? 100 / wall : 0;
+    fprintf(stderr, "GEMM seam: %ld calls, %.3f s (%.1f%% of wall): products %.3f s (%.1f%%), "
+            "operand conversion/packing %.3f s (%.1f%%), oneDNN set-up %.3f s (%.1f%%)\n",
+            c.calls, all, all * w, comp, comp * w, conv, conv * w, setup, setup * w);
+}
+
 /* With several ranks, B is the global batch: each rank steps on its shard
  * and the gradients are summed, exactly as in training. */
 static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
@@ -188,6 +201,7 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
     progress(o, "train", 0, total);
     for (int i = 0; i < total; i++) {
         pd_ctx_set_profile(b->ctx, o->profile && i >= o->warmup);
+        if (o->profile && i == o->warmup) pd_gemm_costs_start();
         if (glog && i == total - 1) pd_gemm_log_open(glog, GEMM_LOG_CAP);
         double t0 = pd_now_seconds(), r0 = pd_dist_reduce_seconds();
         pd_status s = pd_train_step_batch(&parts, &buf, b->x + (size_t)shard.first * (b->x_per),
@@ -213,6 +227,7 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
                 "ops %.3f s of %.3f s wall (%.1f%%); the rest (%.3f s) is outside ops: AdamW, "
                 "EMA, gradient buffers, noise\n",
                 ops, wall, wall > 0 ? 100 * ops / wall : 0.0, wall - ops);
+        gemm_costs(wall);
         gemm_ratio(glog, glog_n, b->times[o->steps - 1]);
     }
     free(glog);

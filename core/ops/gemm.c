@@ -91,9 +91,12 @@ static pd_status gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float
     if (!buf)
         return pd_fail(PD_ERR_NOMEM, "gemm (bf16-emulated): no memory for the rounded operands "
                        "of a %d x %d x %d product", M, N, K);
+    double mark = pd_gemm_costs_mark();
     round_bf16(buf, A, ar, ac, lda);
     round_bf16(buf + na, B, br, bc, ldb);
+    pd_gemm_costs_add(PD_GEMM_CONVERT, &mark);
     gemm_fp32(ta, tb, M, N, K, alpha, buf, ac, buf + na, bc, beta, C, ldc);
+    pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
     free(buf);
     return PD_OK;
 }
@@ -176,6 +179,37 @@ double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n) {
     return t;
 }
 
+/* ---- cost counters (bench --profile) -------------------------------------- */
+
+static atomic_bool costs_on;
+static atomic_llong costs_ns[PD_GEMM_PARTS], costs_calls;
+
+void pd_gemm_costs_start(void) {
+    for (int i = 0; i < PD_GEMM_PARTS; i++) atomic_store(&costs_ns[i], 0);
+    atomic_store(&costs_calls, 0);
+    atomic_store(&costs_on, true);
+}
+
+void pd_gemm_costs_stop(pd_gemm_costs *out) {
+    atomic_store(&costs_on, false);
+    for (int i = 0; i < PD_GEMM_PARTS; i++) out->seconds[i] = 1e-9 * (double)atomic_load(&costs_ns[i]);
+    out->calls = (long)atomic_load(&costs_calls);
+}
+
+double pd_gemm_costs_mark(void) {
+    return atomic_load_explicit(&costs_on, memory_order_relaxed) ? seconds_now() : 0;
+}
+
+void pd_gemm_costs_add(pd_gemm_part part, double *mark) {
+    if (*mark == 0) return;
+    double now = seconds_now(), dt = now - *mark;
+#ifdef _OPENMP
+    if (omp_in_parallel()) dt /= omp_get_num_threads();
+#endif
+    atomic_fetch_add_explicit(&costs_ns[part], (long long)(dt * 1e9), memory_order_relaxed);
+    *mark = now;
+}
+
 static atomic_bool fp32_onednn; /* bench --fp32-gemm onednn */
 
 pd_status pd_gemm_set_fp32_onednn(bool on) {
@@ -192,14 +226,19 @@ pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, floa
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     pd_gemm_shape *log = atomic_load_explicit(&log_buf, memory_order_relaxed);
     if (log) log_call(log, prec, ta, tb, M, N, K);
+    if (atomic_load_explicit(&costs_on, memory_order_relaxed))
+        atomic_fetch_add_explicit(&costs_calls, 1, memory_order_relaxed);
     switch (prec) {
-    case PD_PRECISION_FP32:
+    case PD_PRECISION_FP32: {
 #ifdef PD_HAVE_DNNL
         if (atomic_load_explicit(&fp32_onednn, memory_order_relaxed))
             return pd_gemm_dnnl(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
+        double mark = pd_gemm_costs_mark();
         gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
         return PD_OK;
+    }
     case PD_PRECISION_BF16_EMULATED:
         return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     case PD_PRECISION_BF16:

@@ -57,6 +57,29 @@ int pd_gemm_log_close(void);
  * pd_gemm, the ones made inside a region spread over the threads. */
 double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n);
 
+/* Where the time of pd_gemm goes, for `pixeldit bench --profile`: while
+ * counting is on, every call adds its wall time to one of three parts.
+ * A call made inside an OpenMP region (attention's heads) adds its time
+ * divided by the team's size, so that concurrent calls sum to about the
+ * wall time they took together. */
+typedef enum pd_gemm_part {
+    PD_GEMM_CONVERT, /* rounding operands to bf16, or copying them for oneDNN */
+    PD_GEMM_SETUP,   /* oneDNN: primitive look-up, memory objects, stream */
+    PD_GEMM_COMPUTE, /* the product itself: sgemm or oneDNN's execute */
+    PD_GEMM_PARTS
+} pd_gemm_part;
+typedef struct pd_gemm_costs {
+    double seconds[PD_GEMM_PARTS];
+    long calls;
+} pd_gemm_costs;
+void pd_gemm_costs_start(void);
+/* Stops counting; *out gets the sums since pd_gemm_costs_start. */
+void pd_gemm_costs_stop(pd_gemm_costs *out);
+/* A timestamp when counting is on, else 0 (costs nothing more). */
+double pd_gemm_costs_mark(void);
+/* Adds now - *mark to `part` and moves *mark to now (no-op while *mark is 0). */
+void pd_gemm_costs_add(pd_gemm_part part, double *mark);
+
 /* x rounded to the nearest bf16 (ties to even), returned as the float it
  * stands for; NaN stays NaN, overflow rounds to infinity as in hardware. */
 static inline float pd_bf16_round(float x) {

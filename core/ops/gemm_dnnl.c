@@ -227,12 +227,14 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
             }
         return PD_OK;
     }
+    double mark = pd_gemm_costs_mark();
     gemm_key k = {.bf16 = bf16, .M = M, .N = N, .K = K, .ldc = ldc, .alpha = alpha, .beta = beta};
     dnnl_primitive_t prim;
     size_t scratch_bytes;
     bool owned;
     pd_status st = get_primitive(&k, &prim, &scratch_bytes, &owned);
     if (st != PD_OK) return st;
+    pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
 
     size_t el = bf16 ? sizeof(uint16_t) : sizeof(float);
     size_t na = (size_t)M * K * el, nb = (size_t)K * N * el;
@@ -248,6 +250,7 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
     }
     pack(buf, bf16, A, lda, ta, M, K);
     pack(buf + na, bf16, B, ldb, tb, K, N);
+    pd_gemm_costs_add(PD_GEMM_CONVERT, &mark);
 
     const_dnnl_primitive_desc_t pd;
     const dnnl_memory_desc_t *am, *bm, *cm, *sm;
@@ -262,10 +265,12 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
         (e = dnnl_memory_create(&ms, sm, engine, buf + off_s)) ||
         (e = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)))
         goto out;
+    pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
     dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
     if ((e = dnnl_primitive_execute(prim, stream, 4, args))) goto out;
     e = dnnl_stream_wait(stream);
+    pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
 out:
     if (e != dnnl_success)
         st = pd_fail(PD_ERR_ARG, "gemm (oneDNN %s): %d x %d x %d product failed: %s",
@@ -276,6 +281,7 @@ out:
     if (mb) dnnl_memory_destroy(mb);
     if (ma) dnnl_memory_destroy(ma);
     if (owned) dnnl_primitive_destroy(prim);
+    pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
     return st;
 }
 
