@@ -8,6 +8,8 @@
 #   scripts/study.sh report                    regenerate docs/results.md and docs/results/*.png
 # Budgets (constant learning rate after warm-up, so a larger budget continues
 # the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
+# STUDY_NICE (0): the nice level of the training; equal-step results do not
+# depend on it, only how fast they come.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # its own build folder: rebuilding build/ while it runs changes nothing under it
@@ -24,7 +26,7 @@ configs_of() { local -n list="$1"; printf 'configs/%s.ini ' "${list[@]}"; }
 run_regime() { # run_regime NAME STEPS SEEDS
   local name="$1" steps="$2" seeds="$3"
   # shellcheck disable=SC2046
-  nice -n 19 "$bin" ablate $(configs_of "$name") --steps "$steps" --seeds "$seeds" --eval-every 250 \
+  nice -n "${STUDY_NICE:-0}" "$bin" ablate $(configs_of "$name") --steps "$steps" --seeds "$seeds" --eval-every 250 \
     --out "runs/study-$name" --results "results/$name"
 }
 
