@@ -1,23 +1,25 @@
 /* Native bf16 GEMM behind the seam: oneDNN's matmul primitive with bf16
  * operands, fp32 accumulation and an fp32 destination. See gemm_dnnl.h.
  *
- * Every call packs op(A) into (M, K) and op(B) into (K, N), both dense and
- * row-major, rounding to bf16 (ties to even, the rounding of
- * pd_bf16_round) or copying fp32. The primitive therefore always sees the
- * plain layout that every oneDNN matmul implementation supports, and the
- * fp32 path (which runs on any x86 CPU) tests the packing, the transposes,
- * alpha, beta, the destination stride and the cache with the same code as
- * bf16. alpha is the primitive's output scale and beta a sum post-op, so
+ * The operands go to oneDNN as they are stored: op(A) and op(B) are
+ * described by strides (a transposed operand is the "ba" layout), so no
+ * call transposes anything. bf16 converts each operand once, row by row
+ * into a dense copy (ties to even, the rounding of pd_bf16_round; a
+ * vectorised loop, rows split over the threads outside OpenMP regions);
+ * fp32 passes the caller's pointers and leading dimensions straight
+ * through, no copy at all. Dense operands run oneDNN's brgemm kernels in
+ * either layout (non-dense fp32 ones its jit sgemm). alpha is the
+ * primitive's output scale and beta a sum post-op, so
  * C = alpha op(A) op(B) + beta C in one pass.
  *
- * Primitives are cached by shape (creating one costs tens of
- * microseconds, a step makes thousands of calls over a few dozen shapes).
- * The cache takes a mutex only to look up and insert; execution runs
- * outside it, each call with its own memory objects and stream, and the
- * packed operands and oneDNN's scratchpad (user scratchpad mode) in a
- * per-thread buffer that only grows, so calls from several OpenMP threads
- * at once (attention's heads) share nothing mutable and a step does not
- * fault in fresh pages for every product. */
+ * Primitives are cached by shape, layout and leading dimensions (creating
+ * one costs tens of microseconds, a step makes thousands of calls over a
+ * few dozen shapes). The cache takes a mutex only to look up and insert;
+ * execution runs outside it, each call with its own memory objects on its
+ * thread's stream, and the converted operands and oneDNN's scratchpad
+ * (user scratchpad mode) in a per-thread buffer that only grows, so calls
+ * from several OpenMP threads at once (attention's heads) share nothing
+ * mutable and a step does not fault in fresh pages for every product. */
 #include "gemm_dnnl.h"
 
 #include <pthread.h>
@@ -38,7 +40,7 @@
 #define CACHE_SLOTS 1024 /* power of two; a model uses well under 200 shapes */
 
 typedef struct gemm_key {
-    int bf16, M, N, K, ldc;
+    int bf16, ta, tb, M, N, K, lda, ldb, ldc;
     float alpha, beta;
 } gemm_key;
 
@@ -55,14 +57,15 @@ static int cache_used;
 static dnnl_engine_t engine; /* created once under cache_lock, never destroyed */
 
 static bool key_equal(const gemm_key *a, const gemm_key *b) {
-    return a->bf16 == b->bf16 && a->M == b->M && a->N == b->N && a->K == b->K &&
+    return a->bf16 == b->bf16 && a->ta == b->ta && a->tb == b->tb && a->M == b->M &&
+           a->N == b->N && a->K == b->K && a->lda == b->lda && a->ldb == b->ldb &&
            a->ldc == b->ldc && a->alpha == b->alpha && a->beta == b->beta;
 }
 
 static uint32_t key_hash(const gemm_key *k) {
     uint32_t h = 2166136261u;
-    const int v[5] = {k->bf16, k->M, k->N, k->K, k->ldc};
-    for (int i = 0; i < 5; i++) h = (h ^ (uint32_t)v[i]) * 16777619u;
+    const int v[9] = {k->bf16, k->ta, k->tb, k->M, k->N, k->K, k->lda, k->ldb, k->ldc};
+    for (int i = 0; i < 9; i++) h = (h ^ (uint32_t)v[i]) * 16777619u;
     uint32_t fa, fb;
     memcpy(&fa, &k->alpha, sizeof fa);
     memcpy(&fb, &k->beta, sizeof fb);
@@ -76,6 +79,10 @@ static dnnl_primitive_t create_primitive(const gemm_key *k, size_t *scratch_byte
                                          dnnl_status_t *why) {
     dnnl_data_type_t in_t = k->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t ad = {k->M, k->K}, bd = {k->K, k->N}, cd = {k->M, k->N};
+    /* op(A) (M, K) and op(B) (K, N) as stored: a transposed one walks its
+     * rows with stride 1 */
+    dnnl_dims_t as = {k->ta ? 1 : k->lda, k->ta ? k->lda : 1};
+    dnnl_dims_t bs = {k->tb ? 1 : k->ldb, k->tb ? k->ldb : 1};
     dnnl_dims_t cs = {k->ldc, 1};
     dnnl_memory_desc_t am, bm, cm;
     dnnl_matmul_desc_t md;
@@ -84,8 +91,8 @@ static dnnl_primitive_t create_primitive(const gemm_key *k, size_t *scratch_byte
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
     dnnl_status_t e;
-    if ((e = dnnl_memory_desc_init_by_tag(&am, 2, ad, in_t, dnnl_ab)) ||
-        (e = dnnl_memory_desc_init_by_tag(&bm, 2, bd, in_t, dnnl_ab)) ||
+    if ((e = dnnl_memory_desc_init_by_strides(&am, 2, ad, in_t, as)) ||
+        (e = dnnl_memory_desc_init_by_strides(&bm, 2, bd, in_t, bs)) ||
         (e = dnnl_memory_desc_init_by_strides(&cm, 2, cd, dnnl_f32, cs)) ||
         (e = dnnl_matmul_desc_init(&md, &am, &bm, NULL, &cm)) ||
         (e = dnnl_primitive_attr_create(&attr)) ||
@@ -157,6 +164,7 @@ static _Thread_local unsigned char *tl_buf;
 static _Thread_local size_t tl_cap;
 
 static unsigned char *thread_buffer(size_t bytes) {
+    if (bytes < 64) bytes = 64; /* fp32 without a scratchpad needs none, but NULL means failure */
     if (bytes <= tl_cap) return tl_buf;
     size_t cap = (bytes + bytes / 4 + 4095) / 4096 * 4096;
     unsigned char *p = aligned_alloc(64, cap);
@@ -167,50 +175,32 @@ static unsigned char *thread_buffer(size_t bytes) {
     return p;
 }
 
-static inline uint16_t to_bf16_bits(float x) {
-    float r = pd_bf16_round(x);
-    uint32_t u;
-    memcpy(&u, &r, sizeof u);
-    return (uint16_t)(u >> 16);
-}
+/* The calling thread's stream, made once (a stream costs an allocation
+ * and oneDNN bookkeeping; the ops make thousands of calls a step).
+ * Other threads' streams outlive pd_gemm_dnnl_release, which therefore
+ * keeps the engine. */
+static _Thread_local dnnl_stream_t tl_stream;
 
-#define PACK_TILE 32 /* a transposed read walks a 32 x 32 tile, not a whole column */
-
-/* dst (rows, cols) dense = op(src), where op transposes when `trans`
- * (src then stored (cols, rows) with leading dimension ld), converted to
- * bf16 bits or copied as fp32. Transposes go tile by tile so that both
- * sides stay in cache; threads take row tiles outside OpenMP regions. */
-static void pack(void *dst, bool bf16, const float *src, int ld, bool trans, int rows, int cols) {
+/* dst (rows, cols) dense = src (rows, cols; leading dimension ld) as bf16
+ * bits, rounded as pd_bf16_round (ties to even, NaN kept quiet). The
+ * rounding is written without branches so that the loop vectorises;
+ * threads take rows outside OpenMP regions. */
+static void to_bf16(uint16_t *restrict dst, const float *restrict src, int rows, int cols,
+                    int ld) {
 #ifdef _OPENMP
-    bool par = !omp_in_parallel() && (size_t)rows * cols >= ((size_t)1 << 16);
+    bool par = !omp_in_parallel() && (size_t)rows * cols >= ((size_t)1 << 15);
 #endif
-    int row_tiles = (rows + PACK_TILE - 1) / PACK_TILE;
 #pragma omp parallel for schedule(static) if (par)
-    for (int rt = 0; rt < row_tiles; rt++) {
-        int r0 = rt * PACK_TILE, r1 = r0 + PACK_TILE < rows ? r0 + PACK_TILE : rows;
-        if (!trans) {
-            for (int r = r0; r < r1; r++) {
-                const float *s = src + (size_t)r * ld;
-                if (bf16) {
-                    uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
-                    for (int c = 0; c < cols; c++) d[c] = to_bf16_bits(s[c]);
-                } else {
-                    memcpy((float *)dst + (size_t)r * cols, s, (size_t)cols * sizeof(float));
-                }
-            }
-            continue;
-        }
-        for (int c0 = 0; c0 < cols; c0 += PACK_TILE) {
-            int c1 = c0 + PACK_TILE < cols ? c0 + PACK_TILE : cols;
-            for (int r = r0; r < r1; r++) {
-                if (bf16) {
-                    uint16_t *d = (uint16_t *)dst + (size_t)r * cols;
-                    for (int c = c0; c < c1; c++) d[c] = to_bf16_bits(src[(size_t)c * ld + r]);
-                } else {
-                    float *d = (float *)dst + (size_t)r * cols;
-                    for (int c = c0; c < c1; c++) d[c] = src[(size_t)c * ld + r];
-                }
-            }
+    for (int r = 0; r < rows; r++) {
+        const float *restrict s = src + (size_t)r * ld;
+        uint16_t *restrict d = dst + (size_t)r * cols;
+#pragma omp simd
+        for (int c = 0; c < cols; c++) {
+            uint32_t u;
+            memcpy(&u, &s[c], sizeof u);
+            uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+            uint32_t quiet = (u | 0x00400000u) >> 16;
+            d[c] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
         }
     }
 }
@@ -228,29 +218,41 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
         return PD_OK;
     }
     double mark = pd_gemm_costs_mark();
-    gemm_key k = {.bf16 = bf16, .M = M, .N = N, .K = K, .ldc = ldc, .alpha = alpha, .beta = beta};
+    /* as stored: A (ar, ac), B (br, bc); bf16 copies are dense */
+    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    gemm_key k = {.bf16 = bf16, .ta = ta, .tb = tb, .M = M, .N = N, .K = K,
+                  .lda = bf16 ? ac : lda, .ldb = bf16 ? bc : ldb, .ldc = ldc,
+                  .alpha = alpha, .beta = beta};
     dnnl_primitive_t prim;
     size_t scratch_bytes;
     bool owned;
     pd_status st = get_primitive(&k, &prim, &scratch_bytes, &owned);
     if (st != PD_OK) return st;
-    pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
 
-    size_t el = bf16 ? sizeof(uint16_t) : sizeof(float);
-    size_t na = (size_t)M * K * el, nb = (size_t)K * N * el;
-    size_t off_s = (na + nb + 63) / 64 * 64;
+    size_t na = bf16 ? (size_t)ar * ac * sizeof(uint16_t) : 0;
+    size_t nb = bf16 ? (size_t)br * bc * sizeof(uint16_t) : 0;
+    size_t off_b = (na + 63) / 64 * 64, off_s = off_b + (nb + 63) / 64 * 64;
     unsigned char *buf = thread_buffer(off_s + scratch_bytes);
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
-    dnnl_stream_t stream = NULL;
     dnnl_status_t e = dnnl_success;
     if (!buf) {
-        st = pd_fail(PD_ERR_NOMEM, "gemm (oneDNN): no memory for the packed operands of a "
+        st = pd_fail(PD_ERR_NOMEM, "gemm (oneDNN): no memory for the converted operands of a "
                      "%d x %d x %d product", M, N, K);
         goto out;
     }
-    pack(buf, bf16, A, lda, ta, M, K);
-    pack(buf + na, bf16, B, ldb, tb, K, N);
-    pd_gemm_costs_add(PD_GEMM_CONVERT, &mark);
+    if (!tl_stream && (e = dnnl_stream_create(&tl_stream, engine, dnnl_stream_default_flags))) {
+        tl_stream = NULL;
+        goto out;
+    }
+    void *a_data = (void *)A, *b_data = (void *)B;
+    pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
+    if (bf16) {
+        to_bf16((uint16_t *)buf, A, ar, ac, lda);
+        to_bf16((uint16_t *)(buf + off_b), B, br, bc, ldb);
+        a_data = buf;
+        b_data = buf + off_b;
+        pd_gemm_costs_add(PD_GEMM_CONVERT, &mark);
+    }
 
     const_dnnl_primitive_desc_t pd;
     const dnnl_memory_desc_t *am, *bm, *cm, *sm;
@@ -259,23 +261,21 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
     bm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     cm = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    if ((e = dnnl_memory_create(&ma, am, engine, buf)) ||
-        (e = dnnl_memory_create(&mb, bm, engine, buf + na)) ||
+    if ((e = dnnl_memory_create(&ma, am, engine, a_data)) ||
+        (e = dnnl_memory_create(&mb, bm, engine, b_data)) ||
         (e = dnnl_memory_create(&mc, cm, engine, C)) ||
-        (e = dnnl_memory_create(&ms, sm, engine, buf + off_s)) ||
-        (e = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)))
+        (e = dnnl_memory_create(&ms, sm, engine, buf + off_s)))
         goto out;
     pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
     dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
-    if ((e = dnnl_primitive_execute(prim, stream, 4, args))) goto out;
-    e = dnnl_stream_wait(stream);
+    if ((e = dnnl_primitive_execute(prim, tl_stream, 4, args))) goto out;
+    e = dnnl_stream_wait(tl_stream);
     pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
 out:
     if (e != dnnl_success)
         st = pd_fail(PD_ERR_ARG, "gemm (oneDNN %s): %d x %d x %d product failed: %s",
                      bf16 ? "bf16" : "f32", M, N, K, dnnl_status2str(e));
-    if (stream) dnnl_stream_destroy(stream);
     if (ms) dnnl_memory_destroy(ms);
     if (mc) dnnl_memory_destroy(mc);
     if (mb) dnnl_memory_destroy(mb);
@@ -304,12 +304,12 @@ void pd_gemm_dnnl_release(void) {
     free(tl_buf); /* the calling thread's; other threads keep theirs */
     tl_buf = NULL;
     tl_cap = 0;
+    if (tl_stream) dnnl_stream_destroy(tl_stream);
+    tl_stream = NULL;
     pthread_mutex_lock(&cache_lock);
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].used) dnnl_primitive_destroy(cache[i].prim);
     memset(cache, 0, sizeof cache);
     cache_used = 0;
-    if (engine) dnnl_engine_destroy(engine);
-    engine = NULL;
-    pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_unlock(&cache_lock); /* the engine stays: other threads' streams use it */
 }

@@ -9,8 +9,8 @@
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major, as pd_gemm. bf16:
  * op(A) and op(B) rounded to bf16 (ties to even), products accumulated in
- * fp32 by oneDNN's matmul; !bf16: the same path with fp32 operands (how
- * the tests check it on CPUs without bf16). PD_ERR_ARG (message names
+ * fp32 by oneDNN's matmul; !bf16: the same path with the fp32 operands
+ * passed as they are (how the tests check it on CPUs without bf16). PD_ERR_ARG (message names
  * oneDNN's status) when oneDNN has no implementation for the CPU,
  * PD_ERR_NOMEM when the packed copies cannot be allocated. Safe to call
  * from inside an OpenMP region. */
@@ -22,7 +22,8 @@ pd_status pd_gemm_dnnl(bool bf16, bool trans_a, bool trans_b, int M, int N, int 
  * right on this CPU, else why not (thread-local). */
 const char *pd_gemm_dnnl_problem(bool bf16);
 
-/* Destroys the cached primitives and the engine (tests; optional). */
+/* Destroys the cached primitives and the calling thread's stream and
+ * buffer (tests; optional). The engine stays for other threads' streams. */
 void pd_gemm_dnnl_release(void);
 
 #endif
