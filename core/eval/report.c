@@ -266,7 +266,9 @@ static void verdict_section(report *rp) {
     for (int pi = 0; pi < rp->ps->n; pi++) {
         const prediction *p = &rp->ps->p[pi];
         fprintf(md, "| %s | %s | %s |", p->mechanism, p->fid_gain, p->overhead);
-        int helps_compute = 0, helps_steps = 0, hurts = 0, measured = 0;
+        int helps_compute = 0, hurts = 0, measured = 0;
+        char where[400] = "";
+        size_t wl = 0;
         for (int i = 0; i < rp->n; i++) {
             const study *s = &rp->studies[i];
             int c = -1;
@@ -287,15 +289,18 @@ static void verdict_section(report *rp) {
             else snprintf(ov, sizeof ov, "n/a");
             const char *v = regime_verdict(effect_of(&a), effect_of(&b), have_b);
             fprintf(md, " %s | %s | %s | %s |", ov, da, have_b ? db : "n/a (no step times)", v);
-            helps_compute += have_b && effect_of(&b) == EFFECT_HELPS;
-            helps_steps += effect_of(&a) == EFFECT_HELPS;
+            bool hc = have_b && effect_of(&b) == EFFECT_HELPS, hs = effect_of(&a) == EFFECT_HELPS;
+            helps_compute += hc;
             hurts += (have_b && effect_of(&b) == EFFECT_HURTS) || effect_of(&a) == EFFECT_HURTS;
+            if ((hc || hs) && wl < sizeof where)
+                wl += (size_t)snprintf(where + wl, sizeof where - wl, "%sin `%s` at equal %s", wl ? "; " : "",
+                                       s->name, hc ? "compute" : "steps");
         }
-        const char *verdict = !measured ? "not measured"
-                              : helps_compute == measured && !hurts ? "**keep**"
-                              : helps_compute ? "**helps only** where the table says so"
-                              : helps_steps ? "**helps only** at equal steps (when compute is not the limit)"
-                                            : "**drop**";
+        char verdict[480];
+        if (!measured) snprintf(verdict, sizeof verdict, "not measured");
+        else if (helps_compute == measured && !hurts) snprintf(verdict, sizeof verdict, "**keep**");
+        else if (where[0]) snprintf(verdict, sizeof verdict, "**helps only** %s", where);
+        else snprintf(verdict, sizeof verdict, "**drop**%s", hurts ? " (hurts)" : "");
         fprintf(md, " %s |\n", verdict);
     }
     fprintf(md, "\nRecommended default per regime (lowest mean FD at equal compute among the configs whose "
