@@ -10,11 +10,15 @@
 # the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
 # STUDY_NICE (0): the nice level of the training; equal-step results do not
 # depend on it, only how fast they come.
+# STUDY_RUNS ($HOME/pixeldit-study): the runs' folders (checkpoints, curves).
+# They live outside the work tree, so a later session on the same machine
+# continues a run cut short; only the records under results/ are committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # its own build folder: rebuilding build/ while it runs changes nothing under it
 bin=./build-study/cli/pixeldit
 what="${1:-run}"
+runs="${STUDY_RUNS:-$HOME/pixeldit-study}"
 jitlike=(jitlike jitlike-freq jitlike-bilinear jitlike-deco jitlike-pixeldit jitlike-unet)
 small=(small small-freq small-bilinear small-deco small-pixeldit small-unet)
 # OpenMP threads that sleep instead of spinning when they wait: the study
@@ -27,7 +31,7 @@ run_regime() { # run_regime NAME STEPS SEEDS
   local name="$1" steps="$2" seeds="$3"
   # shellcheck disable=SC2046
   nice -n "${STUDY_NICE:-0}" "$bin" ablate $(configs_of "$name") --steps "$steps" --seeds "$seeds" --eval-every 250 \
-    --out "runs/study-$name" --results "results/$name"
+    --out "$runs/study-$name" --results "results/$name"
 }
 
 case "$what" in
@@ -41,7 +45,7 @@ case "$what" in
     ;;
   bench)
     rounds="${2:-3}"
-    pids=$(pgrep -f "pixeldit ablate .*--out runs/study-" || true)
+    pids=$(pgrep -f "pixeldit ablate .*--out $runs/study-" || true)
     [[ -n "$pids" ]] && kill -STOP $pids
     trap '[[ -n "$pids" ]] && kill -CONT $pids' EXIT
     for r in $(seq 1 "$rounds"); do
