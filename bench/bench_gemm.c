@@ -6,8 +6,10 @@
  * (docs/benchmarks-log.md, "GEMM libraries and bf16").
  *
  * Every product is C (M, N) = A (M, K) B (K, N), row-major, fp32 in and out
- * (bf16: A and B converted once, outside the timing), no transposes, so all
- * libraries get the same problem. Linear layers are one product with
+ * (oneDNN bf16: A and B converted once, outside the timing; the seam's
+ * oneDNN columns run pd_gemm_dnnl as the ops do, the bf16 one converting
+ * both operands in every call), no transposes, so all libraries get the
+ * same problem. Linear layers are one product with
  * M = batch * tokens; attention is `count` independent per-head products
  * (S = Q K^T and O = P V) run in parallel, as core/ops/attention.c runs
  * them. Rounds alternate the libraries; each cell is the median over the
@@ -26,6 +28,7 @@
 #include "gemm.h" /* the seam (core/ops), compiled into this program */
 
 #ifdef HAVE_DNNL
+#include "gemm_dnnl.h" /* the seam's backend, compiled into this program */
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #endif
@@ -57,9 +60,11 @@ static const shape shapes[] = {
 };
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 
-enum { LIB_OPENBLAS, LIB_SEAM, LIB_DNNL, LIB_XSMM, LIB_DNNL_BF16, N_LIBS };
+enum { LIB_OPENBLAS, LIB_SEAM, LIB_DNNL, LIB_SEAM_DNNL, LIB_XSMM, LIB_DNNL_BF16, LIB_SEAM_BF16,
+       N_LIBS };
 static const char *lib_names[N_LIBS] = {"OpenBLAS sgemm", "pd_gemm (seam)", "oneDNN f32",
-                                        "libxsmm f32", "oneDNN bf16"};
+                                        "seam's oneDNN f32", "libxsmm f32", "oneDNN bf16",
+                                        "seam's oneDNN bf16 (converts A, B)"};
 
 typedef struct {
     const shape *s;
@@ -247,6 +252,19 @@ static void run_xsmm(problem *p, const xsmm_state *st) {
 }
 #endif
 
+/* ---- the seam's oneDNN backend, fp32 operands in, as the ops call it ------- */
+
+#ifdef HAVE_DNNL
+static void run_seam_dnnl(problem *p, bool bf16) {
+    const shape *s = p->s;
+    size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
+#pragma omp parallel for schedule(static) if (s->count > 1)
+    for (int i = 0; i < s->count; i++)
+        pd_gemm_dnnl(bf16, false, false, s->M, s->N, s->K, 1.0f, p->A + i * sa, s->K,
+                     p->B + i * sb, s->N, 0.0f, p->C + i * sc, s->N);
+}
+#endif
+
 /* ---- timing ---------------------------------------------------------------- */
 
 static void run_lib(problem *p, int lib) {
@@ -256,6 +274,8 @@ static void run_lib(problem *p, int lib) {
 #ifdef HAVE_DNNL
     case LIB_DNNL:
     case LIB_DNNL_BF16: run_dnnl(p->lib[lib]); break;
+    case LIB_SEAM_DNNL: run_seam_dnnl(p, false); break;
+    case LIB_SEAM_BF16: run_seam_dnnl(p, true); break;
 #endif
 #ifdef HAVE_XSMM
     case LIB_XSMM: run_xsmm(p, p->lib[lib]); break;
@@ -312,8 +332,12 @@ static void problem_open(problem *p, const shape *s) {
     } else {
         p->lib[LIB_DNNL_BF16] = dnnl_prepare(p, true, &p->why[LIB_DNNL_BF16]);
     }
+    p->lib[LIB_SEAM_DNNL] = p;
+    p->lib[LIB_SEAM_BF16] = p->lib[LIB_DNNL_BF16] ? p : NULL;
+    p->why[LIB_SEAM_BF16] = p->why[LIB_DNNL_BF16];
 #else
     p->why[LIB_DNNL] = p->why[LIB_DNNL_BF16] = "not built (libdnnl-dev missing)";
+    p->why[LIB_SEAM_DNNL] = p->why[LIB_SEAM_BF16] = p->why[LIB_DNNL];
 #endif
 #ifdef HAVE_XSMM
     p->lib[LIB_XSMM] = xsmm_prepare(p, &p->why[LIB_XSMM]);

@@ -181,28 +181,41 @@ static unsigned char *thread_buffer(size_t bytes) {
  * keeps the engine. */
 static _Thread_local dnnl_stream_t tl_stream;
 
+/* dst (n) = src (n) as bf16 bits, rounded as pd_bf16_round (ties to even,
+ * NaN kept quiet), written without branches so that the loop vectorises. */
+static void row_to_bf16(uint16_t *restrict dst, const float *restrict src, size_t n) {
+#pragma omp simd
+    for (size_t c = 0; c < n; c++) {
+        uint32_t u;
+        memcpy(&u, &src[c], sizeof u);
+        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        uint32_t quiet = (u | 0x00400000u) >> 16;
+        dst[c] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
+    }
+}
+
+#define CONVERT_PAR_MIN ((size_t)1 << 15) /* elements; below, a team costs more than it saves */
+
 /* dst (rows, cols) dense = src (rows, cols; leading dimension ld) as bf16
- * bits, rounded as pd_bf16_round (ties to even, NaN kept quiet). The
- * rounding is written without branches so that the loop vectorises;
- * threads take rows outside OpenMP regions. */
+ * bits. Threads take rows only for a large operand outside an OpenMP
+ * region: the per-head products of attention convert a few thousand
+ * elements, less than starting a team costs. */
 static void to_bf16(uint16_t *restrict dst, const float *restrict src, int rows, int cols,
                     int ld) {
 #ifdef _OPENMP
-    bool par = !omp_in_parallel() && (size_t)rows * cols >= ((size_t)1 << 15);
-#endif
-#pragma omp parallel for schedule(static) if (par)
-    for (int r = 0; r < rows; r++) {
-        const float *restrict s = src + (size_t)r * ld;
-        uint16_t *restrict d = dst + (size_t)r * cols;
-#pragma omp simd
-        for (int c = 0; c < cols; c++) {
-            uint32_t u;
-            memcpy(&u, &s[c], sizeof u);
-            uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-            uint32_t quiet = (u | 0x00400000u) >> 16;
-            d[c] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded);
-        }
+    if (!omp_in_parallel() && (size_t)rows * cols >= CONVERT_PAR_MIN) {
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++)
+            row_to_bf16(dst + (size_t)r * cols, src + (size_t)r * ld, (size_t)cols);
+        return;
     }
+#endif
+    if (ld == cols) { /* dense: one run */
+        row_to_bf16(dst, src, (size_t)rows * cols);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        row_to_bf16(dst + (size_t)r * cols, src + (size_t)r * ld, (size_t)cols);
 }
 
 pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float alpha,

@@ -172,6 +172,35 @@ static void bf16_matches_emulated_or_is_refused(void **state) {
     assert_true(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
 }
 
+/* The converting loop rounds exactly as pd_bf16_round: op(A) (1, 67) times
+ * the identity gives each rounded element back unchanged (products by 1
+ * and 0 are exact). Halfway cases (both parities), values just either side
+ * of them, and a length that is no multiple of the vector width. */
+static void bf16_rounding_matches_scalar(void **state) {
+    (void)state;
+    if (!cpu_has_bf16()) {
+        print_message("  no AVX512_BF16/AMX here: nothing to check\n");
+        return;
+    }
+    enum { K = 67 };
+    float a[K], eye[K * K], c[K];
+    const uint32_t low[] = {0x8000u, 0x7fffu, 0x8001u, 0x0000u, 0xffffu};
+    for (int k = 0; k < K; k++) {
+        uint32_t u = (uint32_t)(0x3f800000u + ((uint32_t)k << 16)) | low[k % 5];
+        if (k % 3 == 0) u |= 0x80000000u;
+        memcpy(&a[k], &u, sizeof u);
+        for (int n = 0; n < K; n++) eye[k * K + n] = k == n ? 1.0f : 0.0f;
+    }
+    assert_int_equal(pd_gemm_dnnl(true, false, false, 1, K, K, 1.0f, a, K, eye, K, 0.0f, c, K),
+                     PD_OK);
+    for (int k = 0; k < K; k++) {
+        float want = pd_bf16_round(a[k]);
+        if (memcmp(&c[k], &want, sizeof want))
+            fail_msg("element %d: %a rounded to %a, want %a", k, (double)a[k], (double)c[k],
+                     (double)want);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(f32_matches_double_gemm),
@@ -179,6 +208,7 @@ int main(void) {
         cmocka_unit_test(f32_past_the_cache),
         cmocka_unit_test(edge_shapes),
         cmocka_unit_test(bf16_matches_emulated_or_is_refused),
+        cmocka_unit_test(bf16_rounding_matches_scalar),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pd_gemm_dnnl_release();
