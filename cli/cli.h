@@ -27,6 +27,9 @@ int cmd_data(int argc, char **argv); /* cmd_data.c: pack, info */
 
 /* Prints "pixeldit: <what>: <last error>" and returns CLI_ERR. */
 int cli_fail(const char *what);
+/* Prints "pixeldit: <last error>" (the library named what failed) and
+ * returns CLI_ERR. */
+int cli_error(void);
 /* Prints a usage error and returns CLI_USAGE. */
 int cli_usage(const char *usage, const char *fmt, ...);
 /* True when arg is "-h" or "--help". */
@@ -36,12 +39,8 @@ bool cli_is_help(const char *arg);
 bool cli_int(const char *s, long *out);
 bool cli_double(const char *s, double *out);
 
-/* Opens a checkpoint and builds its model session (config from its
- * metadata; decoder and attention plugins only, found by the names the
- * checkpoint records, after loading the --plugin names or paths; a path
- * stored in the checkpoint is refused), checks the recorded versions, then
- * loads the weights chosen by ema (0 raw, 1 ema1, 2 ema2). On failure the
- * session is closed and the message printed. */
+/* pd_session_open_checkpoint (checkpoint.h) with the message printed on
+ * failure. */
 int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, int n_plugins,
                         pd_session *s, pd_st_file **f);
 

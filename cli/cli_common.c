@@ -8,10 +8,14 @@
 #include <string.h>
 
 #include "cli.h"
-#include "pixeldit/plugin_record.h"
 
 int cli_fail(const char *what) {
     fprintf(stderr, "pixeldit: %s: %s\n", what, pd_last_error());
+    return CLI_ERR;
+}
+
+int cli_error(void) {
+    fprintf(stderr, "pixeldit: %s\n", pd_last_error());
     return CLI_ERR;
 }
 
@@ -48,39 +52,6 @@ bool cli_double(const char *s, double *out) {
 
 int cli_open_checkpoint(const char *path, int ema, const char *const *plugins, int n_plugins,
                         pd_session *s, pd_st_file **f) {
-    if (pd_st_open(path, f)) return cli_fail("cannot read checkpoint");
-    const char *ini, *recorded;
-    if (pd_checkpoint_read_meta(*f, &ini, &recorded)) return cli_fail("cannot use checkpoint");
-    pd_plugin_record rec;
-    if (pd_plugin_record_parse(recorded, path, &rec)) return cli_fail("cannot use checkpoint");
-    static pd_config cfg;
-    pd_config_defaults(&cfg);
-    if (pd_config_load_string(&cfg, ini, path)) return cli_fail("checkpoint config");
-    if (pd_plugin_record_check_config(&cfg, path)) return cli_fail("cannot use checkpoint");
-    /* plugins the user names on the command line are loaded first, so the
-     * checkpoint's names find them */
-    pd_plugin *given[16] = {0};
-    for (int i = 0; i < n_plugins; i++)
-        if (pd_plugin_load(plugins[i], 0, &given[i < 16 ? i : 15])) return cli_fail("--plugin");
-    if (pd_session_open_model(s, &cfg)) return cli_fail(path);
-    /* a --plugin the model does not run is said, not silently ignored */
-    for (int i = 0; i < n_plugins && i < 16; i++)
-        if (given[i] && given[i] != s->decoder && given[i] != s->attention)
-            fprintf(stderr, "pixeldit: warning: --plugin %s: %s plugin %s is not used: %s runs "
-                    "decoder %s and attention %s%s\n", plugins[i],
-                    pd_plugin_kind_name(pd_plugin_get_kind(given[i])), pd_plugin_name(given[i]), path,
-                    pd_plugin_name(s->decoder), pd_plugin_name(s->attention),
-                    pd_plugin_get_kind(given[i]) == PD_PLUGIN_LOSS ? " (no loss is computed here)" : "");
-    char note[512];
-    if (pd_plugin_record_check(&rec, s, PD_RECORD_MODEL, path, note, sizeof note)) {
-        pd_session_close(s);
-        return cli_fail("cannot use checkpoint");
-    }
-    if (note[0]) fprintf(stderr, "pixeldit: warning: %s: %s\n", path, note);
-    const char *prefix = ema == 1 ? "ema1." : ema == 2 ? "ema2." : "";
-    if (pd_checkpoint_load_params(*f, pd_jit_params(s->model), prefix)) {
-        pd_session_close(s);
-        return cli_fail("cannot load weights");
-    }
+    if (pd_session_open_checkpoint(s, path, ema, plugins, n_plugins, f)) return cli_error();
     return CLI_OK;
 }

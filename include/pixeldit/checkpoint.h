@@ -61,6 +61,21 @@ pd_status pd_checkpoint_load_training(const pd_st_file *f, pd_checkpoint *ck);
 pd_status pd_checkpoint_read_meta(const pd_st_file *f, const char **config_ini,
                                   const char **plugins);
 
+/* Opens the checkpoint at path (*f, which the caller closes, also on
+ * failure) and builds its model session s: the config from its metadata,
+ * decoder and attention plugins only, found by the names the checkpoint
+ * records after loading `plugins` (names or paths the user gives); a
+ * plugin path stored in the checkpoint is refused (it would choose code to
+ * run). Checks the recorded plugin versions (a warning on stderr for a
+ * difference that is allowed, and for a given plugin the model does not
+ * run), then loads the weights chosen by ema (0 raw, 1 ema1, 2 ema2). On
+ * failure s is closed and the message starts with what failed ("cannot
+ * read checkpoint: ...", "cannot use checkpoint: ...", "cannot load
+ * weights: ..."). */
+struct pd_session;
+pd_status pd_session_open_checkpoint(struct pd_session *s, const char *path, int ema,
+                                     const char *const *plugins, int n_plugins, pd_st_file **f);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

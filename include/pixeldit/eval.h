@@ -212,6 +212,37 @@ pd_status pd_eval_sample(struct pd_session *s, const struct pd_sample_config *sc
 pd_status pd_eval_write_json(const char *path, const pd_eval_result *r, const char *source,
                              const char *sampler, int steps, double cfg, int ema, uint64_t seed);
 
+/* `pixeldit eval` as one call: opens a checkpoint the way sample and
+ * forward do (pd_session_open_checkpoint: a plugin path stored in it is
+ * refused), sets the config's thread count, samples n class-balanced
+ * images with the checkpoint's [sample] settings and the overrides below
+ * (or reads the PNGs of a folder instead), scores them against the cached
+ * feature network's reference (pd_eval_ref_open), measures the FD floor at
+ * this n and, with ceiling, an untrained model's FD from the same
+ * sampling; writes the report and the JSON when asked. A message names the
+ * step that failed ("eval: ...", "ceiling: ...", "--json: ..."). */
+typedef struct pd_eval_run_opts {
+    const char *ckpt;           /* sample from this checkpoint (its config names the data) ... */
+    const char *images;         /* ... or score the *.png files of this folder (no class accuracy) */
+    const pd_config *cfg;       /* the data set's config when there is no ckpt (resolved, validated) */
+    int ema;                    /* the checkpoint's weights: 1 EMA 1, 2 EMA 2, 0 raw */
+    const char *const *plugins; /* plugin names or paths the checkpoint needs, (n_plugins) */
+    int n_plugins;
+    long n;                     /* images to sample, 2..PD_MAX_EVAL_IMAGES */
+    const char *sampler;        /* overrides of [sample]; NULL, NULL, 0, < 0, < 0 keep it */
+    const char *schedule;
+    int steps;
+    double cfg_scale;
+    int64_t seed;
+    bool ceiling;               /* also the untrained model's FD (a checkpoint, no images) */
+    const char *json;           /* also write the numbers here (pd_eval_write_json), or NULL */
+    FILE *report;               /* the human-readable result (stdout for the CLI), or NULL */
+    bool progress;              /* the settings line and progress on stderr */
+} pd_eval_run_opts;
+
+/* out (may be NULL) gets the numbers. */
+pd_status pd_eval_run(const pd_eval_run_opts *o, pd_eval_result *out);
+
 /* ---- drawing ------------------------------------------------------------------- */
 
 /* One PNG with labelled panels side by side (cairo): panel i shows

@@ -52,8 +52,6 @@ pd_status pd_session_plugin_sets(const pd_config *cfg, const char *const *plugin
  * (so an explicit --set wins), applied as one --set layer. */
 pd_status pd_session_apply_args(pd_config *cfg, const char *const *plugins, int n_plugins,
                                 const char *const *sets, int n_sets);
-/* One --plugin on its own layer (pd_session_apply_args with no --set). */
-pd_status pd_session_add_plugin_arg(pd_config *cfg, const char *name_or_path);
 
 /* A step context set up for this session's config ([train] fused_kernels).
  * The caller owns it (pd_ctx_free). NULL + PD_ERR_NOMEM on failure. */
