@@ -87,26 +87,16 @@ typedef struct {
     pd_config cfg;
     pd_session s;
     bool session_open;
-    pd_adamw *opt;
-    pd_ema *ema1, *ema2;
-    pd_ctx *ctx;
-    pd_rng rng, dropout_rng;
-    pd_grad_sync sync;         /* more than one rank */
-    float *x, *z, *t, *imgs;   /* x, z (B, C, H, W); t (B); imgs (sample_batch, C, H, W) */
-    size_t x_per;              /* C * H * W */
-    int *labels, *labels_dropped, *sample_labels;
+    pd_trainer tr;             /* training's set-up; its batch: this rank's shard of B */
+    pd_ctx *ctx;               /* = tr.ctx: forward and sampling time in the training context */
+    float *imgs;               /* (sample_batch, C, H, W) */
+    int *sample_labels;        /* (sample_batch) */
     double *times;
 } bench_run;
 
 static void bench_close(bench_run *b) {
-    free(b->x), free(b->z), free(b->t), free(b->imgs);
-    free(b->labels), free(b->labels_dropped), free(b->sample_labels);
-    free(b->times);
-    pd_ctx_free(b->ctx);
-    pd_ema_free(b->ema1);
-    pd_ema_free(b->ema2);
-    pd_adamw_free(b->opt);
-    pd_grad_sync_close(&b->sync);
+    free(b->imgs), free(b->sample_labels), free(b->times);
+    pd_trainer_close(&b->tr);
     if (b->session_open) pd_session_close(&b->s);
 }
 
@@ -116,34 +106,29 @@ static pd_status bench_open(bench_run *b, const pd_bench_opts *o, int B, int SB)
     if (s) return s;
     b->session_open = true;
     if ((s = pd_jit_init_weights(b->s.model, (uint64_t)cfg->train.seed))) return s;
-    pd_params *p = pd_jit_params(b->s.model);
-    pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
-                          (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
-    b->opt = pd_adamw_new(p, &ac);
-    b->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
-    b->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
-    b->ctx = pd_session_new_ctx(&b->s);
-    if (pd_dist_size() > 1 && (s = pd_grad_sync_open(&b->sync, p, pd_train_step_scalars()))) return s;
+    if ((s = pd_trainer_open(&b->tr, &b->s, B))) return s;
+    b->ctx = b->tr.ctx;
     size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
-    b->x_per = per;
-    b->x = malloc((size_t)B * per * sizeof(float));
-    b->z = malloc((size_t)B * per * sizeof(float));
-    b->t = malloc((size_t)B * sizeof(float));
+    const pd_step_shard *sh = &b->tr.shard;
+    /* the whole global batch is drawn, so every rank's shard is the one it
+     * has with one process */
+    float *all = sh->count == B ? b->tr.x : malloc((size_t)B * per * sizeof(float));
     b->imgs = malloc((size_t)SB * per * sizeof(float));
-    b->labels = malloc((size_t)B * sizeof(int));
-    b->labels_dropped = malloc((size_t)B * sizeof(int));
     b->sample_labels = malloc((size_t)SB * sizeof(int));
     int nt = o->steps + o->warmup + (o->sample_reps > 0 ? o->sample_reps : 1);
     b->times = malloc(2 * (size_t)nt * sizeof(double)); /* the second half: all-reduce times */
-    if (!b->opt || !b->ema1 || !b->ema2 || !b->ctx || !b->x || !b->z || !b->t || !b->imgs ||
-        !b->labels || !b->labels_dropped || !b->sample_labels || !b->times)
+    if (!all || !b->imgs || !b->sample_labels || !b->times) {
+        if (all != b->tr.x) free(all);
         return pd_fail(PD_ERR_NOMEM, "bench: out of memory for a batch of %d images of %zu floats", B, per);
-    if ((s = pd_ctx_set_precision(b->ctx, cfg->train.precision))) return s;
-    /* Synthetic data: uniform pixels in [-1, 1], labels cycling over the classes. */
-    pd_rng_seed(&b->rng, (uint64_t)cfg->train.seed * 2 + 2);
-    pd_rng_seed(&b->dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);
-    pd_rng_fill_uniform(&b->rng, b->x, (size_t)B * per, -1, 1);
-    for (int i = 0; i < B; i++) b->labels[i] = i % cfg->model.num_classes;
+    }
+    /* Synthetic data: uniform pixels in [-1, 1] (drawn from the trainer's
+     * key stream before the first step), labels cycling over the classes. */
+    pd_rng_fill_uniform(&b->tr.st.rng, all, (size_t)B * per, -1, 1);
+    if (all != b->tr.x) {
+        memcpy(b->tr.x, all + (size_t)sh->first * per, (size_t)sh->count * per * sizeof(float));
+        free(all);
+    }
+    for (int i = 0; i < sh->count; i++) b->tr.labels[i] = (sh->first + i) % cfg->model.num_classes;
     for (int i = 0; i < SB; i++) b->sample_labels[i] = i % cfg->model.num_classes;
     return PD_OK;
 }
@@ -182,15 +167,9 @@ static void gemm_costs(double wall) {
             c.calls, all, all * w, comp, comp * w, conv, conv * w, setup, setup * w);
 }
 
-/* With several ranks, B is the global batch: each rank steps on its shard
+/* With several ranks, each rank steps on its shard of the global batch
  * and the gradients are summed, exactly as in training. */
-static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
-    pd_step_shard shard = {.global = B, .sync = pd_dist_size() > 1 ? &b->sync : NULL};
-    int n;
-    pd_dist_shard(B, pd_dist_rank(), pd_dist_size(), &shard.first, &n);
-    pd_step_parts parts = {.s = &b->s, .ctx = b->ctx, .opt = b->opt, .ema1 = b->ema1, .ema2 = b->ema2,
-                           .key = &b->rng, .dropout_rng = &b->dropout_rng, .shard = &shard};
-    pd_step_buffers buf = {b->t, b->z, b->labels_dropped};
+static pd_status time_train(bench_run *b, const pd_bench_opts *o, pd_bench_result *r) {
     float lr = (float)pd_config_lr(&b->cfg), loss = 0;
     int total = o->warmup + o->steps;
     /* --profile: the shapes of the last step's GEMMs, replayed alone below */
@@ -204,8 +183,7 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
         if (o->profile && i == o->warmup) pd_gemm_costs_start();
         if (glog && i == total - 1) pd_gemm_log_open(glog, GEMM_LOG_CAP);
         double t0 = pd_now_seconds(), r0 = pd_dist_reduce_seconds();
-        pd_status s = pd_train_step_batch(&parts, &buf, b->x + (size_t)shard.first * (b->x_per),
-                                          b->labels + shard.first, n, lr, i + 1, &loss, NULL);
+        pd_status s = pd_trainer_step(&b->tr, lr, &loss, NULL); /* step i + 1 */
         if (glog && i == total - 1) glog_n = pd_gemm_log_close();
         if (s) {
             free(glog);
@@ -238,7 +216,9 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, int B, pd_benc
 static pd_status time_forward(bench_run *b, const pd_bench_opts *o, int B, pd_bench_result *r) {
     const pd_config *cfg = &b->cfg;
     int S = cfg->model.image_size, shape[4] = {B, cfg->model.channels, S, S};
-    for (int i = 0; i < B; i++) b->t[i] = (float)(i + 1) / (float)(B + 1);
+    /* one process (forward is not timed under MPI): the shard is the batch */
+    float *x = b->tr.x, *t = b->tr.t;
+    for (int i = 0; i < B; i++) t[i] = (float)(i + 1) / (float)(B + 1);
     pd_ctx_set_grad_enabled(b->ctx, false);
     pd_ctx_set_training(b->ctx, false);
     int total = o->warmup + o->steps;
@@ -248,8 +228,8 @@ static pd_status time_forward(bench_run *b, const pd_bench_opts *o, int B, pd_be
         double t0 = pd_now_seconds();
         pd_ctx_reset(b->ctx);
         /* x (B, C, H, W) -> x_pred (B, C, H, W) */
-        pd_tensor *zt = pd_tensor_from(b->ctx, b->x, shape, 4);
-        if (!pd_jit_forward(b->s.model, b->ctx, zt, b->t, b->labels, NULL))
+        pd_tensor *zt = pd_tensor_from(b->ctx, x, shape, 4);
+        if (!pd_jit_forward(b->s.model, b->ctx, zt, t, b->tr.labels, NULL))
             s = pd_fail(pd_ctx_status(b->ctx) ? pd_ctx_status(b->ctx) : PD_ERR_ARG, "%s", pd_ctx_error(b->ctx));
         if (i >= o->warmup) b->times[i - o->warmup] = pd_now_seconds() - t0;
         progress(o, "forward", i + 1, total);
@@ -321,7 +301,7 @@ pd_status pd_bench_run(const pd_bench_opts *o, pd_bench_result *r) {
     if (!s) {
         r->params = pd_params_numel(pd_jit_params(b.s.model), true);
         r->flops_per_image = pd_jit_flops_per_image(b.s.model);
-        s = time_train(&b, o, B, r);
+        s = time_train(&b, o, r);
     }
     if (!s && alone) s = time_forward(&b, o, B, r);
     if (!s && alone && o->sample_steps >= 0) s = time_sample(&b, o, SB, r);

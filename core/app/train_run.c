@@ -83,19 +83,13 @@ static void fmt_eta(char *buf, size_t n, double s) {
 typedef struct {
     pd_session s;
     pd_dataset *ds;
-    pd_adamw *opt;
-    pd_ema *ema1, *ema2;
+    pd_trainer tr;         /* AdamW, EMAs, RNG streams (tr.st), shard, step context, batch buffers */
     pd_shuffler shuf;
     pd_loader *loader;  /* the shuffler's batches, maybe prefetched */
     double data_seconds; /* spent in pd_loader_next, this session */
-    pd_ctx *ctx;
-    pd_train_state st;
     char *config_text;
     FILE *csv;
     pd_run_dir dir;
-    pd_grad_sync sync;     /* more than one rank: the flat gradient buffer */
-    int rank, size;        /* pd_dist_rank / pd_dist_size */
-    int first, count;      /* this rank's shard of every global batch */
     int n_parts[PD_SESSION_MAX_LOSSES]; /* loss parts with a log.csv column, per loss */
     pd_train_eval te;      /* [eval] every: eval.csv (rank 0) */
     double paused;         /* seconds of this session spent evaluating and drawing grids */
@@ -140,8 +134,8 @@ static void parts_text(const run *r, char *buf, size_t cap) {
 }
 
 static pd_status save(run *r, const char *path) {
-    pd_checkpoint ck = {pd_jit_params(r->s.model), r->ema1, r->ema2, r->opt, r->config_text,
-                        r->s.plugins_desc, r->st};
+    pd_checkpoint ck = {pd_jit_params(r->s.model), r->tr.ema1, r->tr.ema2, r->tr.opt, r->config_text,
+                        r->s.plugins_desc, r->tr.st};
     pd_loader_state(r->loader, &ck.state.data); /* the shuffler may be ahead */
     return pd_checkpoint_save(path, &ck);
 }
@@ -150,7 +144,7 @@ static pd_status save(run *r, const char *path) {
  * from [sample]) with the EMA the config selects, then restores the weights. */
 static pd_status write_samples(run *r, const char *path) {
     const pd_config *cfg = &r->s.cfg;
-    pd_ema *e = cfg->sample.ema == 1 ? r->ema1 : cfg->sample.ema == 2 ? r->ema2 : NULL;
+    pd_ema *e = cfg->sample.ema == 1 ? r->tr.ema1 : cfg->sample.ema == 2 ? r->tr.ema2 : NULL;
     int classes[1024], nc = cfg->model.num_classes < 1024 ? cfg->model.num_classes : 1024;
     for (int i = 0; i < nc; i++) classes[i] = i;
     if (nc > 10) nc = 10; /* a grid of the first 10 classes during training */
@@ -178,7 +172,7 @@ static void plot_log(const pd_run_dir *rd, bool verbose) {
 
 static void warn_young_ema(const run *r) {
     char note[320];
-    if (pd_ema_young_note(&r->s.cfg, r->s.cfg.sample.ema, r->st.step, note, sizeof note))
+    if (pd_ema_young_note(&r->s.cfg, r->s.cfg.sample.ema, r->tr.st.step, note, sizeof note))
         fprintf(stderr, "pixeldit: note: %s\n", note);
 }
 
@@ -216,51 +210,28 @@ static pd_status setup(run *r, const pd_train_opts *o) {
     const pd_config *cfg = o->cfg;
     pd_status s;
     pd_set_num_threads(cfg->train.threads);
-    r->rank = pd_dist_rank(), r->size = pd_dist_size();
-    if (cfg->train.batch_size < r->size)
+    if (cfg->train.batch_size < pd_dist_size())
         return pd_fail(PD_ERR_CONFIG, "[train] batch_size %d is smaller than the %d MPI ranks: every "
-                       "rank needs at least one sample of each batch", cfg->train.batch_size, r->size);
-    pd_dist_shard(cfg->train.batch_size, r->rank, r->size, &r->first, &r->count);
+                       "rank needs at least one sample of each batch", cfg->train.batch_size, pd_dist_size());
     if ((s = pd_session_open(&r->s, cfg)) || (s = stopped())) return s;
-    if ((s = load_data(cfg, o->verbose && r->rank == 0, &r->ds)) || (s = stopped())) return s;
+    if ((s = load_data(cfg, o->verbose && pd_dist_rank() == 0, &r->ds)) || (s = stopped())) return s;
     if ((s = pd_jit_init_weights(r->s.model, (uint64_t)cfg->train.seed)) || (s = stopped())) return s;
-    pd_adamw_config ac = {(float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.adam_eps,
-                          (float)cfg->train.weight_decay, (float)cfg->train.grad_clip};
-    pd_params *p = pd_jit_params(r->s.model);
-    if (!(r->opt = pd_adamw_new(p, &ac))) return PD_ERR_NOMEM;
-    if (r->size > 1 && (s = pd_grad_sync_open(&r->sync, p, pd_train_step_scalars()))) return s;
-    if ((s = pd_shuffler_init(&r->shuf, r->ds->n, (uint64_t)cfg->train.seed * 2 + 1))) return s;
-    pd_rng_seed(&r->st.rng, (uint64_t)cfg->train.seed * 2 + 2);
-    pd_rng_seed(&r->st.dropout_rng, (uint64_t)cfg->train.seed * 2 + 3);
+    /* a resumed run's weights are in before the trainer copies them into
+     * its EMAs; its EMAs, moments and state are loaded over the trainer's */
+    pd_st_file *f = NULL;
     if (o->resume) {
-        pd_st_file *f;
         if ((s = pd_st_open(o->resume, &f))) return s;
         s = check_resume_plugins(r, f, o);
-        if (!s) s = pd_checkpoint_load_params(f, p, "");
-        if (!s) {
-            /* EMA copies start from the loaded weights, then take theirs. */
-            r->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
-            r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
-            pd_checkpoint ck = {p, r->ema1, r->ema2, r->opt, NULL, NULL, {0}};
-            s = (r->ema1 && r->ema2) ? pd_checkpoint_load_training(f, &ck) : PD_ERR_NOMEM;
-            if (!s) {
-                r->st = ck.state;
-                s = pd_shuffler_restore(&r->shuf, &ck.state.data);
-            }
-        }
-        pd_st_close(f);
-        if (s) return s;
-    } else {
-        r->ema1 = pd_ema_new(p, (float)cfg->train.ema_decay1);
-        r->ema2 = pd_ema_new(p, (float)cfg->train.ema_decay2);
-        if (!r->ema1 || !r->ema2) return PD_ERR_NOMEM;
+        if (!s) s = pd_checkpoint_load_params(f, pd_jit_params(r->s.model), "");
     }
-    pd_loader_opts lo = {.batch = cfg->train.batch_size, .first = r->first, .count = r->count,
-                         .prefetch = cfg->data.prefetch};
+    if (!s) s = pd_trainer_open(&r->tr, &r->s, cfg->train.batch_size);
+    if (!s) s = pd_shuffler_init(&r->shuf, r->ds->n, (uint64_t)cfg->train.seed * 2 + 1);
+    if (!s && f && !(s = pd_trainer_resume(&r->tr, f))) s = pd_shuffler_restore(&r->shuf, &r->tr.st.data);
+    pd_st_close(f);
+    if (s) return s;
+    pd_loader_opts lo = {.batch = cfg->train.batch_size, .first = r->tr.shard.first,
+                         .count = r->tr.shard.count, .prefetch = cfg->data.prefetch};
     if ((s = pd_loader_open(r->ds, &r->shuf, &lo, &r->loader))) return s;
-    if (!(r->ctx = pd_session_new_ctx(&r->s))) return PD_ERR_NOMEM;
-    /* training steps only: sampling and evaluation stay fp32 */
-    if ((s = pd_ctx_set_precision(r->ctx, cfg->train.precision))) return s;
     if (!(r->config_text = pd_session_config_text(&r->s))) return pd_fail(PD_ERR_NOMEM, "out of memory");
     return stopped();
 }
@@ -270,11 +241,7 @@ static void teardown(run *r) {
     if (r->csv) fclose(r->csv);
     pd_run_dir_close(&r->dir);
     free(r->config_text);
-    pd_ctx_free(r->ctx);
-    pd_ema_free(r->ema1);
-    pd_ema_free(r->ema2);
-    pd_adamw_free(r->opt);
-    pd_grad_sync_close(&r->sync);
+    pd_trainer_close(&r->tr);
     pd_loader_close(r->loader);
     pd_shuffler_free(&r->shuf);
     pd_dataset_free(r->ds);
@@ -284,43 +251,27 @@ static void teardown(run *r) {
 /* One optimisation step; *loss_out gets the total loss, parts[] each loss
  * (means over the global batch). The loader draws the global batch's
  * indices (the shuffler's state is the same on every rank) and loads this
- * rank's shard [first, first + count); each sample's flip, t, noise and
+ * rank's shard into the trainer's batch; each sample's flip, t, noise and
  * label drop come from (st.rng, step, global index), so the batch is the
- * same however many ranks share it. The rest is pd_train_step_batch, the
- * step `pixeldit bench` times. *sh carries this rank's stop request in and
- * the agreed one out. */
-static pd_status train_step(run *r, float lr, int *idx, float *x, float *z, float *t, int *labels,
-                            int *labels_dropped, uint8_t *flip, pd_step_shard *sh, float *loss_out,
-                            float *parts) {
+ * same however many ranks share it. The rest is pd_trainer_step, the step
+ * `pixeldit bench` times. */
+static pd_status train_step(run *r, float lr, float *loss_out, float *parts) {
     const pd_config *cfg = &r->s.cfg;
-    uint64_t step_no = (uint64_t)r->st.step + 1;
+    pd_trainer *tr = &r->tr;
+    uint64_t step_no = (uint64_t)tr->st.step + 1;
     double t0 = pd_now_seconds();
-    pd_status s = pd_loader_next(r->loader, x, labels, idx, NULL);
+    pd_status s = pd_loader_next(r->loader, tr->x, tr->labels, tr->idx, NULL);
     r->data_seconds += pd_now_seconds() - t0;
     if (s) return s;
     if (cfg->train.hflip) {
-        for (int b = 0; b < r->count; b++) {
+        for (int b = 0; b < tr->shard.count; b++) {
             pd_rng fr;
-            pd_rng_derive(&fr, &r->st.rng, step_no, (uint64_t)(r->first + b), PD_RNG_STREAM_HFLIP);
-            flip[b] = pd_rng_uniform(&fr) < 0.5;
+            pd_rng_derive(&fr, &tr->st.rng, step_no, (uint64_t)(tr->shard.first + b), PD_RNG_STREAM_HFLIP);
+            tr->flip[b] = pd_rng_uniform(&fr) < 0.5;
         }
-        pd_batch_hflip(x, r->count, cfg->model.channels, cfg->model.image_size, flip);
+        pd_batch_hflip(tr->x, tr->shard.count, cfg->model.channels, cfg->model.image_size, tr->flip);
     }
-    /* Dropout masks are drawn over a rank's whole tensor, not per sample:
-     * with several ranks each takes its own stream for the step (same
-     * distribution as one process, not the same bits). */
-    pd_rng rank_dropout, *dropout = &r->st.dropout_rng;
-    if (r->size > 1) {
-        pd_rng_derive(&rank_dropout, &r->st.dropout_rng, step_no, (uint64_t)r->rank, PD_RNG_STREAM_RANK);
-        dropout = &rank_dropout;
-    }
-    pd_step_parts p = {.s = &r->s, .ctx = r->ctx, .opt = r->opt, .ema1 = r->ema1, .ema2 = r->ema2,
-                       .key = &r->st.rng, .dropout_rng = dropout, .shard = sh};
-    pd_step_buffers buf = {t, z, labels_dropped};
-    s = pd_train_step_batch(&p, &buf, x, labels, r->count, lr, (long long)step_no, loss_out, parts);
-    if (s) return s;
-    r->st.step++;
-    return PD_OK;
+    return pd_trainer_step(tr, lr, loss_out, parts);
 }
 
 pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
@@ -336,19 +287,11 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     /* Every rank set up, or all stop: none is left waiting in a reduction.
      * Each agreement is reached by all ranks or by none. */
     bool set_up = !(s = agree(s, "set-up"));
-    bool lead = r.rank == 0; /* writes the run folder and the progress */
-    if (set_up && lead) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume, r.st.step, o->force);
-    if (set_up && lead && !s) s = pd_train_eval_open(&r.te, &r.s, o->out_dir, o->resume != NULL, r.st.step);
+    bool lead = pd_dist_rank() == 0; /* writes the run folder and the progress */
+    if (set_up && lead) s = pd_run_dir_open(&r.dir, o->out_dir, o->resume, r.tr.st.step, o->force);
+    if (set_up && lead && !s) s = pd_train_eval_open(&r.te, &r.s, o->out_dir, o->resume != NULL, r.tr.st.step);
     const char *ckpt = lead ? r.dir.checkpoint : "(rank 0's)", *path = r.dir.log;
-    int B = cfg->train.batch_size, n = r.count; /* global batch; this rank's shard */
-    size_t per = (size_t)cfg->model.channels * cfg->model.image_size * cfg->model.image_size;
-    int *idx = malloc((size_t)B * sizeof(int)), *labels = malloc((size_t)n * sizeof(int));
-    int *labels_dropped = malloc((size_t)n * sizeof(int));
-    float *x = malloc((size_t)n * per * sizeof(float)), *z = malloc((size_t)n * per * sizeof(float));
-    float *t = malloc((size_t)n * sizeof(float));
-    uint8_t *flip = malloc((size_t)n);
-    if (!s && (!idx || !labels || !labels_dropped || !x || !z || !t || !flip))
-        s = pd_fail(PD_ERR_NOMEM, "train: out of memory for a batch of %d", n);
+    int B = cfg->train.batch_size; /* the global batch */
     bool fresh_csv = !s && lead && (access(path, F_OK) != 0 || !o->resume);
     if (!s && lead && !(r.csv = fopen(path, fresh_csv ? "w" : "a")))
         s = pd_fail(PD_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
@@ -360,7 +303,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
     int64_t steps_per_epoch = r.ds->n / B;
     int64_t warmup = pd_config_warmup_steps(cfg, steps_per_epoch);
     float base_lr = (float)pd_config_lr(cfg);
-    int64_t start = r.st.step, end = INT64_MAX;
+    int64_t start = r.tr.st.step, end = INT64_MAX;
     if (o->max_steps > 0 && o->max_steps < INT64_MAX - start) end = start + o->max_steps;
     if (cfg->train.epochs > 0 && steps_per_epoch * cfg->train.epochs < end) end = steps_per_epoch * cfg->train.epochs;
     bool tty = isatty(STDERR_FILENO);
@@ -371,32 +314,32 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
                 cfg->model.preset[0] ? cfg->model.preset : "JiT", r.ds->n, r.ds->num_classes,
                 pd_params_numel(pd_jit_params(r.s.model), true), B, (double)base_lr,
                 (long long)warmup, pd_get_num_threads(), pd_blas_corename(), r.s.plugins_desc, o->out_dir);
-    if (verbose && r.size > 1)
+    if (verbose && r.tr.size > 1)
         fprintf(stderr, "pixeldit: data-parallel on %d MPI ranks (%s), %d%s images per rank and "
-                "step, %d threads each\n", r.size, pd_dist_library(), B / r.size,
-                B % r.size ? " or 1 more" : "", pd_get_num_threads());
+                "step, %d threads each\n", r.tr.size, pd_dist_library(), B / r.tr.size,
+                B % r.tr.size ? " or 1 more" : "", pd_get_num_threads());
 
-    double t0 = pd_now_seconds(), t_window = t0, seconds_before = r.st.train_seconds;
+    double t0 = pd_now_seconds(), t_window = t0, seconds_before = r.tr.st.train_seconds;
     int64_t window_start = start;
     float loss = 0, parts[PD_SESSION_MAX_LOSSES] = {0}, img_s = 0;
     /* One process stops where it is; several agree in each step's
      * reduction (a signal or the clock on any rank stops all after it). */
-    pd_step_shard shard = {.global = B, .first = r.first, .sync = r.size > 1 ? &r.sync : NULL};
+    pd_step_shard *shard = &r.tr.shard;
     bool stop = false, time_up = false;
     g_in_loop = 1;
-    while (r.st.step < end && !stop && !time_up) {
+    while (r.tr.st.step < end && !stop && !time_up) {
         bool late = o->max_minutes > 0 && pd_now_seconds() - t0 > o->max_minutes * 60;
-        if (r.size == 1 && (g_stop || late)) {
+        if (r.tr.size == 1 && (g_stop || late)) {
             stop = g_stop;
             break;
         }
-        float lr = pd_lr_at(base_lr, r.st.step, warmup);
-        shard.stop = g_stop, shard.time_up = late;
-        s = train_step(&r, lr, idx, x, z, t, labels, labels_dropped, flip, &shard, &loss, parts);
+        float lr = pd_lr_at(base_lr, r.tr.st.step, warmup);
+        shard->stop = g_stop, shard->time_up = late;
+        s = train_step(&r, lr, &loss, parts);
         if (s) break;
-        if (r.size > 1) stop = shard.stop, time_up = shard.time_up;
+        if (r.tr.size > 1) stop = shard->stop, time_up = shard->time_up;
         if (!lead) continue; /* the rest of the loop writes the run folder */
-        int64_t step = r.st.step, epoch = (step - 1) / steps_per_epoch;
+        int64_t step = r.tr.st.step, epoch = (step - 1) / steps_per_epoch;
         double now = pd_now_seconds();
         if (now > t_window) img_s = (float)((double)(step - window_start) * B / (now - t_window));
         if (step - window_start >= 20) {
@@ -429,7 +372,7 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
             fprintf(stderr, "step %lld epoch %lld loss %.4f%s lr %.3g %.1f img/s ETA %s\n",
                     (long long)step, (long long)epoch, (double)loss, partstr, (double)lr,
                     (double)img_s, etas);
-        r.st.train_seconds = seconds_before + (now - t0) - r.paused;
+        r.tr.st.train_seconds = seconds_before + (now - t0) - r.paused;
         if (cfg->train.ckpt_every > 0 && step % cfg->train.ckpt_every == 0) {
             if ((s = pd_log_flush(r.csv, path)) || (s = save(&r, ckpt))) break;
             plot_log(&r.dir, verbose);
@@ -445,19 +388,19 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         }
         if (cfg->eval.every > 0 && step % cfg->eval.every == 0) {
             double secs;
-            s = pd_train_eval_point(&r.te, &r.s, r.ema1, step, step * (int64_t)B, r.st.train_seconds,
+            s = pd_train_eval_point(&r.te, &r.s, r.tr.ema1, step, step * (int64_t)B, r.tr.st.train_seconds,
                                     verbose, &secs);
             r.paused += secs;
             if (s) break;
         }
     }
-    if (r.size == 1) stop = stop || g_stop;
+    if (r.tr.size == 1) stop = stop || g_stop;
     if (verbose && tty) fprintf(stderr, "\n");
-    if (verbose && r.st.step > start)
+    if (verbose && r.tr.st.step > start)
         fprintf(stderr, "pixeldit: data: %.2f ms per step waiting for batches (prefetch %d)\n",
-                1e3 * r.data_seconds / (double)(r.st.step - start), cfg->data.prefetch);
+                1e3 * r.data_seconds / (double)(r.tr.st.step - start), cfg->data.prefetch);
     if (!s && lead) s = pd_log_flush(r.csv, path);
-    res->step = r.st.step;
+    res->step = r.tr.st.step;
     res->last_loss = loss;
     res->images_per_s = img_s;
     if (s == PD_ERR_NUMERIC || s == PD_ERR_IO) {
@@ -467,31 +410,31 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         goto done;
     }
     if (s) goto done;
-    r.st.train_seconds = seconds_before + (pd_now_seconds() - t0) - r.paused;
+    r.tr.st.train_seconds = seconds_before + (pd_now_seconds() - t0) - r.paused;
     /* no step taken: the folder's checkpoint (if any) already holds this state */
-    if (r.st.step == start && stop) {
+    if (r.tr.st.step == start && stop) {
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted before the first step; nothing was saved");
         goto done;
     }
-    if (lead && r.st.step > start && (s = save(&r, ckpt))) goto done;
+    if (lead && r.tr.st.step > start && (s = save(&r, ckpt))) goto done;
     g_in_loop = 0; /* saved: a stop from here on loses nothing */
     if (lead) plot_log(&r.dir, verbose);
     snprintf(res->checkpoint, sizeof res->checkpoint, "%s", ckpt);
     if (stop) {
-        if (r.size > 1) pd_dist_mark_agreed(); /* every rank stopped after this step */
+        if (r.tr.size > 1) pd_dist_mark_agreed(); /* every rank stopped after this step */
         s = pd_fail(PD_ERR_INTERRUPTED, "interrupted at step %lld; checkpoint saved to %s",
-                    (long long)r.st.step, ckpt);
+                    (long long)r.tr.st.step, ckpt);
         goto done;
     }
     if (lead && cfg->eval.every > 0) { /* the curve ends at the last step */
         double secs;
-        if ((s = pd_train_eval_point(&r.te, &r.s, r.ema1, r.st.step, r.st.step * (int64_t)B,
-                                     r.st.train_seconds, verbose, &secs)))
+        if ((s = pd_train_eval_point(&r.te, &r.s, r.tr.ema1, r.tr.st.step, r.tr.st.step * (int64_t)B,
+                                     r.tr.st.train_seconds, verbose, &secs)))
             goto done;
     }
     if (!cfg->train.final_grid || !lead) {
         if (verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s\n",
-                                (long long)r.st.step, (double)loss, ckpt);
+                                (long long)r.tr.st.step, (double)loss, ckpt);
         goto done;
     }
     free(tmp);
@@ -500,19 +443,12 @@ pd_status pd_train_run(const pd_train_opts *o, pd_train_result *res) {
         goto done;
     }
     if (verbose) fprintf(stderr, "pixeldit: step %lld, loss %.4f; checkpoint %s; sampling %s\n",
-                         (long long)r.st.step, (double)loss, ckpt, tmp);
+                         (long long)r.tr.st.step, (double)loss, ckpt, tmp);
     if (verbose) warn_young_ema(&r);
     s = write_samples(&r, tmp);
 done:
     g_in_loop = 0;
     free(tmp);
-    free(idx);
-    free(labels);
-    free(labels_dropped);
-    free(x);
-    free(z);
-    free(t);
-    free(flip);
     teardown(&r);
     return s;
 }
