@@ -15,14 +15,15 @@
  * Primitives are cached by shape, layout and leading dimensions (creating
  * one costs tens of microseconds, a step makes thousands of calls over a
  * few dozen shapes). The cache takes a mutex only to look up and insert;
- * execution runs outside it, each call with its own memory objects on its
- * thread's stream, and the converted operands and oneDNN's scratchpad
+ * execution runs outside it, on the calling thread's stream and memory
+ * objects, and the converted operands and oneDNN's scratchpad
  * (user scratchpad mode) in a per-thread buffer that only grows, so calls
  * from several OpenMP threads at once (attention's heads) share nothing
  * mutable and a step does not fault in fresh pages for every product. */
 #include "gemm_dnnl.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -181,6 +182,58 @@ static unsigned char *thread_buffer(size_t bytes) {
  * keeps the engine. */
 static _Thread_local dnnl_stream_t tl_stream;
 
+/* The calling thread's memory objects for one cached primitive, made once
+ * and then pointed at each call's operands (setting a handle is a few
+ * stores; making four objects a call was allocations and descriptor
+ * checks). Tagged with the cache's generation, which pd_gemm_dnnl_release
+ * bumps, so that a primitive made later at a freed one's address never
+ * meets objects of the old one. */
+#define MEM_SETS 256 /* per thread, direct-mapped by primitive */
+enum { MEM_A, MEM_B, MEM_C, MEM_SCRATCH, MEM_N };
+typedef struct mem_set {
+    dnnl_primitive_t prim;
+    unsigned gen;
+    dnnl_memory_t m[MEM_N];
+} mem_set;
+static _Thread_local mem_set tl_mem[MEM_SETS];
+static atomic_uint cache_gen;
+
+static void mems_destroy(dnnl_memory_t m[MEM_N]) {
+    for (int i = 0; i < MEM_N; i++) {
+        if (m[i]) dnnl_memory_destroy(m[i]);
+        m[i] = NULL;
+    }
+}
+
+/* m gets prim's four memory objects, with no data yet. */
+static dnnl_status_t mems_create(dnnl_primitive_t prim, dnnl_memory_t m[MEM_N]) {
+    static const dnnl_query_t what[MEM_N] = {dnnl_query_src_md, dnnl_query_weights_md,
+                                             dnnl_query_dst_md, dnnl_query_scratchpad_md};
+    const_dnnl_primitive_desc_t pd;
+    dnnl_status_t e = dnnl_primitive_get_primitive_desc(prim, &pd);
+    for (int i = 0; i < MEM_N && e == dnnl_success; i++)
+        e = dnnl_memory_create(&m[i], dnnl_primitive_desc_query_md(pd, what[i], 0), engine,
+                               DNNL_MEMORY_NONE);
+    if (e != dnnl_success) mems_destroy(m);
+    return e;
+}
+
+/* The thread's memory objects for a cached prim (made on first use). */
+static dnnl_status_t thread_mems(dnnl_primitive_t prim, dnnl_memory_t **m) {
+    unsigned gen = atomic_load_explicit(&cache_gen, memory_order_relaxed);
+    mem_set *ms = &tl_mem[((uintptr_t)prim >> 6) % MEM_SETS];
+    if (ms->prim != prim || ms->gen != gen) {
+        mems_destroy(ms->m);
+        ms->prim = NULL;
+        dnnl_status_t e = mems_create(prim, ms->m);
+        if (e != dnnl_success) return e;
+        ms->prim = prim;
+        ms->gen = gen;
+    }
+    *m = ms->m;
+    return dnnl_success;
+}
+
 /* dst (n) = src (n) as bf16 bits, rounded as pd_bf16_round (ties to even,
  * NaN kept quiet), written without branches so that the loop vectorises. */
 static void row_to_bf16(uint16_t *restrict dst, const float *restrict src, size_t n) {
@@ -246,7 +299,7 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
     size_t nb = bf16 ? (size_t)br * bc * sizeof(uint16_t) : 0;
     size_t off_b = (na + 63) / 64 * 64, off_s = off_b + (nb + 63) / 64 * 64;
     unsigned char *buf = thread_buffer(off_s + scratch_bytes);
-    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
+    dnnl_memory_t own[MEM_N] = {NULL}, *m = own; /* own: an uncached primitive's */
     dnnl_status_t e = dnnl_success;
     if (!buf) {
         st = pd_fail(PD_ERR_NOMEM, "gemm (oneDNN): no memory for the converted operands of a "
@@ -257,6 +310,7 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
         tl_stream = NULL;
         goto out;
     }
+    if ((e = owned ? mems_create(prim, own) : thread_mems(prim, &m))) goto out;
     void *a_data = (void *)A, *b_data = (void *)B;
     pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
     if (bf16) {
@@ -266,22 +320,14 @@ pd_status pd_gemm_dnnl(bool bf16, bool ta, bool tb, int M, int N, int K, float a
         b_data = buf + off_b;
         pd_gemm_costs_add(PD_GEMM_CONVERT, &mark);
     }
-
-    const_dnnl_primitive_desc_t pd;
-    const dnnl_memory_desc_t *am, *bm, *cm, *sm;
-    if ((e = dnnl_primitive_get_primitive_desc(prim, &pd))) goto out;
-    am = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-    bm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    cm = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    if ((e = dnnl_memory_create(&ma, am, engine, a_data)) ||
-        (e = dnnl_memory_create(&mb, bm, engine, b_data)) ||
-        (e = dnnl_memory_create(&mc, cm, engine, C)) ||
-        (e = dnnl_memory_create(&ms, sm, engine, buf + off_s)))
+    if ((e = dnnl_memory_set_data_handle(m[MEM_A], a_data)) ||
+        (e = dnnl_memory_set_data_handle(m[MEM_B], b_data)) ||
+        (e = dnnl_memory_set_data_handle(m[MEM_C], C)) ||
+        (e = dnnl_memory_set_data_handle(m[MEM_SCRATCH], buf + off_s)))
         goto out;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, m[MEM_A]}, {DNNL_ARG_WEIGHTS, m[MEM_B]},
+                              {DNNL_ARG_DST, m[MEM_C]}, {DNNL_ARG_SCRATCHPAD, m[MEM_SCRATCH]}};
     pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
-    dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
     if ((e = dnnl_primitive_execute(prim, tl_stream, 4, args))) goto out;
     e = dnnl_stream_wait(tl_stream);
     pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
@@ -289,10 +335,7 @@ out:
     if (e != dnnl_success)
         st = pd_fail(PD_ERR_ARG, "gemm (oneDNN %s): %d x %d x %d product failed: %s",
                      bf16 ? "bf16" : "f32", M, N, K, dnnl_status2str(e));
-    if (ms) dnnl_memory_destroy(ms);
-    if (mc) dnnl_memory_destroy(mc);
-    if (mb) dnnl_memory_destroy(mb);
-    if (ma) dnnl_memory_destroy(ma);
+    mems_destroy(own);
     if (owned) dnnl_primitive_destroy(prim);
     pd_gemm_costs_add(PD_GEMM_SETUP, &mark);
     return st;
@@ -319,6 +362,11 @@ void pd_gemm_dnnl_release(void) {
     tl_cap = 0;
     if (tl_stream) dnnl_stream_destroy(tl_stream);
     tl_stream = NULL;
+    for (int i = 0; i < MEM_SETS; i++) { /* other threads' sets go stale by the generation */
+        mems_destroy(tl_mem[i].m);
+        tl_mem[i].prim = NULL;
+    }
+    atomic_fetch_add(&cache_gen, 1);
     pthread_mutex_lock(&cache_lock);
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (cache[i].used) dnnl_primitive_destroy(cache[i].prim);
