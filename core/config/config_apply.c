@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "config_where.h"
 
 void pd_config_defaults(pd_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -17,15 +18,6 @@ void pd_config_defaults(pd_config *cfg) {
         (void)pd_cfg_value_parse(&pd_cfg_keys[i], pd_cfg_keys[i].def, cfg, why, sizeof why);
         cfg->origin[i] = (pd_config_origin){PD_CONFIG_FROM_DEFAULT, 0};
     }
-}
-
-/* Message prefix for an item that is not applied yet. */
-static void item_where(const char *source, int line, const char *section, const char *key,
-                       const char *value, char *out, size_t cap) {
-    if (line > 0)
-        snprintf(out, cap, "%s:%d: ", source, line);
-    else
-        snprintf(out, cap, "%s %s.%s=%s: ", source, section, key, value);
 }
 
 static pd_status unknown_key(const char *where, int section, const char *key) {
@@ -50,7 +42,7 @@ pd_status pd_cfg_items_add(cfg_items *items, int section, const char *key, const
                            int line, const char *source_name) {
     const char *sec = pd_cfg_sections[section].name;
     char where[512];
-    item_where(source_name, line, sec, key, value, where, sizeof where);
+    pd_cfg_location(where, sizeof where, source_name, line, sec, key, value);
     int ki = pd_cfg_key_index(sec, key);
     if (ki < 0 && !pd_cfg_sections[section].plugin) return unknown_key(where, section, key);
     if (ki < 0 && strlen(key) >= PD_CONFIG_KEY_MAX)
@@ -112,7 +104,7 @@ static pd_status raw_upsert(pd_config_plugins *s, const cfg_item *it, pd_config_
     }
     if (s->n_raw == PD_CONFIG_MAX_RAW) {
         char where[512];
-        item_where(source_name, it->line, s->section, it->key, it->value, where, sizeof where);
+        pd_cfg_location(where, sizeof where, source_name, it->line, s->section, it->key, it->value);
         return pd_fail(PD_ERR_CONFIG, "%s[%s] more than %d plugin keys", where, s->section,
                        PD_CONFIG_MAX_RAW);
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "config_where.h"
 
 int pd_cfg_source_add(pd_config *cfg, const char *name) {
     for (int i = 0; i < cfg->n_sources; i++)
@@ -21,18 +22,33 @@ const char *pd_config_origin_name(const pd_config *cfg, pd_config_origin o) {
     return cfg->sources[o.source];
 }
 
+void pd_cfg_location(char *out, size_t cap, const char *source, int line, const char *section,
+                     const char *key, const char *value) {
+    if (!source)
+        snprintf(out, cap, "%s", "");
+    else if (line > 0)
+        snprintf(out, cap, "%s:%d: ", source, line);
+    else if (section && key)
+        snprintf(out, cap, "%s %s.%s=%s: ", source, section, key, value ? value : "");
+    else
+        snprintf(out, cap, "%s: ", source);
+}
+
 void pd_cfg_where(const pd_config *cfg, pd_config_origin o, const char *section, const char *key,
                   const char *value, char *out, size_t cap) {
-    if (o.source == PD_CONFIG_FROM_DEFAULT)
+    if (o.source == PD_CONFIG_FROM_DEFAULT) {
         snprintf(out, cap, "[%s] %s = %s (default): ", section, key, value);
-    else if (o.source == PD_CONFIG_FROM_PRESET)
+    } else if (o.source == PD_CONFIG_FROM_PRESET) {
         snprintf(out, cap, "[%s] %s = %s (from preset %s): ", section, key, value,
                  cfg->model.preset);
-    else if (o.line > 0)
-        snprintf(out, cap, "%s:%d: [%s] %s = %s: ", pd_config_origin_name(cfg, o), o.line, section,
-                 key, value);
-    else
-        snprintf(out, cap, "%s %s.%s=%s: ", pd_config_origin_name(cfg, o), section, key, value);
+    } else {
+        /* a file line also shows the setting, which the line alone does not */
+        pd_cfg_location(out, cap, pd_config_origin_name(cfg, o), o.line, section, key, value);
+        if (o.line > 0) {
+            size_t used = strlen(out);
+            if (used < cap) snprintf(out + used, cap - used, "[%s] %s = %s: ", section, key, value);
+        }
+    }
 }
 
 static pd_status vfail_where(const char *where, const char *fmt, va_list ap) {

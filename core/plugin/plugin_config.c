@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_where.h"
 #include "plugin_internal.h"
 
 typedef struct bound_key {
@@ -23,9 +24,7 @@ struct pd_plugin_config {
 
 /* "cfg.ini:14: ", "--set: " or "" */
 static void where(char *buf, size_t cap, const pd_plugin_setting *e) {
-    if (e->file && e->line > 0) snprintf(buf, cap, "%s:%d: ", e->file, e->line);
-    else if (e->file) snprintf(buf, cap, "%s: ", e->file);
-    else buf[0] = '\0';
+    pd_cfg_location(buf, cap, e->file, e->line, NULL, NULL, NULL);
 }
 
 pd_status pd_plugin_unknown_key(const char *at, const char *section, const char *key,

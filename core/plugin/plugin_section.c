@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_where.h"
 #include "plugin_internal.h"
 
 #define MAX_UNION_KEYS (PD_CONFIG_MAX_PLUGINS * (PD_PLUGIN_MAX_KEYS + 1))
@@ -34,13 +35,9 @@ static void plugin_list(pd_plugin *const *pls, int n, const char *sep, char *buf
  * "--set decoder.w=3: "), for messages about the key rather than its value. */
 static void raw_at(const pd_config *cfg, const pd_config_plugins *sec, const pd_config_raw *e, char *out,
                    size_t cap) {
-    if (e->origin.line > 0)
-        snprintf(out, cap, "%s:%d: ", pd_config_origin_name(cfg, e->origin), e->origin.line);
-    else if (e->origin.source >= 0)
-        snprintf(out, cap, "%s %s.%s=%s: ", pd_config_origin_name(cfg, e->origin), sec->section, e->key,
-                 e->value);
-    else
-        out[0] = '\0';
+    bool layer = e->origin.line > 0 || e->origin.source >= 0; /* not a default */
+    pd_cfg_location(out, cap, layer ? pd_config_origin_name(cfg, e->origin) : NULL, e->origin.line,
+                    sec->section, e->key, e->value);
 }
 
 /* Finds the plugin and the plain key an entry addresses, or fails with the
