@@ -61,6 +61,12 @@ static bound_key *item_find(const pd_plugin_config *cfg, const char *key) {
 
 pd_status pd_plugin_config_build(const pd_plugin *pl, const char *section,
                                  const pd_plugin_setting *entries, int n, pd_plugin_config **out) {
+    return pd_plugin_config_build_parsed(pl, section, entries, NULL, n, out);
+}
+
+pd_status pd_plugin_config_build_parsed(const pd_plugin *pl, const char *section,
+                                        const pd_plugin_setting *entries, const pd_key_value *parsed,
+                                        int n, pd_plugin_config **out) {
     if (!out) return pd_fail(PD_ERR_ARG, "plugin_config_build: out is NULL");
     *out = NULL;
     if (!pl) return pd_fail(PD_ERR_ARG, "plugin_config_build: plugin is NULL");
@@ -90,6 +96,8 @@ pd_status pd_plugin_config_build(const pd_plugin *pl, const char *section,
         pd_status st = PD_OK;
         if (!it) {
             st = unknown_key(pl, section, s);
+        } else if (parsed) {
+            it->value = parsed[e]; /* parsed once, by the caller */
         } else if (!pd_key_parse(it->key, s->value, &it->value, why, sizeof why)) {
             where(at, sizeof at, s);
             st = pd_fail(PD_ERR_CONFIG, "%s[%s] %s = %s: %s", at, section, s->key,

@@ -62,6 +62,14 @@ bool pd_key_allowed_ok(const pd_plugin_key *k, char *why, size_t cap);
 bool pd_key_parse(const pd_plugin_key *k, const char *text, pd_key_value *out, char *why,
                   size_t cap);
 
+/* pd_plugin_config_build with the entries' values already parsed
+ * (parsed[i] of entries[i], by pd_key_parse against the plugin's key), so
+ * that a config's plugin value is parsed once (plugin_section.c); parsed
+ * NULL parses them here. */
+pd_status pd_plugin_config_build_parsed(const pd_plugin *pl, const char *section,
+                                        const pd_plugin_setting *entries, const pd_key_value *parsed,
+                                        int n, pd_plugin_config **out);
+
 /* The one "unknown key" message for plugin keys (plugin_config.c), from a
  * config file, --set or a direct pd_plugin_config_build:
  *   cfg.ini:14: [decoder] unknown key 'widht' for plugin unet_decoder (did you

@@ -93,6 +93,7 @@ pd_status pd_plugin_config_from_section(const pd_config *cfg, const pd_config_pl
         if (!plugins[p]) return pd_fail(PD_ERR_ARG, "plugin_config_from_section: plugin %d is NULL", p);
     }
     pd_plugin_setting set[PD_CONFIG_MAX_PLUGINS][PD_CONFIG_MAX_RAW];
+    pd_key_value val[PD_CONFIG_MAX_PLUGINS][PD_CONFIG_MAX_RAW]; /* set's values, parsed here only */
     int n_set[PD_CONFIG_MAX_PLUGINS] = {0};
     char why[256];
     for (int i = 0; i < sec->n_raw && i < PD_CONFIG_MAX_RAW; i++) {
@@ -101,14 +102,15 @@ pd_status pd_plugin_config_from_section(const pd_config *cfg, const pd_config_pl
         const char *key = NULL;
         pd_status s = route(cfg, sec, e, plugins, n_plugins, &which, &key);
         if (s) return s;
-        pd_key_value v;
-        if (!pd_key_parse(pd_plugin_key_find(plugins[which], key), e->value, &v, why, sizeof why))
+        if (!pd_key_parse(pd_plugin_key_find(plugins[which], key), e->value, &val[which][n_set[which]], why,
+                          sizeof why))
             return pd_config_fail_raw(cfg, sec, e, "%s", why);
         set[which][n_set[which]++] = (pd_plugin_setting){
             key, e->value, pd_config_origin_name(cfg, e->origin), e->origin.line};
     }
     for (int p = 0; p < n_plugins; p++) {
-        pd_status s = pd_plugin_config_build(plugins[p], sec->section, set[p], n_set[p], &out[p]);
+        pd_status s = pd_plugin_config_build_parsed(plugins[p], sec->section, set[p], val[p], n_set[p],
+                                                    &out[p]);
         if (s) {
             for (int q = 0; q < p; q++) pd_plugin_config_free(out[q]), out[q] = NULL;
             return s;
