@@ -61,7 +61,13 @@ case "$what" in
     done
     ;;
   report)
-    "$bin" report results/jitlike results/small --notes results/design_notes.ini --text results/notes.md \
+    # the regimes whose baseline has a record so far
+    dirs=()
+    for regime in jitlike small; do
+      compgen -G "results/$regime/$regime/seed*.json" >/dev/null && dirs+=("results/$regime")
+    done
+    [[ ${#dirs[@]} -gt 0 ]] || { echo "no baseline records under results/ yet" >&2; exit 1; }
+    "$bin" report "${dirs[@]}" --notes results/design_notes.ini --text results/notes.md \
       --plots docs/results --link results --out docs/results.md
     ;;
   *) echo "usage: scripts/study.sh run [jitlike|small|all] | bench [ROUNDS] | report" >&2; exit 2 ;;

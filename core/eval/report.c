@@ -179,8 +179,8 @@ static void study_section(report *rp, const study *s) {
     FILE *md = rp->md;
     double S = study_common_steps(s);
     fprintf(md, "\n## Regime `%s`\n\n", s->name);
-    fprintf(md, "Records: `%s/` (%d configs). Protocol of every curve point: %s, batch %d. Equal steps: %.0f "
-            "(the last step every run reached).", s->path, s->n_configs, s->protocol, s->batch_size, S);
+    fprintf(md, "Records: `%s/` (%d config%s). Protocol of every curve point: %s, batch %d. Equal steps: %.0f "
+            "(the last step every run reached).", s->path, s->n_configs, s->n_configs == 1 ? "" : "s", s->protocol, s->batch_size, S);
     const study_run *r0 = &s->configs[0].runs[0];
     fprintf(md, " FD floor (real training images, same n) %.2f, ceiling (untrained model) %.1f.\n\n",
             r0->fd_floor, r0->fd_ceiling);
@@ -198,7 +198,7 @@ static void study_section(report *rp, const study *s) {
                 "of the run (the study asks for less than 5%%).\n\n", 2 * S / 3, early.mean, S, late.mean,
                 100 * (1 - late.mean / early.mean));
     fprintf(md, "### At equal steps (%.0f)\n\n", S);
-    fprintf(md, "| config | decoder | losses | seeds | FD | ΔFD vs baseline [95%% CI] | KID ×1000 | ΔKID ×1000 [95%% CI] "
+    fprintf(md, "| config | decoder | losses | seeds | FD | ΔFD vs baseline [95%% CI] | KID | ΔKID [95%% CI] "
             "| FD (random net) | ΔFD random net [95%% CI] | precision | recall | class acc |\n");
     fprintf(md, "|---|---|---|---:|---:|---|---:|---|---:|---|---:|---:|---:|\n");
     for (int c = 0; c < s->n_configs; c++) {
@@ -206,13 +206,14 @@ static void study_section(report *rp, const study *s) {
         study_pair fd = study_compare(s, c, M_FD, S, S), fr = study_compare(s, c, M_FD_RAND, S, S);
         study_pair kid = study_compare(s, c, M_KID, S, S), pr = study_compare(s, c, M_PRECISION, S, S);
         study_pair rc = study_compare(s, c, M_RECALL, S, S), acc = study_compare(s, c, M_CLASS_ACC, S, S);
-        kid.mean *= 1000, kid.sd *= 1000, kid.diff *= 1000, kid.lo *= 1000, kid.hi *= 1000;
-        char dfd[160], dkid[160], dfr[160];
-        fmt_diff(dfd, sizeof dfd, &fd, "%+.2f"), fmt_diff(dkid, sizeof dkid, &kid, "%+.2f");
+        char dfd[160], dkid[160], dfr[160], fds[64];
+        fmt_diff(dfd, sizeof dfd, &fd, "%+.2f"), fmt_diff(dkid, sizeof dkid, &kid, "%+.3g");
+        if (fd.n > 1) snprintf(fds, sizeof fds, "%.2f ± %.2f", fd.mean, fd.sd);
+        else snprintf(fds, sizeof fds, "%.2f", fd.mean);
         fmt_diff(dfr, sizeof dfr, &fr, "%+.3f");
-        fprintf(md, "| %s | %s | %s | %d | %.2f ± %.2f | %s | %.2f | %s | %.3f | %s | %.3f | %.3f | %.3f |\n", cc->name,
-                cc->decoder, cc->losses, fd.n, fd.mean, isfinite(fd.sd) ? fd.sd : 0, c ? dfd : "(baseline)",
-                kid.mean, c ? dkid : "", fr.mean, c ? dfr : "", pr.mean, rc.mean, acc.mean);
+        fprintf(md, "| %s | %s | %s | %d | %s | %s | %.4g | %s | %.3f | %s | %.3f | %.3f | %.3f |\n", cc->name,
+                cc->decoder, cc->losses, fd.n, fds, c ? dfd : "(baseline)", kid.mean, c ? dkid : "", fr.mean,
+                c ? dfr : "", pr.mean, rc.mean, acc.mean);
     }
     fprintf(md, "\n### At equal compute (the baseline's training seconds at step %.0f)\n\n", S);
     if (!(s->configs[0].step_time > 0)) {
