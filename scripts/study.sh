@@ -61,6 +61,9 @@ case "$what" in
     done
     ;;
   report)
+    # the normal build: the report reads files, it need not be the study's binary
+    bin=./build/cli/pixeldit
+    [[ -x "$bin" ]] || scripts/build.sh >/dev/null
     # the regimes whose baseline has a record so far
     dirs=()
     for regime in jitlike small; do
