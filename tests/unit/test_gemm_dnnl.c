@@ -116,6 +116,38 @@ static void f32_concurrent_calls_agree(void **state) {
     free(q), free(k), free(par), free(seq);
 }
 
+/* Worker threads keep memory objects per cached primitive; after a
+ * release the primitives are gone and new ones may sit at the same
+ * addresses, so every thread must make fresh objects (the cache's
+ * generation). Each round releases, then runs a new shape on both
+ * threads and checks it against the double GEMM. Whether a new primitive
+ * does land at a freed one's address is up to the allocator, so this
+ * checks that calls stay right across releases, not that reuse happened. */
+static void f32_threads_after_release(void **state) {
+    (void)state;
+    enum { H = 4, ROUNDS = 4 };
+    for (int r = 0; r < ROUNDS; r++) {
+        int M = 40 + 8 * r, N = 24 + 16 * r, K = 48 - 8 * r;
+        float *a = malloc(sizeof(float) * H * M * K), *b = malloc(sizeof(float) * H * K * N);
+        float *c = calloc((size_t)H * M * N, sizeof(float)), *want = malloc(sizeof(float) * H * M * N);
+        assert_true(a && b && c && want);
+        tu_fill(a, (size_t)H * M * K, 50 + r);
+        tu_fill(b, (size_t)H * K * N, 60 + r);
+        pd_gemm_dnnl_release();
+        int fails = 0;
+#pragma omp parallel for num_threads(2) schedule(static, 1) reduction(+ : fails)
+        for (int h = 0; h < H; h++)
+            fails += pd_gemm_dnnl(false, false, false, M, N, K, 1.0f, a + (size_t)h * M * K, K,
+                                  b + (size_t)h * K * N, N, 0.0f, c + (size_t)h * M * N, N) != PD_OK;
+        assert_int_equal(fails, 0);
+        for (int h = 0; h < H; h++)
+            ref_gemm(false, false, M, N, K, 1.0f, a + (size_t)h * M * K, K, b + (size_t)h * K * N, N,
+                     0.0f, c, want + (size_t)h * M * N, N);
+        expect_close("after a release", c, want, (size_t)H * M * N, 1e-6);
+        free(a), free(b), free(c), free(want);
+    }
+}
+
 /* More keys than the cache keeps (600 alphas; it caches 512): the
  * uncached primitives are made, used and destroyed per call (LSan in the
  * sanitizer build would see a leak), and a release empties it. */
@@ -206,6 +238,7 @@ int main(void) {
         cmocka_unit_test(f32_matches_double_gemm),
         cmocka_unit_test(f32_concurrent_calls_agree),
         cmocka_unit_test(f32_past_the_cache),
+        cmocka_unit_test(f32_threads_after_release),
         cmocka_unit_test(edge_shapes),
         cmocka_unit_test(bf16_matches_emulated_or_is_refused),
         cmocka_unit_test(bf16_rounding_matches_scalar),
