@@ -175,7 +175,7 @@ typedef struct {
     const char *plot_dir, *plot_link;
 } report;
 
-static void study_section(report *rp, const study *s) {
+static pd_status study_section(report *rp, const study *s) {
     FILE *md = rp->md;
     double S = study_common_steps(s);
     fprintf(md, "\n## Regime `%s`\n\n", s->name);
@@ -238,18 +238,22 @@ static void study_section(report *rp, const study *s) {
         fprintf(md, "\nA config slower than the baseline is read at an earlier step of its curve; n/a: its "
                 "first evaluation comes after that step.\n\n");
     }
+    /* a plot that cannot be written fails the page: no page silently lacks one */
     char png[1200];
+    pd_status st;
     snprintf(png, sizeof png, "%s/%s_fd_steps.png", rp->plot_dir, s->name);
-    if (!plot_study(s, M_FD, false, png)) fprintf(md, "![FD against steps](%s/%s_fd_steps.png)\n\n", rp->plot_link, s->name);
+    if ((st = plot_study(s, M_FD, false, png))) return st;
+    fprintf(md, "![FD against steps](%s/%s_fd_steps.png)\n\n", rp->plot_link, s->name);
     if (s->configs[0].step_time > 0) {
         snprintf(png, sizeof png, "%s/%s_fd_seconds.png", rp->plot_dir, s->name);
-        if (!plot_study(s, M_FD, true, png))
-            fprintf(md, "![FD against training seconds](%s/%s_fd_seconds.png)\n\n", rp->plot_link, s->name);
+        if ((st = plot_study(s, M_FD, true, png))) return st;
+        fprintf(md, "![FD against training seconds](%s/%s_fd_seconds.png)\n\n", rp->plot_link, s->name);
     }
     snprintf(png, sizeof png, "%s/%s_fd_rand_steps.png", rp->plot_dir, s->name);
-    if (!plot_study(s, M_FD_RAND, false, png))
-        fprintf(md, "![FD in the random network's space against steps](%s/%s_fd_rand_steps.png)\n\n", rp->plot_link,
-                s->name);
+    if ((st = plot_study(s, M_FD_RAND, false, png))) return st;
+    fprintf(md, "![FD in the random network's space against steps](%s/%s_fd_rand_steps.png)\n\n", rp->plot_link,
+            s->name);
+    return PD_OK;
 }
 
 static void verdict_section(report *rp) {
@@ -341,8 +345,8 @@ pd_status pd_report_write(const pd_report_opts *o) {
         report rp = {.studies = studies, .n = o->n_studies, .ps = &ps, .md = md, .plot_dir = o->plot_dir,
                      .plot_link = o->plot_link ? o->plot_link : o->plot_dir};
         verdict_section(&rp);
-        for (int i = 0; i < o->n_studies; i++) study_section(&rp, &studies[i]);
-        if (o->text) {
+        for (int i = 0; i < o->n_studies && !st; i++) st = study_section(&rp, &studies[i]);
+        if (!st && o->text) {
             FILE *t = pd_fopen_regular(o->text, "report text", PD_ERR_IO);
             if (!t) st = PD_ERR_IO;
             else {

@@ -13,7 +13,9 @@
  *     failures: the previous pack byte-identical, no temporary), the
  *     streamed folder loader (open and batch), and eval (Gaussian
  *     statistics and FD with failing allocations, the --json file with a
- *     failing fsync: the previous file intact).
+ *     failing fsync: the previous file intact), and the study's report
+ *     and metrics (allocations; a failing write or fsync leaves the
+ *     previous page).
  * stdio writes go through libc's internal write, which --wrap cannot reach,
  * so the eval JSON is failed at its fsync. */
 #include <dirent.h>
@@ -487,6 +489,110 @@ static void test_eval_faults(void **state) {
     free(before);
 }
 
+/* ---- the study's writers (issue 27: ablate) ------------------------------- */
+
+/* A run record as ablate writes it (format pixeldit-run-1), small. */
+static void write_record(const char *path, const char *name, int seed, double fd0) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"format\": \"pixeldit-run-1\", \"name\": \"%s\", \"seed\": %d, \"steps\": 4, "
+            "\"batch_size\": 8, \"train_seconds\": 1.5, \"decoder\": \"jit_final_layer\", \"losses\": \"v_loss\", "
+            "\"parameters\": 100, \"flops_per_image\": 1e6, \"commit\": \"abc\", "
+            "\"machine\": {\"cpu\": \"x\", \"kernel\": \"y\", \"threads\": 2, \"blas_core\": \"z\"}, "
+            "\"protocol\": {\"n\": 20, \"sampler\": \"euler\", \"steps\": 1, \"nfe\": 1, \"cfg\": 2, \"seed\": 0}, "
+            "\"fd_floor\": 0.1, \"fd_ceiling\": 9, \"curve\": [", name, seed);
+    for (int p = 1; p <= 4; p++)
+        fprintf(f, "%s{\"weights\": \"ema1\", \"step\": %d, \"fd\": %.3f, \"kid\": 0.1, \"fd_rand\": 2, "
+                "\"precision\": 0.5, \"recall\": 0.5, \"class_acc\": 0.5, \"grid_score\": 1}", p > 1 ? ", " : "", p,
+                fd0 / p + 0.01 * seed);
+    fprintf(f, "], \"config\": \"[model]\\n\"}\n");
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The report over a two-config, two-seed study: every failing allocation
+ * is one clear error, and a page written before survives a failing write
+ * or fsync of the next one byte for byte. KID and precision/recall: every
+ * failing allocation reported. */
+static void test_study_faults(void **state) {
+    (void)state;
+    char dir[300], sub[400], path[500], page[400], plots[400];
+    snprintf(dir, sizeof dir, "%s/st", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    const char *names[2] = {"st", "st-x"};
+    for (int c = 0; c < 2; c++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, names[c]);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof path, "%s/seed%d.json", sub, k);
+            write_record(path, names[c], k, c ? 8.0 : 10.0);
+        }
+    }
+    snprintf(page, sizeof page, "%s/page.md", tmpdir);
+    snprintf(plots, sizeof plots, "%s/plots", tmpdir);
+    const char *studies[1] = {dir};
+    pd_report_opts o = {.n_studies = 1, .studies = studies, .out = page, .plot_dir = plots, .command = "test"};
+    assert_int_equal(pd_report_write(&o), PD_OK);
+    size_t size0;
+    char *before = slurp(page, &size0);
+    long n;
+    for (n = 1; n < 100000; n++) {
+        arm_alloc(n);
+        pd_status st = pd_report_write(&o);
+        bool reached = g_allocs >= n;
+        arm_alloc(0);
+        if (!reached) {
+            assert_int_equal(st, PD_OK);
+            break;
+        }
+        /* cairo's own allocations inside a plot are not all checked by it
+         * (a failed surface still reports success): success is allowed */
+        if (st) assert_clear_error(st, n);
+    }
+    print_message("  report: %ld allocations, each failure reported or harmless\n", n - 1);
+    assert_true(n > 10);
+    const int errs[2] = {ENOSPC, EIO};
+    for (int e = 0; e < 2; e++) {
+        for (n = 1; n < 1000; n++) {
+            assert_int_equal(pd_report_write(&o), PD_OK); /* the page as before */
+            g_ios = 0, g_io_errno = errs[e], g_fail_io = n;
+            pd_status st = pd_report_write(&o);
+            bool reached = g_ios >= n;
+            g_fail_io = 0;
+            if (!reached) {
+                assert_int_equal(st, PD_OK);
+                break;
+            }
+            size_t size1;
+            char *after = slurp(page, &size1);
+            /* a failure in a plot loses no page; one in the page's own
+             * write leaves the previous page */
+            assert_true(size1 == size0 && memcmp(before, after, size0) == 0);
+            free(after);
+        }
+        assert_true(n >= 2);
+    }
+    free(before);
+
+    enum { M = 40, D = 4 };
+    static float x[M * D], y[M * D];
+    for (int i = 0; i < M * D; i++) x[i] = (float)((i * 37) % 17) / 9.0f, y[i] = (float)((i * 53) % 19) / 9.0f;
+    for (n = 1; n < 1000; n++) {
+        arm_alloc(n);
+        double kid = 0, p = 0, r = 0;
+        pd_status st = pd_kid(x, M, y, M, D, &kid);
+        if (!st) st = pd_precision_recall(y, M, x, M, D, 3, &p, &r);
+        bool reached = g_allocs >= n;
+        arm_alloc(0);
+        if (!reached) {
+            assert_int_equal(st, PD_OK);
+            break;
+        }
+        assert_clear_error(st, n);
+    }
+    print_message("  KID and precision/recall: %ld allocations, each failure reported\n", n - 1);
+    assert_true(n > 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_build_alloc_failures),
@@ -496,6 +602,7 @@ int main(void) {
         cmocka_unit_test(test_pack_writer_faults),
         cmocka_unit_test(test_streamed_loader_alloc_failures),
         cmocka_unit_test(test_eval_faults),
+        cmocka_unit_test(test_study_faults),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
