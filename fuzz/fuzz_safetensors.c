@@ -1,4 +1,5 @@
-/* libFuzzer target: the safetensors reader (and its JSON parser) on any
+/* libFuzzer target: the safetensors reader (and its JSON parser, strict and
+ * full mode) on any
  * bytes, then what a checkpoint load does with an accepted file: metadata,
  * lookups, conversion to f32. No input may crash, leak or read out of
  * bounds; whatever is accepted must be self-consistent. */
@@ -11,7 +12,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the JSON parser alone, on the same bytes */
     char err[256];
     pd_json_doc *doc = pd_json_parse((const char *)data, size, err, sizeof err);
+    /* the full mode (run records) accepts everything the strict one does */
+    pd_json_doc *full = pd_json_parse_full((const char *)data, size, err, sizeof err);
+    if (doc && !full) abort();
+    double v;
+    if (full) (void)pd_json_get_number(pd_json_root(full), "steps", &v);
     pd_json_free(doc);
+    pd_json_free(full);
 
     const char *path = fuzz_write("in.safetensors", data, size);
     pd_st_file *f = NULL;
