@@ -55,7 +55,8 @@ case "$what" in
         for c in "${list[@]}"; do
           "$bin" bench "configs/$c.ini" --steps 10 --warmup 2 --sample-steps 0 --no-peak --quiet \
             --json "results/$regime/bench/$c.r$r.json"
-          echo "round $r $c: $(grep -o '"median_s": [0-9.e-]*' "results/$regime/bench/$c.r$r.json" | head -1)"
+          echo "round $r $c: train $(grep -o '"train": {[^}]*' "results/$regime/bench/$c.r$r.json" \
+            | grep -o '"median_s": [0-9.e-]*') s per step"
         done
       done
     done

@@ -271,7 +271,7 @@ static void verdict_section(report *rp) {
     for (int pi = 0; pi < rp->ps->n; pi++) {
         const prediction *p = &rp->ps->p[pi];
         fprintf(md, "| %s | %s | %s |", p->mechanism, p->fid_gain, p->overhead);
-        int helps_compute = 0, hurts = 0, measured = 0;
+        int helps_compute = 0, hurts = 0, measured = 0, unknown = 0;
         char where[400] = "";
         size_t wl = 0;
         for (int i = 0; i < rp->n; i++) {
@@ -295,6 +295,7 @@ static void verdict_section(report *rp) {
             const char *v = regime_verdict(effect_of(&a), effect_of(&b), have_b);
             fprintf(md, " %s | %s | %s | %s |", ov, da, have_b ? db : "n/a (no step times)", v);
             bool hc = have_b && effect_of(&b) == EFFECT_HELPS, hs = effect_of(&a) == EFFECT_HELPS;
+            unknown += effect_of(&a) == EFFECT_UNKNOWN;
             helps_compute += hc;
             hurts += (have_b && effect_of(&b) == EFFECT_HURTS) || effect_of(&a) == EFFECT_HURTS;
             if ((hc || hs) && wl < sizeof where)
@@ -305,6 +306,7 @@ static void verdict_section(report *rp) {
         if (!measured) snprintf(verdict, sizeof verdict, "not measured");
         else if (helps_compute == measured && !hurts) snprintf(verdict, sizeof verdict, "**keep**");
         else if (where[0]) snprintf(verdict, sizeof verdict, "**helps only** %s", where);
+        else if (unknown) snprintf(verdict, sizeof verdict, "undecided (fewer than 2 seeds in a regime)");
         else snprintf(verdict, sizeof verdict, "**drop**%s", hurts ? " (hurts)" : "");
         fprintf(md, " %s |\n", verdict);
     }
