@@ -142,6 +142,10 @@ if command -v cc >/dev/null; then
 fi
 check "eval --help" 0 "$bin" eval --help
 check "ablate --help" 0 "$bin" ablate --help
+expect_in_output "--help documents the curve" "--eval-every N"
+expect_in_output "--help documents seeds" "--seeds K"
+expect_in_output "--help documents the equal-compute view" "Equal compute: \`pixeldit report\`"
+check "report --help" 0 "$bin" report --help
 check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
 long="$tmp/$(printf 'd%.0s' $(seq 1 850))"
 check "ablate refuses an over-long --out" 1 "$bin" ablate "$tmp/a.ini" --steps 1 --n 20 --out "$long"
