@@ -33,7 +33,7 @@ static void on_sigint(int sig) {
 int cmd_ablate(int argc, char **argv) {
     const char *configs[16], *sets[64], *out = NULL, *sampler = NULL, *results = NULL;
     int nconf = 0, nsets = 0;
-    long steps = 0, seeds = 1, seed = 0, n = 0, sample_steps = 0, ema = 1, eval_every = 0;
+    long steps = 0, seeds = 1, seed = 0, n = 0, sample_steps = 0, ema = 1, eval_every = 0, threads = 0;
     double minutes = 0, cfg_scale = -1;
     const cli_opt opts[] = {
         {.name = "--minutes", .kind = CLI_DOUBLE, .arg = "M", .dst = &minutes, .min = 0, .max = 1e9,
@@ -65,6 +65,9 @@ int cmd_ablate(int argc, char **argv) {
          .help = "weights in the table: 1 EMA 1 (default) or 0 raw; records hold both"},
         {.name = "--set", .kind = CLI_STRINGS, .arg = "s.k=v", .dst = sets, .max_count = 64, .count = &nsets,
          .help = "override a key in every config"},
+        {.name = "--threads", .kind = CLI_INT, .arg = "T", .dst = &threads, .min = 1, .max = 4096,
+         .help = "threads for every run (default: [train] threads, 0 = the cores free at the start);\n"
+                 "unlike --set train.threads, it leaves the run keys, so recorded runs are reused"},
     };
     const cli_command cmd = {.name = "ablate", .operand = "CONFIG", .operands = configs, .n_operands = &nconf,
                              .min_operands = 1, .max_operands = 16, .opts = opts,
@@ -94,6 +97,7 @@ int cmd_ablate(int argc, char **argv) {
         .minutes = minutes,
         .steps = steps,
         .seeds = (int)seeds,
+        .threads = (int)threads,
         .seed0 = (int)seed,
         .eval_every = eval_every,
         .n = n,

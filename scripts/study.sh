@@ -10,6 +10,9 @@
 # the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
 # STUDY_NICE (0): the nice level of the training; equal-step results do not
 # depend on it, only how fast they come.
+# STUDY_THREADS (every core): threads of the training, fixed, so that a run
+# resumed later follows the same arithmetic (a thread count chosen from the
+# load at start would not).
 # STUDY_RUNS ($HOME/pixeldit-study): the runs' folders (checkpoints, curves).
 # They live outside the work tree, so a later session on the same machine
 # continues a run cut short; only the records under results/ are committed.
@@ -31,7 +34,7 @@ run_regime() { # run_regime NAME STEPS SEEDS
   local name="$1" steps="$2" seeds="$3"
   # shellcheck disable=SC2046
   nice -n "${STUDY_NICE:-0}" "$bin" ablate $(configs_of "$name") --steps "$steps" --seeds "$seeds" --eval-every 250 \
-    --out "$runs/study-$name" --results "results/$name"
+    --threads "${STUDY_THREADS:-$(nproc)}" --out "$runs/study-$name" --results "results/$name"
 }
 
 case "$what" in

@@ -146,8 +146,10 @@ const cfg_key pd_cfg_keys[] = {
     INT_KEY("train", "sample_every", train.sample_every, "0", 0, NONE,
             "Write a preview grid of samples every N steps; 0 = off."),
     INT_KEY("train", "threads", train.threads, "0", 0, NONE,
-            "CPU threads for OpenMP and OpenBLAS; 0 = every core this process may run on "
-            "(its CPU affinity: under mpirun, the cores of its rank)."),
+            "CPU threads for OpenMP and OpenBLAS; 0 = the cores free when the command starts: "
+            "those this process may run on (its CPU affinity: under mpirun, the cores of its "
+            "rank) less the ones other runnable processes keep busy, at least 1. Results are "
+            "bit-for-bit reproducible for a fixed thread count, so set one to repeat a run exactly."),
     BOOL_KEY("train", "fused_kernels", train.fused_kernels, "true",
              "Use the fused kernels (RMSNorm + modulate; qk-norm + RoPE + head split). false runs "
              "the composed reference ops they are tested against: same results to rounding, "

@@ -501,7 +501,7 @@ pd_status pd_ablate_run(const pd_ablate_opts *o) {
     if (!(a.cfgs = calloc((size_t)o->n_configs, sizeof *a.cfgs))) return pd_fail(PD_ERR_NOMEM, "ablate: out of memory");
     prepare_configs(o, a.cfgs);
     const pd_config_eval *e = &a.cfgs[0].eval;
-    pd_set_num_threads(c0->train.threads);
+    pd_set_num_threads(o->threads > 0 ? o->threads : c0->train.threads);
     if ((st = pd_eval_ref_open(&a.ref, c0, c0->model.patch_size))) {
         free(a.cfgs);
         return st;

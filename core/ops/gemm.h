@@ -6,8 +6,11 @@
  * threads when that pays. Measured on the JiT shapes (rows 4608, K
  * 192..512, 2 cores): OpenBLAS's own 2-thread split of one sgemm reaches
  * 135-150 GFLOP/s, while two single-threaded sgemms on halves of the rows
- * reach 150-165. Each row of C is computed by the same kernel either way,
- * so the split changes no result. See docs/benchmarks-log.md, which also has
+ * reach 150-165. The split moves results in the last bits (OpenBLAS
+ * 0.3.21 blocks by the shape it is given: halves of 4096 x 192 x 192 differ
+ * from one call, and so does OpenBLAS's own split on 1 and 2 threads), so
+ * products are reproducible for a fixed thread count, not across counts;
+ * tests compare within 1e-6. See docs/benchmarks-log.md, which also has
  * the measurements (OpenBLAS against oneDNN and libxsmm) behind keeping
  * OpenBLAS for fp32. */
 #ifndef PD_GEMM_H

@@ -274,6 +274,8 @@ typedef struct pd_ablate_opts {
     const char *out_dir;
     const char *results_dir;    /* also RESULTS/<name>/seed<k>.json (NULL: none) */
     int verbose;
+    int threads;                /* > 0: overrides [train] threads; not in the run key (the
+                                   thread count moves results by rounding only) */
 } pd_ablate_opts;
 
 /* Runs (or resumes: runs whose record exists in out_dir or results_dir

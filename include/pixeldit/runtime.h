@@ -13,8 +13,18 @@ extern "C" {
 /* public API: exported from libpixeldit (everything else is hidden) */
 #pragma GCC visibility push(default)
 
-/* n <= 0: all online cores. */
+/* Threads for OpenMP and OpenBLAS together. n > 0: n threads; n < 0: one
+ * per core this process may run on (its CPU affinity); n == 0: the free
+ * cores, pd_free_cores(). */
 void pd_set_num_threads(int n);
+/* The cores this process may run on that no other runnable process is
+ * using now, at least 1: the allowed cores less the other runnable tasks
+ * the kernel reports (/proc/stat procs_running, the fewest over five looks
+ * 10 ms apart, this process's own threads left out). With more threads
+ * than free cores every OpenMP barrier waits for a thread that the
+ * scheduler has put behind another process, which cost 2-3x more than
+ * leaving the busy cores alone (docs/benchmarks.md). About 50 ms. */
+int pd_free_cores(void);
 int pd_get_num_threads(void);
 
 /* The OpenBLAS kernel in use, e.g. "SkylakeX", "Haswell", "Prescott". */
