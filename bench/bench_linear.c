@@ -2,7 +2,11 @@
  * (pd_linear and pd_backward on a pd_ctx, tape included) next to the same
  * three plain cblas_sgemm calls (forward, dx, dW), at the small JiT shapes.
  *
- * usage: bench_linear [--reps N] [--warmup W] [--threads T] [--rows R]
+ * usage: bench_linear [--reps N] [--warmup W] [--threads T] [--rows R] [--pixel]
+ *
+ * --pixel: the per-pixel layers of the pixel decoders instead (rows 65536 =
+ * 64 images of 32x32 pixels), whose weight gradients pd_gemm sums from K
+ * chunks on the threads (gemm.c); the raw column is one cblas_sgemm each.
  *
  * Op and raw repetitions alternate so that machine noise hits both alike;
  * each reports the median time per forward + backward. Target: op/raw >=
@@ -27,11 +31,20 @@ typedef struct {
 } shape_case;
 
 /* rows = batch 64 x (64 patch tokens + 8 in-context tokens) of bench-s. */
-static const shape_case cases[] = {
+static const shape_case jit_cases[] = {
     {"192->512", 192, 512},
     {"512->192 (w3)", 512, 192},
     {"192->576 (qkv)", 192, 576},
     {"192->1024 (w12)", 192, 1024},
+};
+
+/* rows = 64 images x 32 x 32 pixels (small-pixeldit, small-deco) */
+static const shape_case pixel_cases[] = {
+    {"1->16 (embed)", 1, 16},
+    {"16->64 (fc1)", 16, 64},
+    {"64->16 (fc2)", 64, 16},
+    {"32->32 (DeCo)", 32, 32},
+    {"16->1 (final)", 16, 1},
 };
 
 /* ---- seed op: a scalar whose backward writes a fixed dL/dy ------------- */
@@ -135,15 +148,22 @@ static void pick_blas_core(char **argv) {
 
 int main(int argc, char **argv) {
     pick_blas_core(argv);
-    int reps = 20, warmup = 3, threads = 0, rows = 64 * 72;
+    int reps = 20, warmup = 3, threads = 0, rows = 0;
+    const shape_case *cases = jit_cases;
+    size_t n_cases = sizeof jit_cases / sizeof jit_cases[0];
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--pixel")) {
+            cases = pixel_cases, n_cases = sizeof pixel_cases / sizeof pixel_cases[0];
+            continue;
+        }
         int *dst = !strcmp(argv[i], "--reps") ? &reps : !strcmp(argv[i], "--warmup") ? &warmup
                  : !strcmp(argv[i], "--threads") ? &threads : !strcmp(argv[i], "--rows") ? &rows : NULL;
         if (!dst || i + 1 >= argc || (*dst = atoi(argv[++i])) < 0 || (dst != &warmup && dst != &threads && *dst < 1)) {
-            fprintf(stderr, "usage: bench_linear [--reps N>=1] [--warmup W] [--threads T] [--rows R>=1]\n");
+            fprintf(stderr, "usage: bench_linear [--reps N>=1] [--warmup W] [--threads T] [--rows R>=1] [--pixel]\n");
             return 2;
         }
     }
+    if (!rows) rows = cases == pixel_cases ? 64 * 32 * 32 : 64 * 72;
     pd_set_num_threads(threads);
     const char *env = getenv("OPENBLAS_CORETYPE");
     printf("bench_linear: OpenBLAS core %s (OPENBLAS_CORETYPE=%s), %d threads, rows %d, median of %d "
@@ -152,7 +172,7 @@ int main(int argc, char **argv) {
     double *t_op = malloc((size_t)reps * sizeof(double)), *t_raw = malloc((size_t)reps * sizeof(double));
     double sum_flops = 0, sum_op = 0, sum_raw = 0;
     int rc = t_op && t_raw ? 0 : 1;
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0] && !rc; k++) {
+    for (size_t k = 0; k < n_cases && !rc; k++) {
         bench_case c;
         if (case_open(&c, rows, cases[k].in, cases[k].out)) {
             fprintf(stderr, "bench_linear: out of memory for %s\n", cases[k].name);

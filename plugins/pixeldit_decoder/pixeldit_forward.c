@@ -71,6 +71,26 @@ static pd_tensor *pixel_mlp(const pd_host_api *h, pd_ctx *ctx, const pxd_block *
     return lin(h, ctx, h->gelu(ctx, lin(h, ctx, x, &b->fc1), false), &b->fc2);
 }
 
+/* Chunk i of the pixel-wise adaLN projection theta = ada(s_cond), viewed
+ * (B*L, P, n_mod, Dp) as the code's chunk(n_mod, dim=-1) of (B*L, P,
+ * n_mod*Dp): the rows of the (P*n_mod*Dp, D) weight and the bias entries
+ * that make chunk i are sliced (P*Dp*D floats, a copy of the weight, not of
+ * the (B*L, P*n_mod*Dp) activation) and one linear makes it. Slicing the
+ * output instead copied n_mod activation-sized tensors forward and
+ * backward (2% of a small-pixeldit step). s_cond (B*L, D) -> (B*L, P, Dp). */
+static pd_tensor *ada_chunk(const pxd_state *s, pd_ctx *ctx, const pxd_block *b, pd_tensor *s_cond,
+                            int i, int BL) {
+    const pd_host_api *h = s->host;
+    const pxd_plan *pl = &s->plan;
+    int P = pl->P, Dp = pl->Dp, nm = pl->n_mod, D = pl->D;
+    pd_tensor *w = h->reshape(ctx, b->ada.w, (int[]){P, nm, Dp, D}, 4);    /* (P, n_mod, Dp, D) */
+    w = h->reshape(ctx, h->slice(ctx, w, 1, i, 1), (int[]){P * Dp, D}, 2); /* (P*Dp, D) */
+    pd_tensor *bias = h->reshape(ctx, b->ada.b, (int[]){P, nm, Dp}, 3);    /* (P, n_mod, Dp) */
+    bias = h->reshape(ctx, h->slice(ctx, bias, 1, i, 1), (int[]){P * Dp}, 1);
+    pd_tensor *m = h->linear(ctx, s_cond, w, bias);                         /* (B*L, P*Dp) */
+    return h->reshape(ctx, m, (int[]){BL, P, Dp}, 3);
+}
+
 /* One PiT block: x (B*L, P, Dp), s_cond (B*L, D) -> (B*L, P, Dp).
  * Pre-modulation chunks (shift1, scale1, gate1, shift2, scale2, gate2),
  * post-modulation (scale1, shift1, scale2, shift2), each (B*L, P, Dp):
@@ -79,11 +99,9 @@ static pd_tensor *pit_block(const pxd_state *s, pd_ctx *ctx, const pxd_block *b,
                             pd_tensor *s_cond) {
     const pd_host_api *h = s->host;
     const pxd_plan *pl = &s->plan;
-    int BL = x->shape[0], Dp = pl->Dp;
-    pd_tensor *theta = lin(h, ctx, s_cond, &b->ada);                        /* (B*L, n_mod*P*Dp) */
-    theta = h->reshape(ctx, theta, (int[]){BL, pl->P, pl->n_mod * Dp}, 3);  /* (B*L, P, n_mod*Dp) */
+    int BL = x->shape[0];
     pd_tensor *m[6];
-    for (int i = 0; i < pl->n_mod; i++) m[i] = h->slice(ctx, theta, 2, i * Dp, Dp);
+    for (int i = 0; i < pl->n_mod; i++) m[i] = ada_chunk(s, ctx, b, s_cond, i, BL); /* (B*L, P, Dp) */
     if (!pl->post_mod) {
         pd_tensor *a = h->modulate(ctx, h->rmsnorm(ctx, x, b->norm1, RMS_EPS), m[0], m[1]);
         x = h->gated_residual(ctx, x, m[2], compact_attend_expand(s, ctx, b, a));

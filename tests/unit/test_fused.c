@@ -252,6 +252,33 @@ static void gemm_row_split_matches_one_call(void **state) {
     free(A), free(B), free(C0), free(C1);
 }
 
+/* A product short in M and N and long in K (a per-pixel layer's weight
+ * gradient) is summed from partial products of K chunks on the threads;
+ * every trans combination and beta must match one cblas_sgemm call to
+ * rounding (a K of 40003 leaves a ragged last chunk). */
+static void gemm_k_split_matches_one_call(void **state) {
+    (void)state;
+    const int M = 16, N = 48, K = 40003;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C0 = malloc(sizeof(float) * M * N), *C1 = malloc(sizeof(float) * M * N);
+    tu_fill(A, (size_t)M * K, 70);
+    tu_fill(B, (size_t)K * N, 71);
+    for (int combo = 0; combo < 8; combo++) {
+        bool ta = combo & 1, tb = combo & 2;
+        float beta = (combo & 4) ? 1.0f : 0.0f;
+        int lda = ta ? M : K, ldb = tb ? K : N;
+        tu_fill(C0, (size_t)M * N, 72);
+        memcpy(C1, C0, sizeof(float) * M * N);
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, K, 0.5f, A, lda, B, ldb, beta, C0, N);
+        assert_int_equal(pd_gemm(PD_PRECISION_FP32, ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C1, N), PD_OK);
+        char what[64];
+        snprintf(what, sizeof what, "pd_gemm (K split) ta %d tb %d beta %g", ta, tb, (double)beta);
+        expect_close(what, C1, C0, (size_t)M * N, 1e-5);
+    }
+    free(A), free(B), free(C0), free(C1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rmsnorm_modulate_matches_composed),
@@ -259,6 +286,7 @@ int main(void) {
         cmocka_unit_test(fused_ops_refuse_bad_shapes),
         cmocka_unit_test(overwrite_ops_with_a_repeated_input),
         cmocka_unit_test(gemm_row_split_matches_one_call),
+        cmocka_unit_test(gemm_k_split_matches_one_call),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
 }

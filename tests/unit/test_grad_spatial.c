@@ -348,6 +348,10 @@ static void test_conv2d(void **state) {
     conv_case(2, 4, 3, 5, 3, 1, 1, 1, 0, true, 720);  /* pointwise: no im2col */
     conv_case(1, 2, 8, 8, 3, 4, 4, 4, 0, true, 730);  /* patch-embed style k = stride */
     conv_case(70, 2, 4, 4, 3, 3, 3, 1, 1, true, 740); /* many 4x4 images: several sgemm groups */
+    /* chunks on the threads (>= 4 chunks of ~2048 columns): per-thread
+     * columns and dw partials */
+    conv_case(8, 3, 32, 32, 4, 3, 3, 1, 1, true, 750);
+    conv_case(600, 2, 4, 4, 3, 3, 3, 1, 1, true, 760);
 
     pd_ctx *ctx = pd_ctx_new(0);
     float z[128] = {0}; /* covers the largest tensor below, w (2, 4, 3, 3) */
