@@ -24,6 +24,7 @@ bench() { # name [args...] -> median training seconds per step
   grep -o '"train": {[^}]*' "$out/$name.json" | grep -o '"median_s": [0-9.e-]*' | awk '{print $2}'
 }
 threads_of() { grep -o '"threads": [0-9]*' "$out/$1.json" | head -1 | awk '{print $2}'; }
+exec > >(tee "$out/table.txt") # the table is kept beside the JSON files
 quiet=$(bench quiet)
 printf '%-8s %-10s %8s %12s %8s\n' load threads "s/step" "quiet speed" "fair share"
 printf '%-8s %-10s %8.3f %11.0f%% %8s\n' quiet "$(threads_of quiet)" "$quiet" 100 -
@@ -31,7 +32,7 @@ for busy in 1 2; do
   stop_busy
   for i in $(seq 1 "$busy"); do sh -c 'while :; do :; done' & PIDS+=($!); done
   sleep 1
-  fair=$(awk -v c="$cores" -v b="$busy" 'BEGIN { r = b + 1; f = c / r; print f > 1 ? 1 : f }')
+  fair=$(awk -v c="$cores" -v b="$busy" 'BEGIN { r = b + 1; f = c / r; print (f > 1 ? 1 : f) }')
   for mode in default all; do
     name="busy${busy}-$mode"
     if [[ $mode == all ]]; then t=$(bench "$name" --threads "$cores"); else t=$(bench "$name"); fi

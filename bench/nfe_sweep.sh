@@ -11,6 +11,9 @@
 # schedule). Environment: PIXELDIT (default build/cli/pixeldit), NICE (19),
 # SAMPLERS ("dpm++2m unipc heun euler"), NFES ("10 20 99 15 5 30 50": the
 # order the rows run in, the informative ones first).
+# PAUSE (/tmp/nfe-sweep.pause): while this file exists, the sweep waits
+# before its next row (a quiet window for other timings without corrupting
+# a row's images/s).
 # Heun takes 2 steps - 1 evaluations, so its NFE 10, 20, 30, 50 are 9, 19,
 # 29, 49; the CSV holds the NFE each run really took.
 set -euo pipefail
@@ -40,6 +43,7 @@ run() {
       local k
       k=$(steps_for "$s" "$nfe")
       if grep -q "^$s,[^,]*,$k,[^,]*,$n,.*,$step\$" "$csv"; then continue; fi # done for this checkpoint
+      while [[ -e ${PAUSE:-/tmp/nfe-sweep.pause} ]]; do sleep 5; done
       echo "== $s, $k steps, n $n" >&2
       nice -n "$nice" "$bin" eval --ckpt "$ckpt" --n "$n" --sampler "$s" --steps "$k" --ema 1 \
         --json "$tmp/r.json" >"$tmp/out.txt"
@@ -78,5 +82,5 @@ report() {
 case ${1:-} in
   run) shift; [[ $# -ge 1 ]] || { echo "usage: $0 run CKPT [CSV] [N]" >&2; exit 2; }; run "$@" ;;
   report) shift; report "$@" ;;
-  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
 esac

@@ -442,58 +442,98 @@ static void convt_shuffle(const convt_attr *a, float *t, float *y, int n0, int g
         }
 }
 
+/* As conv2d: chunks on the threads when there are enough of them, each
+ * with its own operand matrices, dw partials per thread. */
+static conv_plan plan_convt(const convt_attr *a, size_t HW) {
+    conv_attr c = {.B = a->B};
+    return plan_conv(&c, HW, a->Co * 4, a->Ci);
+}
+
 static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const convt_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     size_t HW = (size_t)a->H * a->W;
-    int M = a->Co * 4, G = chunk_size(a->B, HW, (size_t)M + a->Ci);
-    float *t, *xm;
-    if (!conv_scratch(ctx, (size_t)M * G * HW, (size_t)a->Ci * G * HW, &t, &xm)) return PD_ERR_NOMEM;
-    for (int n0 = 0; n0 < a->B; n0 += G) {
-        int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
+    int M = a->Co * 4;
+    conv_plan pl = plan_convt(a, HW);
+    size_t nt_ = ((size_t)M * pl.G * HW + 15) & ~(size_t)15, nx = ((size_t)a->Ci * pl.G * HW + 15) & ~(size_t)15;
+    size_t per = nt_ + nx;
+    float *scratch, *unused;
+    if (!conv_scratch(ctx, per * pl.nt, 0, &scratch, &unused)) return PD_ERR_NOMEM;
+    pd_precision prec = pd_ctx_precision(ctx);
+    pd_status status = PD_OK;
+#pragma omp parallel for num_threads(pl.nt) schedule(static) if (pl.nt > 1)
+    for (int c = 0; c < pl.n_chunks; c++) {
+        float *t = scratch + per * (size_t)thread_index(), *xm = t + nt_;
+        int n0 = c * pl.G, g = a->B - n0 < pl.G ? a->B - n0 : pl.G, gl = g * (int)HW;
         chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
-        pd_status st = pd_gemm(pd_ctx_precision(ctx), true, false, M, gl, a->Ci, 1.0f, w->data, M,
-                               xm, gl, 0.0f, t, gl);
-        if (st) return st;
+        pd_status st = pd_gemm(prec, true, false, M, gl, a->Ci, 1.0f, w->data, M, xm, gl, 0.0f, t, gl);
+        if (st) {
+#pragma omp critical(conv_status)
+            status = st;
+            continue;
+        }
         convt_shuffle(a, t, y->data, n0, g, b ? b->data : NULL, false);
     }
-    return PD_OK;
+    return status;
 }
 
 /* Per chunk: dt = gather(dy); dX (Ci, g*HW) = w (Ci, Co*4) @ dt, added into
- * dx; dw += X @ dt^T. */
+ * dx; dw += X @ dt^T (into a per-thread partial when chunks run on the
+ * threads, added to w's gradient in thread order). */
 static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const convt_attr *a = attr;
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     size_t HW = (size_t)a->H * a->W;
     int M = a->Co * 4;
     if (x->grad || w->grad) {
-        int G = chunk_size(a->B, HW, (size_t)M + a->Ci);
-        float *dt, *xm;
-        if (!conv_scratch(ctx, (size_t)M * G * HW, (size_t)a->Ci * G * HW, &dt, &xm))
-            return PD_ERR_NOMEM;
-        for (int n0 = 0; n0 < a->B; n0 += G) {
-            int g = a->B - n0 < G ? a->B - n0 : G, gl = g * (int)HW;
+        conv_plan pl = plan_convt(a, HW);
+        size_t nt_ = ((size_t)M * pl.G * HW + 15) & ~(size_t)15;
+        size_t nx = ((size_t)a->Ci * pl.G * HW + 15) & ~(size_t)15;
+        size_t nw = (size_t)a->Ci * M, nwa = (nw + 15) & ~(size_t)15;
+        bool partials = w->grad && pl.nt > 1;
+        size_t per = nt_ + nx + (partials ? nwa : 0);
+        float *scratch, *unused;
+        if (!conv_scratch(ctx, per * pl.nt, 0, &scratch, &unused)) return PD_ERR_NOMEM;
+        if (partials)
+            for (int t = 0; t < pl.nt; t++) memset(scratch + per * t + nt_ + nx, 0, nw * sizeof(float));
+        pd_precision prec = pd_ctx_precision(ctx);
+        pd_status status = PD_OK;
+#pragma omp parallel for num_threads(pl.nt) schedule(static) if (pl.nt > 1)
+        for (int c = 0; c < pl.n_chunks; c++) {
+            float *dt = scratch + per * (size_t)thread_index(), *xm = dt + nt_;
+            float *dw = partials ? xm + nx : w->grad;
+            int n0 = c * pl.G, g = a->B - n0 < pl.G ? a->B - n0 : pl.G, gl = g * (int)HW;
+            pd_status st = PD_OK;
             convt_shuffle(a, dt, y->grad, n0, g, NULL, true);
             if (w->grad) {
                 chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
-                pd_status st = pd_gemm(pd_ctx_precision(ctx), false, true, a->Ci, M, gl, 1.0f, xm,
-                                       gl, dt, gl, 1.0f, w->grad, M);
-                if (st) return st;
+                st = pd_gemm(prec, false, true, a->Ci, M, gl, 1.0f, xm, gl, dt, gl, 1.0f, dw, M);
             }
-            if (x->grad) {
-                pd_status st = pd_gemm(pd_ctx_precision(ctx), false, false, a->Ci, gl, M, 1.0f,
-                                       w->data, M, dt, gl, 0.0f, xm, gl);
-                if (st) return st;
+            if (x->grad && !st) {
+                st = pd_gemm(prec, false, false, a->Ci, gl, M, 1.0f, w->data, M, dt, gl, 0.0f, xm, gl);
                 /* dx[n] (Ci, HW) += the chunk's columns */
                 size_t ld = (size_t)gl;
-#pragma omp parallel for collapse(2) if ((size_t)a->Ci * ld > PD_PAR_MIN)
+#pragma omp parallel for collapse(2) if (!st && (size_t)a->Ci * ld > PD_PAR_MIN)
                 for (int gi = 0; gi < g; gi++)
                     for (int ci = 0; ci < a->Ci; ci++) {
                         float *dst = x->grad + ((size_t)(n0 + gi) * a->Ci + ci) * HW;
                         const float *src = xm + (size_t)ci * ld + (size_t)gi * HW;
                         for (size_t i = 0; i < HW; i++) dst[i] += src[i];
                     }
+            }
+            if (st) {
+#pragma omp critical(conv_status)
+                status = st;
+            }
+        }
+        if (status) return status;
+        if (partials) {
+            float *dw = w->grad;
+#pragma omp parallel for if (nw > PD_PAR_MIN)
+            for (size_t i = 0; i < nw; i++) {
+                float s = dw[i];
+                for (int t = 0; t < pl.nt; t++) s += scratch[per * t + nt_ + nx + i];
+                dw[i] = s;
             }
         }
     }

@@ -471,6 +471,8 @@ static void test_conv_transpose2x2(void **state) {
     (void)state;
     convt_case(2, 3, 3, 5, 4, 800);
     convt_case(300, 2, 2, 2, 3, 810); /* many 2x2 images: several sgemm groups */
+    convt_case(2500, 2, 2, 2, 3, 820); /* chunks on the threads: dw partials */
+    convt_case(8, 2, 32, 32, 3, 830);
     pd_ctx *ctx = pd_ctx_new(0);
     static const float zeros[108];
     pd_tensor *w3 = leaf(ctx, zeros, (int[]){3, 4, 3, 3}, 4, false);
