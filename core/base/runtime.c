@@ -1,6 +1,8 @@
 /* Thread count for OpenMP and OpenBLAS together; BLAS kernel name and
  * choice; clock. */
 #include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,59 +32,72 @@ static int allowed_cores(void) {
     return c > 0 ? (int)c : 1;
 }
 
-/* Runnable tasks on the machine now (/proc/stat procs_running), -1 when
- * unknown. */
-static int procs_running(void) {
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f) return -1;
-    char line[256];
-    int n = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "procs_running %d", &n) == 1) break;
+/* Reads state and nice of /proc/.../stat at `path`: the fields after the
+ * command name's closing parenthesis are state (1st) and nice (17th). */
+static bool task_state(const char *path, char *state, int *nice) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char buf[1024];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
-    return n;
+    buf[len] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+    if (!p || p[1] != ' ') return false;
+    *state = p[2];
+    p += 2;
+    for (int field = 0; field < 16 && p; field++) p = strchr(p + 1, ' ');
+    return p && sscanf(p, "%d", nice) == 1;
 }
 
-/* This process's runnable threads now (the caller, and OpenMP workers
- * that spin), from the state field of /proc/self/task/ * /stat. */
-static int own_running(void) {
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return 1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[len] = '\0';
-        const char *paren = strrchr(buf, ')'); /* the name may hold spaces and ')' */
-        if (paren && paren[1] == ' ' && paren[2] == 'R') n++;
+/* The load other processes put on the cores now, in cores: each runnable
+ * task of another process counts by its CPU weight relative to ours (the
+ * scheduler's weights fall about 1.25x per nice level), at most 1, so a
+ * nice-19 loop barely counts against a nice-0 run and an equal one counts
+ * fully. -1 when /proc cannot be read. */
+static double others_load(int self, int my_nice) {
+    DIR *procs = opendir("/proc");
+    if (!procs) return -1;
+    double load = 0;
+    struct dirent *pe;
+    while ((pe = readdir(procs))) {
+        if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || atoi(pe->d_name) == self) continue;
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%.20s/task", pe->d_name);
+        DIR *tasks = opendir(dir);
+        if (!tasks) continue;
+        struct dirent *te;
+        while ((te = readdir(tasks))) {
+            if (te->d_name[0] == '.') continue;
+            char path[128], state;
+            int nice;
+            snprintf(path, sizeof path, "%s/%.20s/stat", dir, te->d_name);
+            if (!task_state(path, &state, &nice) || state != 'R') continue;
+            load += nice <= my_nice ? 1.0 : pow(1.25, my_nice - nice);
+        }
+        closedir(tasks);
     }
-    closedir(d);
-    return n > 0 ? n : 1;
+    closedir(procs);
+    return load;
 }
 
 int pd_free_cores(void) {
     int allowed = allowed_cores();
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     if (online < allowed) online = allowed;
-    /* the fewest other runnable tasks over five looks 10 ms apart: a
-     * process that keeps a core busy is seen every time, a short command
-     * or a waking daemon rarely */
-    int others = -1;
+    char state;
+    int my_nice = 0;
+    if (!task_state("/proc/self/stat", &state, &my_nice)) my_nice = 0;
+    /* the least load over five looks 10 ms apart: a process that keeps a
+     * core busy is seen every time, a short command or a waking daemon
+     * rarely */
+    double others = -1;
     for (int i = 0; i < 5; i++) {
         if (i) nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
-        int all = procs_running();
-        if (all < 0) return allowed;
-        int o = all - own_running();
-        if (o < 0) o = 0;
+        double o = others_load((int)getpid(), my_nice);
+        if (o < 0) return allowed;
         if (others < 0 || o < others) others = o;
     }
-    long free_cores = online - others;
+    long free_cores = online - (long)(others + 0.5);
     if (free_cores > allowed) free_cores = allowed;
     return free_cores > 0 ? (int)free_cores : 1;
 }
