@@ -43,14 +43,45 @@ typedef struct {
  * (its [eval] protocol included), the seed and the kind of budget. A step
  * budget's size is left out: the learning rate is constant after warm-up,
  * so a longer budget continues the same run (its curve grows) and a
- * shorter one reads the curve at that step. */
-static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, char *out, size_t size) {
+ * shorter one reads the curve at that step. [sample] is left out too: it
+ * sets only `pixeldit sample` and the preview grids, never the curve, so a
+ * changed default sampler does not orphan the recorded runs. The LEGACY
+ * key (the one recorded before 2026-12-07) hashes [sample] as well; runs
+ * recorded under it are still found. */
+typedef enum { KEY_CURRENT, KEY_LEGACY } key_kind;
+
+/* Removes the lines of section [name] (its header up to the next header)
+ * from INI text, in place. */
+static void drop_section(char *text, const char *name) {
+    size_t nl = strlen(name);
+    char *p = text;
+    while (*p) {
+        if (p[0] == '[' && !strncmp(p + 1, name, nl) && p[1 + nl] == ']') {
+            char *end = p;
+            while (*end) {
+                end = strchr(end, '\n');
+                if (!end) { end = p + strlen(p); break; }
+                end++;
+                if (*end == '[') break;
+            }
+            memmove(p, end, strlen(end) + 1);
+            continue;
+        }
+        char *next = strchr(p, '\n');
+        if (!next) break;
+        p = next + 1;
+    }
+}
+
+static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, key_kind kind, char *out,
+                    size_t size) {
     size_t len = pd_config_to_ini(cfg, NULL, 0);
     char *text = malloc(len + 1);
     uint64_t h = PD_FNV_OFFSET;
     if (text) {
         pd_config_to_ini(cfg, text, len + 1);
-        h = pd_fnv1a(h, text, len);
+        if (kind == KEY_CURRENT) drop_section(text, "sample");
+        h = pd_fnv1a(h, text, strlen(text));
         free(text);
     }
     char extra[128];
@@ -195,7 +226,8 @@ static long checkpoint_step(const char *ckpt, double *train_seconds) {
 }
 
 /* Trains (or continues) one run into dir and writes its record. */
-static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const char *key, const char *record) {
+static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const char *key,
+                           const char *legacy, const char *record) {
     const pd_ablate_opts *o = a->o;
     static pd_config cfg;
     cfg = a->cfgs[ci];
@@ -212,7 +244,7 @@ static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const
     long steps = o->steps;
     /* an interrupted run with a step budget and the same settings continues
      * where it stopped, through train --resume's checks */
-    if (o->steps > 0 && !strcmp(old_key, key)) {
+    if (o->steps > 0 && (!strcmp(old_key, key) || !strcmp(old_key, legacy))) {
         long done = checkpoint_step(ckpt, NULL);
         if (done > 0 && done <= o->steps) resume = ckpt, steps = o->steps - done;
         if (resume && steps > 0 && o->verbose)
@@ -272,11 +304,13 @@ static pd_status ceiling(ablation *a, double *out) {
     const pd_ablate_opts *o = a->o;
     char path[1100];
     snprintf(path, sizeof path, "%s/ceiling.txt", o->out_dir);
-    char key[20], got[20] = "";
-    run_key(o, &a->cfgs[0], -1, key, sizeof key);
+    char key[20], legacy[20], got[20] = "";
+    run_key(o, &a->cfgs[0], -1, KEY_CURRENT, key, sizeof key);
+    run_key(o, &a->cfgs[0], -1, KEY_LEGACY, legacy, sizeof legacy);
     FILE *f = pd_fopen_regular(path, "ceiling", PD_ERR_IO);
     if (f) {
-        bool ok = fscanf(f, "%lf %19s", out, got) == 2 && isfinite(*out) && !strcmp(got, key);
+        bool ok = fscanf(f, "%lf %19s", out, got) == 2 && isfinite(*out) &&
+                  (!strcmp(got, key) || !strcmp(got, legacy));
         fclose(f);
         if (ok) return PD_OK;
     }
@@ -415,16 +449,19 @@ static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
         snprintf(sub, sizeof sub, "%s/%s", o->results_dir, label);
         snprintf(res, sizeof res, "%s/seed%d.json", sub, seed);
     }
-    run_key(o, &a->cfgs[i], seed, key, sizeof key);
+    char legacy[20];
+    run_key(o, &a->cfgs[i], seed, KEY_CURRENT, key, sizeof key);
+    run_key(o, &a->cfgs[i], seed, KEY_LEGACY, legacy, sizeof legacy);
     pd_status st = PD_OK;
-    if (res[0] && read_record(res, key, o->ema, o->steps, r)) {
+    if (res[0] && (read_record(res, key, o->ema, o->steps, r) ||
+                   read_record(res, legacy, o->ema, o->steps, r))) {
         if (o->verbose) fprintf(stderr, "pixeldit: %s seed %d: recorded in %s\n", label, seed, res);
         return PD_OK;
     }
-    if (!read_record(rec, key, o->ema, o->steps, r)) {
+    if (!read_record(rec, key, o->ema, o->steps, r) && !read_record(rec, legacy, o->ema, o->steps, r)) {
         if ((st = pd_eval_make_dir(dir))) return st;
         if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], seed, dir);
-        if ((st = train_run(a, i, seed, dir, key, rec))) return st;
+        if ((st = train_run(a, i, seed, dir, key, legacy, rec))) return st;
         if (!read_record(rec, key, o->ema, o->steps, r))
             return pd_fail(PD_ERR_FORMAT, "%s: the record just written cannot be read back", rec);
         if (o->verbose)

@@ -17,13 +17,15 @@ extern "C" {
  * per core this process may run on (its CPU affinity); n == 0: the free
  * cores, pd_free_cores(). */
 void pd_set_num_threads(int n);
-/* The cores this process may run on that no other runnable process is
- * using now, at least 1: the allowed cores less the other runnable tasks
- * the kernel reports (/proc/stat procs_running, the fewest over five looks
- * 10 ms apart, this process's own threads left out). With more threads
- * than free cores every OpenMP barrier waits for a thread that the
- * scheduler has put behind another process, which cost 2-3x more than
- * leaving the busy cores alone (docs/benchmarks.md). About 50 ms. */
+/* The cores this process may run on that other processes are not using
+ * now, at least 1: the allowed cores less the other processes' runnable
+ * threads (/proc/<pid>/task/<tid>/stat, the least over five looks 10 ms
+ * apart), each weighed by its CPU share against ours (1 at our nice or
+ * below, 1.25^-k at k nice levels above), so lowest-priority background
+ * work does not count. With more threads than free cores every OpenMP
+ * barrier waits for a thread that the scheduler has put behind another
+ * process, which cost 2-3x more than leaving the busy cores alone
+ * (docs/benchmarks.md). About 50 ms. */
 int pd_free_cores(void);
 int pd_get_num_threads(void);
 

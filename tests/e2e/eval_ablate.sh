@@ -79,6 +79,9 @@ check "ablate after a config change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" -
   --out "$tmp/abl"
 expect_in_output "the changed config is run again" "ablate: .*b.ini, seed 0 ->"
 expect_in_output "the unchanged one is not" "pixeldit: a seed 0: done before"
+check "ablate after a [sample] change" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --n 20 \
+  --sample-steps 1 --out "$tmp/abl" --set sample.steps=7 --set sample.sampler=dpm++2m
+expect_in_output "[sample] is not in the run key" "pixeldit: b seed 0: done before"
 # the study machinery: curves, two seeds, records under a results folder,
 # bench step times, the report; then a longer budget continues the runs
 check "ablate with curves and two seeds" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --seeds 2 \
