@@ -43,35 +43,43 @@ typedef struct {
  * (its [eval] protocol included), the seed and the kind of budget. A step
  * budget's size is left out: the learning rate is constant after warm-up,
  * so a longer budget continues the same run (its curve grows) and a
- * shorter one reads the curve at that step. [sample] is left out too: it
- * sets only `pixeldit sample` and the preview grids, never the curve, so a
+ * shorter one reads the curve at that step. [sample] sampler, schedule
+ * and steps are left out too: they set only `pixeldit sample` and the
+ * preview grids, never the curve ([eval] has its own; the guidance
+ * interval, which the evaluation does take from [sample], stays in), so a
  * changed default sampler does not orphan the recorded runs. The LEGACY
- * key (the one recorded before 2026-12-07) hashes [sample] as well; runs
- * recorded under it are still found. */
+ * key (the one recorded before 2026-12-07) hashes every key; runs recorded
+ * under it are still found. */
 typedef enum { KEY_CURRENT, KEY_LEGACY } key_kind;
 
-/* Removes the lines of section [name] (its header up to the next header)
- * from INI text, in place. */
-static void drop_section(char *text, const char *name) {
-    size_t nl = strlen(name);
+/* Removes the lines "key = ..." of section [sec] whose key is in keys
+ * (NULL-terminated) from INI text, in place. */
+static void drop_keys(char *text, const char *sec, const char *const *keys) {
+    bool in = false;
     char *p = text;
     while (*p) {
-        if (p[0] == '[' && !strncmp(p + 1, name, nl) && p[1 + nl] == ']') {
-            char *end = p;
-            while (*end) {
-                end = strchr(end, '\n');
-                if (!end) { end = p + strlen(p); break; }
-                end++;
-                if (*end == '[') break;
-            }
-            memmove(p, end, strlen(end) + 1);
-            continue;
-        }
         char *next = strchr(p, '\n');
-        if (!next) break;
-        p = next + 1;
+        size_t len = next ? (size_t)(next - p) + 1 : strlen(p);
+        if (p[0] == '[') {
+            size_t sl = strlen(sec);
+            in = !strncmp(p + 1, sec, sl) && p[1 + sl] == ']';
+        } else if (in) {
+            for (const char *const *k = keys; *k; k++) {
+                size_t kl = strlen(*k);
+                if (!strncmp(p, *k, kl) && (p[kl] == ' ' || p[kl] == '=')) {
+                    memmove(p, p + len, strlen(p + len) + 1);
+                    len = 0;
+                    break;
+                }
+            }
+        }
+        p += len;
+        if (!len && !*p) break;
     }
 }
+
+/* The [sample] keys the run key leaves out. */
+static const char *const sampling_keys[] = {"sampler", "schedule", "steps", NULL};
 
 static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, key_kind kind, char *out,
                     size_t size) {
@@ -80,7 +88,7 @@ static void run_key(const pd_ablate_opts *o, const pd_config *cfg, int seed, key
     uint64_t h = PD_FNV_OFFSET;
     if (text) {
         pd_config_to_ini(cfg, text, len + 1);
-        if (kind == KEY_CURRENT) drop_section(text, "sample");
+        if (kind == KEY_CURRENT) drop_keys(text, "sample", sampling_keys);
         h = pd_fnv1a(h, text, strlen(text));
         free(text);
     }
@@ -110,10 +118,40 @@ typedef struct {
 
 static const char *weights_name(int ema) { return ema == 0 ? "raw" : "ema1"; }
 
-/* Reads a run record: true when it is there, parses, has this key, reached
+/* The config of run (cfg, seed) as trained, as its record stores it, with
+ * the keys the run key leaves out dropped; malloc'd, NULL without memory. */
+static char *trained_text(const pd_config *cfg0, int seed) {
+    static pd_config cfg; /* large: not on the stack */
+    cfg = *cfg0;
+    cfg.train.seed = seed;
+    size_t len = pd_config_to_ini(&cfg, NULL, 0);
+    char *text = malloc(len + 1);
+    if (!text) return NULL;
+    pd_config_to_ini(&cfg, text, len + 1);
+    drop_keys(text, "sample", sampling_keys);
+    return text;
+}
+
+/* The record's stored config (the config as trained) matches `trained`
+ * once the keys the run key leaves out are dropped from it: how a record
+ * made under an older key rule is recognised. */
+static bool record_config_matches(const pd_json *root, const char *trained) {
+    const char *text = trained ? pd_json_get_string(root, "config") : NULL;
+    if (!text) return false;
+    char *copy = strdup(text);
+    if (!copy) return false;
+    drop_keys(copy, "sample", sampling_keys);
+    bool same = !strcmp(copy, trained);
+    free(copy);
+    return same;
+}
+
+/* Reads a run record: true when it is there, parses, has this key (or,
+ * with `trained` given, the same config as trained, see above), reached
  * the step budget (when there is one) and has an evaluation of the chosen
  * weights at or before it; r gets the numbers of the last such one. */
-static bool read_record(const char *path, const char *key, int ema, long budget, run_result *r) {
+static bool read_record(const char *path, const char *key, const char *trained, int ema, long budget,
+                        run_result *r) {
     FILE *f = pd_fopen_regular(path, "run record", PD_ERR_IO);
     if (!f) return false;
     char *text = malloc(1 << 22);
@@ -125,7 +163,8 @@ static bool read_record(const char *path, const char *key, int ema, long budget,
     const pd_json *root = pd_json_root(doc);
     const char *k = pd_json_get_string(root, "config_hash");
     const pd_json *curve = pd_json_get(root, "curve");
-    bool ok = k && !strcmp(k, key) && curve && curve->type == PD_JSON_ARRAY;
+    bool ok = k && (!strcmp(k, key) || record_config_matches(root, trained)) && curve &&
+              curve->type == PD_JSON_ARRAY;
     memset(r, 0, sizeof *r);
     double steps = 0, batch = 0, secs = 0;
     ok = ok && pd_json_get_number(root, "steps", &steps) && pd_json_get_number(root, "batch_size", &batch) &&
@@ -441,7 +480,7 @@ static void run_dir_of(const pd_ablate_opts *o, int i, int seed, char *buf, size
  * (or continued) and recorded. */
 static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
     const pd_ablate_opts *o = a->o;
-    char dir[1024], rec[1100], res[1300] = "", sub[1100], label[128], key[20];
+    char dir[1024], rec[1100], res[1300] = "", sub[1100], label[128], key[20], legacy[20];
     config_label(o->names[i], label, sizeof label);
     run_dir_of(o, i, seed, dir, sizeof dir);
     snprintf(rec, sizeof rec, "%s/result.json", dir);
@@ -449,20 +488,25 @@ static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
         snprintf(sub, sizeof sub, "%s/%s", o->results_dir, label);
         snprintf(res, sizeof res, "%s/seed%d.json", sub, seed);
     }
-    char legacy[20];
     run_key(o, &a->cfgs[i], seed, KEY_CURRENT, key, sizeof key);
     run_key(o, &a->cfgs[i], seed, KEY_LEGACY, legacy, sizeof legacy);
-    pd_status st = PD_OK;
-    if (res[0] && (read_record(res, key, o->ema, o->steps, r) ||
-                   read_record(res, legacy, o->ema, o->steps, r))) {
+    /* the config as trained (as records store it), to recognise records
+     * made under an older key rule; step budgets only (the key also holds
+     * the kind of budget, which the text does not) */
+    char *trained = o->steps > 0 ? trained_text(&a->cfgs[i], seed) : NULL;
+    bool recorded = res[0] && read_record(res, key, trained, o->ema, o->steps, r);
+    bool done = !recorded && read_record(rec, key, trained, o->ema, o->steps, r);
+    free(trained);
+    if (recorded) {
         if (o->verbose) fprintf(stderr, "pixeldit: %s seed %d: recorded in %s\n", label, seed, res);
         return PD_OK;
     }
-    if (!read_record(rec, key, o->ema, o->steps, r) && !read_record(rec, legacy, o->ema, o->steps, r)) {
+    pd_status st = PD_OK;
+    if (!done) {
         if ((st = pd_eval_make_dir(dir))) return st;
         if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], seed, dir);
         if ((st = train_run(a, i, seed, dir, key, legacy, rec))) return st;
-        if (!read_record(rec, key, o->ema, o->steps, r))
+        if (!read_record(rec, key, NULL, o->ema, o->steps, r))
             return pd_fail(PD_ERR_FORMAT, "%s: the record just written cannot be read back", rec);
         if (o->verbose)
             fprintf(stderr, "pixeldit: %s seed %d: FD %.3f, KID %.5f, class accuracy %.3f, grid score %.3f\n",
