@@ -1,4 +1,11 @@
-/* Core runtime: arena reuse, tape, sticky errors, bad-input messages. */
+/* Core runtime: arena reuse, tape, sticky errors, bad-input messages,
+ * free cores. */
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "test_util.h"
 #include "ctx_internal.h" /* internal: pd_ctx_profile_scope */
 
@@ -201,6 +208,33 @@ static void test_blas_generic_cores(void **state) {
     }
 }
 
+/* pd_free_cores: within [1, allowed cores] always, and 1 while as many
+ * busy processes at our priority as there are cores run beside us (other
+ * tests may load the machine too, so only that bound is certain). */
+static void test_free_cores(void **state) {
+    (void)state;
+    cpu_set_t set;
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    int allowed = CPU_COUNT(&set), free_now = pd_free_cores();
+    assert_true(free_now >= 1 && free_now <= allowed);
+    if (sysconf(_SC_NPROCESSORS_ONLN) != allowed) return; /* taskset: other cores exist */
+    pid_t kids[64];
+    int n = allowed < 64 ? allowed : 64;
+    for (int i = 0; i < n; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            alarm(20); /* never outlive a crashed parent */
+            for (volatile unsigned long k = 0;; k++) {}
+        }
+    }
+    nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+    int busy = pd_free_cores();
+    for (int i = 0; i < n; i++) kill(kids[i], SIGKILL), waitpid(kids[i], NULL, 0);
+    print_message("  free cores: %d quiet-ish, %d beside %d busy processes\n", free_now, busy, n);
+    assert_int_equal(busy, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_is_reused_after_warmup),
@@ -212,6 +246,7 @@ int main(void) {
         cmocka_unit_test(test_params_names),
         cmocka_unit_test(test_rng_reproducible),
         cmocka_unit_test(test_blas_generic_cores),
+        cmocka_unit_test(test_free_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
