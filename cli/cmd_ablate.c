@@ -56,7 +56,7 @@ int cmd_ablate(int argc, char **argv) {
         {.name = "--n", .kind = CLI_INT, .arg = "N", .dst = &n, .min = 8, .max = 100000,
          .help = "images sampled per evaluation (default: [eval] n, 500)"},
         {.name = "--sampler", .kind = CLI_STRING, .arg = PD_SAMPLER_CHOICES, .dst = &sampler,
-         .choices = PD_SAMPLER_CHOICES, .help = "sampler of the evaluation (default: [eval] sampler, euler)"},
+         .choices = PD_SAMPLER_CHOICES, .help = "sampler of the evaluation (default: [eval] sampler, unipc)"},
         {.name = "--sample-steps", .kind = CLI_INT, .arg = "S", .dst = &sample_steps, .min = 1,
          .max = PD_MAX_SAMPLE_STEPS, .help = "sampler steps of the evaluation (default: [eval] steps, 10)"},
         {.name = "--cfg", .kind = CLI_DOUBLE, .arg = "W", .dst = &cfg_scale, .min = 0, .max = 1000,

@@ -10,6 +10,8 @@
 # the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
 # STUDY_NICE (0): the nice level of the training; equal-step results do not
 # depend on it, only how fast they come.
+# The evaluation protocol is pinned here (Euler, 10 steps), as the study
+# began with it: [eval]'s default sampler may change, the curves must not.
 # STUDY_THREADS (every core): threads of the training, fixed, so that a run
 # resumed later follows the same arithmetic (a thread count chosen from the
 # load at start would not).
@@ -34,7 +36,7 @@ run_regime() { # run_regime NAME STEPS SEEDS
   local name="$1" steps="$2" seeds="$3"
   # shellcheck disable=SC2046
   nice -n "${STUDY_NICE:-0}" "$bin" ablate $(configs_of "$name") --steps "$steps" --seeds "$seeds" --eval-every 250 \
-    --threads "${STUDY_THREADS:-$(nproc)}" --out "$runs/study-$name" --results "results/$name"
+    --sampler euler --sample-steps 10 --threads "${STUDY_THREADS:-$(nproc)}" --out "$runs/study-$name" --results "results/$name"
 }
 
 case "$what" in
