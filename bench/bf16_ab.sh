@@ -1,0 +1,32 @@
+#!/bin/bash
+# bf16 against fp32 (OpenBLAS) and fp32 through oneDNN, bench-s training and
+# bench's sampling call, under both OpenBLAS kernels, alternating rounds
+# (issue 25). Pauses a running `pixeldit ablate` (the study) with SIGSTOP and
+# resumes it on exit; run it with nothing else on the machine.
+#
+#     bench/bf16_ab.sh [ROUNDS] [OUTDIR]   # defaults 2, results/bench/bf16
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+rounds=${1:-2}
+out=${2:-results/bench/bf16}
+mkdir -p "$out"
+pids=$(pgrep -f "pixeldit ablate" || true)
+[[ -n "$pids" ]] && kill -STOP $pids
+trap '[[ -n "$pids" ]] && kill -CONT $pids' EXIT
+sleep 1
+median_of() { grep -o "\"$1\": {[^}]*" "$2" | grep -o '"median_s": [0-9.e-]*' | awk '{print $2}'; }
+for r in $(seq 1 "$rounds"); do
+  for k in Haswell SkylakeX; do
+    for mode in fp32 bf16 onednn; do
+      case $mode in
+        fp32) extra=() ;;
+        bf16) extra=(--set train.precision=bf16) ;;
+        onednn) extra=(--fp32-gemm onednn) ;;
+      esac
+      j="$out/bench-s.$k.$mode.r$r.json"
+      OPENBLAS_CORETYPE=$k build/cli/pixeldit bench configs/bench-s.ini "${extra[@]}" --steps 10 --warmup 2 \
+        --sample-steps 10 --no-peak --quiet --json "$j" >/dev/null 2>&1
+      echo "round $r $k $mode: train $(median_of train "$j") s/step, sample $(median_of sample "$j") s"
+    done
+  done
+done
