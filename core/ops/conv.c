@@ -274,7 +274,7 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
             pd_status st = pd_gemm(prec, false, false, Cog, gl, K, 1.0f,
                                    w->data + (size_t)j * Cog * K, K, cols, gl, 0.0f, ym, gl);
             if (st) {
-#pragma omp critical(conv_status)
+#pragma omp atomic write
                 status = st;
                 break;
             }
@@ -329,7 +329,7 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
                     if (!st) col2im_chunk(a, cols, n0, g, j * Cg, Cg, x->grad);
                 }
                 if (st) {
-#pragma omp critical(conv_status)
+#pragma omp atomic write
                     status = st;
                     break;
                 }
@@ -468,7 +468,7 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
         chunk_shuffle(xm, x->data, n0, g, 0, a->Ci, a->Ci, HW, NULL, false);
         pd_status st = pd_gemm(prec, true, false, M, gl, a->Ci, 1.0f, w->data, M, xm, gl, 0.0f, t, gl);
         if (st) {
-#pragma omp critical(conv_status)
+#pragma omp atomic write
             status = st;
             continue;
         }
@@ -522,7 +522,7 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
                     }
             }
             if (st) {
-#pragma omp critical(conv_status)
+#pragma omp atomic write
                 status = st;
             }
         }
