@@ -252,6 +252,21 @@ static int thread_index(void) {
 #endif
 }
 
+/* n floats rounded up to 16 (64-byte alignment of the next part). */
+static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* dw (nw) += the per-thread partials at scratch + t * per + off, in thread
+ * order (the chunked backward passes' weight gradients). */
+static void add_thread_partials(float *dw, const float *scratch, size_t per, size_t off, int nt,
+                                size_t nw) {
+#pragma omp parallel for if (nw > PD_PAR_MIN)
+    for (size_t i = 0; i < nw; i++) {
+        float s = dw[i];
+        for (int t = 0; t < nt; t++) s += scratch[per * t + off + i];
+        dw[i] = s;
+    }
+}
+
 static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const conv_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
@@ -259,7 +274,7 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     size_t L = (size_t)a->Ho * a->Wo;
     conv_plan pl = plan_conv(a, L, K, Cog);
     size_t ncols = (size_t)K * pl.G * L, nym = (size_t)Cog * pl.G * L;
-    size_t per = ((ncols + 15) & ~(size_t)15) + ((nym + 15) & ~(size_t)15);
+    size_t per = pad16(ncols) + pad16(nym);
     float *scratch, *unused;
     if (!conv_scratch(ctx, per * pl.nt, 0, &scratch, &unused)) return PD_ERR_NOMEM;
     pd_precision prec = pd_ctx_precision(ctx);
@@ -267,7 +282,7 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
 #pragma omp parallel for num_threads(pl.nt) schedule(static) if (pl.nt > 1)
     for (int c = 0; c < pl.n_chunks; c++) {
         float *cols = scratch + per * (size_t)thread_index();
-        float *ym = cols + ((ncols + 15) & ~(size_t)15);
+        float *ym = cols + pad16(ncols);
         int n0 = c * pl.G, g = a->B - n0 < pl.G ? a->B - n0 : pl.G, gl = g * (int)L;
         for (int j = 0; j < a->groups; j++) {
             im2col_chunk(a, x->data, n0, g, j * Cg, Cg, cols);
@@ -300,20 +315,20 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         conv_plan pl = plan_conv(a, L, K, Cog);
         size_t ncols = (size_t)K * pl.G * L, nym = (size_t)Cog * pl.G * L, nw = (size_t)a->Co * K;
         bool partials = w->grad && pl.nt > 1;
-        size_t per = ((ncols + 15) & ~(size_t)15) + ((nym + 15) & ~(size_t)15) +
-                     (partials ? (nw + 15) & ~(size_t)15 : 0);
+        size_t per = pad16(ncols) + pad16(nym) +
+                     (partials ? pad16(nw) : 0);
         float *scratch, *unused;
         if (!conv_scratch(ctx, per * pl.nt, 0, &scratch, &unused)) return PD_ERR_NOMEM;
         if (partials)
             for (int t = 0; t < pl.nt; t++)
-                memset(scratch + per * t + per - ((nw + 15) & ~(size_t)15), 0, nw * sizeof(float));
+                memset(scratch + per * t + per - pad16(nw), 0, nw * sizeof(float));
         pd_precision prec = pd_ctx_precision(ctx);
         pd_status status = PD_OK;
 #pragma omp parallel for num_threads(pl.nt) schedule(static) if (pl.nt > 1)
         for (int c = 0; c < pl.n_chunks; c++) {
             float *cols = scratch + per * (size_t)thread_index();
-            float *dym = cols + ((ncols + 15) & ~(size_t)15);
-            float *dw = partials ? dym + ((nym + 15) & ~(size_t)15) : w->grad;
+            float *dym = cols + pad16(ncols);
+            float *dw = partials ? dym + pad16(nym) : w->grad;
             int n0 = c * pl.G, g = a->B - n0 < pl.G ? a->B - n0 : pl.G, gl = g * (int)L;
             for (int j = 0; j < a->groups; j++) {
                 pd_status st = PD_OK;
@@ -336,15 +351,7 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
             }
         }
         if (status) return status;
-        if (partials) {
-            float *dw = w->grad;
-#pragma omp parallel for if (nw > PD_PAR_MIN)
-            for (size_t i = 0; i < nw; i++) {
-                float s = dw[i];
-                for (int t = 0; t < pl.nt; t++) s += scratch[per * t + per - ((nw + 15) & ~(size_t)15) + i];
-                dw[i] = s;
-            }
-        }
+        if (partials) add_thread_partials(w->grad, scratch, per, per - pad16(nw), pl.nt, nw);
     }
     if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, L);
     return PD_OK;
@@ -455,7 +462,7 @@ static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     size_t HW = (size_t)a->H * a->W;
     int M = a->Co * 4;
     conv_plan pl = plan_convt(a, HW);
-    size_t nt_ = ((size_t)M * pl.G * HW + 15) & ~(size_t)15, nx = ((size_t)a->Ci * pl.G * HW + 15) & ~(size_t)15;
+    size_t nt_ = pad16((size_t)M * pl.G * HW), nx = pad16((size_t)a->Ci * pl.G * HW);
     size_t per = nt_ + nx;
     float *scratch, *unused;
     if (!conv_scratch(ctx, per * pl.nt, 0, &scratch, &unused)) return PD_ERR_NOMEM;
@@ -487,9 +494,9 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     int M = a->Co * 4;
     if (x->grad || w->grad) {
         conv_plan pl = plan_convt(a, HW);
-        size_t nt_ = ((size_t)M * pl.G * HW + 15) & ~(size_t)15;
-        size_t nx = ((size_t)a->Ci * pl.G * HW + 15) & ~(size_t)15;
-        size_t nw = (size_t)a->Ci * M, nwa = (nw + 15) & ~(size_t)15;
+        size_t nt_ = pad16((size_t)M * pl.G * HW);
+        size_t nx = pad16((size_t)a->Ci * pl.G * HW);
+        size_t nw = (size_t)a->Ci * M, nwa = pad16(nw);
         bool partials = w->grad && pl.nt > 1;
         size_t per = nt_ + nx + (partials ? nwa : 0);
         float *scratch, *unused;
@@ -527,15 +534,7 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
             }
         }
         if (status) return status;
-        if (partials) {
-            float *dw = w->grad;
-#pragma omp parallel for if (nw > PD_PAR_MIN)
-            for (size_t i = 0; i < nw; i++) {
-                float s = dw[i];
-                for (int t = 0; t < pl.nt; t++) s += scratch[per * t + nt_ + nx + i];
-                dw[i] = s;
-            }
-        }
+        if (partials) add_thread_partials(w->grad, scratch, per, nt_ + nx, pl.nt, nw);
     }
     if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, 4 * HW);
     return PD_OK;
