@@ -52,6 +52,100 @@ static inline float bin_apply(int kind, float a, float b) {
         }                                                                         \
     } while (0)
 
+/* ---- the repeat patterns (B_TRAIL, B_LEAD) as contiguous runs ------------
+ * The output is walked in runs along which b's index is affine: B_TRAIL
+ * runs are rows of bn with b[j .. ], B_LEAD runs are blocks of `inner`
+ * with one b value. No division per element, the kind switch outside the
+ * loop, so the loops vectorise: the per-element i % bn of the plain loop
+ * cost DeCo's (B*N, p*p, w) + (p*p, w) position add 4x its memory time. */
+
+/* y[k] = a[k] op b[k * bstep], k < len (bstep 0: one b value, 1: a run) */
+static inline void run_apply(int kind, const float *a, const float *b, size_t bstep, float *y,
+                             size_t len) {
+    switch (kind) {
+    case BIN_ADD: for (size_t k = 0; k < len; k++) y[k] = a[k] + b[k * bstep]; break;
+    case BIN_SUB: for (size_t k = 0; k < len; k++) y[k] = a[k] - b[k * bstep]; break;
+    case BIN_MUL: for (size_t k = 0; k < len; k++) y[k] = a[k] * b[k * bstep]; break;
+    default: for (size_t k = 0; k < len; k++) y[k] = a[k] / b[k * bstep]; break;
+    }
+}
+
+/* da[k] += d(a op b)/da * dy[k] along a run */
+static inline void run_da(int kind, const float *b, size_t bstep, const float *dy, float *da,
+                          size_t len) {
+    switch (kind) {
+    case BIN_ADD: case BIN_SUB: for (size_t k = 0; k < len; k++) da[k] += dy[k]; break;
+    case BIN_MUL: for (size_t k = 0; k < len; k++) da[k] += dy[k] * b[k * bstep]; break;
+    default: for (size_t k = 0; k < len; k++) da[k] += dy[k] / b[k * bstep]; break;
+    }
+}
+
+/* Calls body(i, j, len) for the runs of [lo, hi): i the output index, j
+ * b's index at i, len the run's length. */
+#define REP_RUNS(trail, lo, hi, bn, inner, body)                                    \
+    for (size_t i = (lo); i < (hi);) {                                            \
+        size_t j = (trail) ? i % (bn) : i / (inner);                              \
+        size_t end = (trail) ? i - j + (bn) : (j + 1) * (inner);                  \
+        size_t len = (end < (hi) ? end : (hi)) - i;                               \
+        body;                                                                     \
+        i += len;                                                                 \
+    }
+
+static void rep_fwd(int kind, bool trail, const float *a, const float *b, float *y, size_t n,
+                    size_t bn) {
+    size_t inner = n / bn; /* B_TRAIL: rows; B_LEAD: block length */
+#pragma omp parallel if (n > PD_PAR_MIN)
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        size_t lo = n * t / T, hi = n * (t + 1) / T;
+        REP_RUNS(trail, lo, hi, bn, inner,
+                 run_apply(kind, a + i, b + j, trail ? 1 : 0, y + i, len));
+    }
+}
+
+/* b's gradient: B_TRAIL sums the rows column by column (threads own
+ * column ranges and walk the rows in order), B_LEAD sums each block; in
+ * both every db[j] adds its repeats in the same order whatever the thread
+ * count. */
+static void rep_bwd(int kind, bool trail, const float *a, const float *b, const float *dy, float *da,
+                    float *db, size_t n, size_t bn) {
+    size_t inner = n / bn; /* B_TRAIL: rows; B_LEAD: block length */
+#pragma omp parallel if (n > PD_PAR_MIN)
+    {
+        int T = omp_get_num_threads(), t = omp_get_thread_num();
+        if (da) {
+            size_t lo = n * t / T, hi = n * (t + 1) / T;
+            REP_RUNS(trail, lo, hi, bn, inner,
+                     run_da(kind, b + j, trail ? 1 : 0, dy + i, da + i, len));
+        }
+        if (db && trail) {
+            size_t j0 = bn * t / T, j1 = bn * (t + 1) / T;
+            for (size_t r = 0; r < inner; r++) {
+                const float *g = dy + r * bn, *ar = a + r * bn;
+                switch (kind) {
+                case BIN_ADD: for (size_t j = j0; j < j1; j++) db[j] += g[j]; break;
+                case BIN_SUB: for (size_t j = j0; j < j1; j++) db[j] -= g[j]; break;
+                case BIN_MUL: for (size_t j = j0; j < j1; j++) db[j] += g[j] * ar[j]; break;
+                default: for (size_t j = j0; j < j1; j++) db[j] -= g[j] * ar[j] / (b[j] * b[j]); break;
+                }
+            }
+        } else if (db) {
+#pragma omp for
+            for (size_t j = 0; j < bn; j++) {
+                const float *g = dy + j * inner, *aj = a + j * inner;
+                float acc = 0.0f, bv = b[j];
+                switch (kind) {
+                case BIN_ADD: for (size_t k = 0; k < inner; k++) acc += g[k]; break;
+                case BIN_SUB: for (size_t k = 0; k < inner; k++) acc -= g[k]; break;
+                case BIN_MUL: for (size_t k = 0; k < inner; k++) acc += g[k] * aj[k]; break;
+                default: for (size_t k = 0; k < inner; k++) acc -= g[k] * aj[k] / (bv * bv); break;
+                }
+                db[j] += acc;
+            }
+        }
+    }
+}
+
 static pd_status bin_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int n_in, void *attr) {
     (void)ctx, (void)n_in;
     const bin_attr *at = attr;
@@ -65,10 +159,7 @@ static pd_status bin_fwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
         return PD_OK;
     }
     if (at->b_mode) {
-        size_t bn = at->b_n, inner = n / bn;
-        bool trail = at->b_mode == B_TRAIL;
-#pragma omp parallel for if (n > PD_PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = bin_apply(kind, a[i], b[trail ? i % bn : i / inner]);
+        rep_fwd(kind, at->b_mode == B_TRAIL, a, b, y, n, at->b_n);
         return PD_OK;
     }
     BCAST_LOOP(at, n, y[o] = bin_apply(kind, a[ia], b[ib]));
@@ -98,31 +189,7 @@ static pd_status bin_bwd(pd_ctx *ctx, pd_tensor *out, pd_tensor *const *in, int 
         return PD_OK;
     }
     if (at->b_mode) {
-        /* a's gradient is elementwise; b's is a reduction over repeats,
-         * done per b entry so threads never share one. */
-        size_t bn = at->b_n, inner = n / bn;
-        bool trail = at->b_mode == B_TRAIL;
-        if (da) {
-#pragma omp parallel for if (n > PD_PAR_MIN)
-            for (size_t i = 0; i < n; i++) {
-                float bv = b[trail ? i % bn : i / inner];
-                da[i] += kind == BIN_MUL ? dy[i] * bv : kind == BIN_DIV ? dy[i] / bv : dy[i];
-            }
-        }
-        if (db) {
-            size_t reps = n / bn;
-#pragma omp parallel for if (n > PD_PAR_MIN)
-            for (size_t j = 0; j < bn; j++) {
-                float acc = 0.0f, bv = b[j];
-                for (size_t r = 0; r < reps; r++) {
-                    size_t i = trail ? r * bn + j : j * inner + r;
-                    float g = dy[i];
-                    acc += kind == BIN_ADD ? g : kind == BIN_SUB ? -g : kind == BIN_MUL ? g * a[i]
-                                                                     : -g * a[i] / (bv * bv);
-                }
-                db[j] += acc;
-            }
-        }
+        rep_bwd(kind, at->b_mode == B_TRAIL, a, b, dy, da, db, n, at->b_n);
         return PD_OK;
     }
     /* Broadcast dims are reduced by accumulating into the shared entry;

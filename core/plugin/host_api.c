@@ -34,6 +34,20 @@ static void host_log(int level, const char *fmt, ...) {
             n && msg[n - 1] == '\n' ? "" : "\n");
 }
 
+/* The fused norm + modulate ops, composed when the context's fused kernels
+ * are off, as the JiT trunk does. */
+static pd_tensor *host_rmsnorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *shift,
+                                        pd_tensor *scale, float eps) {
+    if (pd_ctx_fused(ctx)) return pd_rmsnorm_modulate(ctx, x, w, shift, scale, eps);
+    return pd_modulate(ctx, pd_rmsnorm(ctx, x, w, eps), shift, scale);
+}
+
+static pd_tensor *host_layernorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b,
+                                          pd_tensor *shift, pd_tensor *scale, float eps) {
+    if (pd_ctx_fused(ctx)) return pd_layernorm_modulate(ctx, x, w, b, shift, scale, eps);
+    return pd_modulate(ctx, pd_layernorm(ctx, x, w, b, eps), shift, scale);
+}
+
 static const pd_host_api g_host = {
     .struct_size = sizeof(pd_host_api),
     .abi_major = PD_PLUGIN_ABI_MAJOR,
@@ -113,6 +127,9 @@ static const pd_host_api g_host = {
     .pixel_unshuffle = pd_pixel_unshuffle,
     .upsample_nearest = pd_upsample_nearest,
     .conv2d_grouped = pd_conv2d_grouped,
+    /* ABI 1.2 */
+    .rmsnorm_modulate = host_rmsnorm_modulate,
+    .layernorm_modulate = host_layernorm_modulate,
 };
 
 const pd_host_api *pd_host_api_get(void) { return &g_host; }

@@ -131,6 +131,11 @@ pd_tensor *pd_rope(pd_ctx *ctx, pd_tensor *x, const pd_rope_table *tab);
 pd_tensor *pd_rmsnorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *shift,
                                pd_tensor *scale, float eps);
 
+/* pd_modulate(pd_layernorm(x, w, b, eps), shift, scale): DeCo's per-pixel
+ * adaLN input. w, b and shift may be NULL; shift/scale as pd_modulate. */
+pd_tensor *pd_layernorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *b,
+                                 pd_tensor *shift, pd_tensor *scale, float eps);
+
 /* The attention input from the qkv projection: qkv (B, N, 3 * heads * hd)
  * -> (3, B, heads, N, hd) holding q, k, v, with q and k RMS-normalised over
  * hd (weights q_w, k_w (hd); both NULL: no qk-norm) and then rotated by the

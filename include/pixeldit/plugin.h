@@ -37,7 +37,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 #define PD_PLUGIN_ABI_MAJOR 1
-#define PD_PLUGIN_ABI_MINOR 1 /* 1.1: outputs checked, loss parts logged, attention flops used (docs/plugins.md) */
+#define PD_PLUGIN_ABI_MINOR 2 /* 1.1: outputs checked, loss parts logged, attention flops used; 1.2: fused norm + modulate (docs/plugins.md) */
 #define PD_PLUGIN_ENTRY_SYMBOL "pixeldit_plugin_entry"
 
 #if defined(_WIN32)
@@ -217,6 +217,17 @@ typedef struct pd_host_api {
     pd_tensor *(*upsample_nearest)(pd_ctx *, pd_tensor *x, int fh, int fw);
     pd_tensor *(*conv2d_grouped)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b, int stride,
                                  int pad, int groups);
+
+    /* ABI 1.2: fused norm + modulate, one pass over x each way instead of
+     * two ops (pd_rmsnorm_modulate / pd_layernorm_modulate of ops.h). Same
+     * result as modulate(rmsnorm(x, w, eps), shift, scale) and
+     * modulate(layernorm(x, w, b, eps), shift, scale) to rounding; shift,
+     * scale (B, D) or x's shape, w, b (D) or NULL, shift may be NULL. When
+     * the host's fused kernels are off (parity runs) they run composed. */
+    pd_tensor *(*rmsnorm_modulate)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *shift,
+                                   pd_tensor *scale, float eps);
+    pd_tensor *(*layernorm_modulate)(pd_ctx *, pd_tensor *x, pd_tensor *w, pd_tensor *b,
+                                     pd_tensor *shift, pd_tensor *scale, float eps);
     /* new members are appended here; check struct_size before using them */
 } pd_host_api;
 

@@ -77,8 +77,7 @@ static pd_tensor *res_block(const deco_state *s, pd_ctx *ctx, const deco_block *
     pd_tensor *shift = ada_chunk(h, ctx, bk, ys, 0, w);                /* (R, w) each */
     pd_tensor *scale = ada_chunk(h, ctx, bk, ys, 1, w);
     pd_tensor *gate = ada_chunk(h, ctx, bk, ys, 2, w);
-    pd_tensor *t = h->layernorm(ctx, x, bk->ln_w, bk->ln_b, DECO_LN_EPS);
-    t = h->modulate(ctx, t, shift, scale);                             /* (R, w) */
+    pd_tensor *t = h->layernorm_modulate(ctx, x, bk->ln_w, bk->ln_b, shift, scale, DECO_LN_EPS); /* (R, w) */
     t = h->linear(ctx, h->silu(ctx, h->linear(ctx, t, bk->fc1_w, bk->fc1_b)), bk->fc2_w, bk->fc2_b);
     return h->gated_residual(ctx, x, gate, t);                         /* (R, w) */
 }

@@ -103,9 +103,9 @@ static pd_tensor *pit_block(const pxd_state *s, pd_ctx *ctx, const pxd_block *b,
     pd_tensor *m[6];
     for (int i = 0; i < pl->n_mod; i++) m[i] = ada_chunk(s, ctx, b, s_cond, i, BL); /* (B*L, P, Dp) */
     if (!pl->post_mod) {
-        pd_tensor *a = h->modulate(ctx, h->rmsnorm(ctx, x, b->norm1, RMS_EPS), m[0], m[1]);
+        pd_tensor *a = h->rmsnorm_modulate(ctx, x, b->norm1, m[0], m[1], RMS_EPS);
         x = h->gated_residual(ctx, x, m[2], compact_attend_expand(s, ctx, b, a));
-        pd_tensor *f = h->modulate(ctx, h->rmsnorm(ctx, x, b->norm2, RMS_EPS), m[3], m[4]);
+        pd_tensor *f = h->rmsnorm_modulate(ctx, x, b->norm2, m[3], m[4], RMS_EPS);
         return h->gated_residual(ctx, x, m[5], pixel_mlp(h, ctx, b, f));
     }
     pd_tensor *a = compact_attend_expand(s, ctx, b, h->rmsnorm(ctx, x, b->norm1, RMS_EPS));

@@ -28,6 +28,22 @@ static pd_tensor *fn_rms_mod(pd_ctx *ctx, pd_tensor *const *in, int n, void *use
     return pd_modulate(ctx, pd_rmsnorm(ctx, in[0], w, 1e-6f), shift, in[1]);
 }
 
+/* ---- LayerNorm + modulate ---------------------------------------------------------- */
+
+typedef struct {
+    bool has_w, has_b, has_shift;
+} ln_mod_case;
+
+/* inputs: x (B, M, D), scale, shift, w, b */
+static pd_tensor *fn_ln_mod(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n;
+    const ln_mod_case *c = user;
+    pd_tensor *w = c->has_w ? in[3] : NULL, *b = c->has_b ? in[4] : NULL;
+    pd_tensor *shift = c->has_shift ? in[2] : NULL;
+    if (pd_ctx_fused(ctx)) return pd_layernorm_modulate(ctx, in[0], w, b, shift, in[1], 1e-6f);
+    return pd_modulate(ctx, pd_layernorm(ctx, in[0], w, b, 1e-6f), shift, in[1]);
+}
+
 /* ---- qkv heads ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -143,6 +159,42 @@ static void rmsnorm_modulate_matches_composed(void **state) {
     case_free(&big);
 }
 
+static void layernorm_modulate_matches_composed(void **state) {
+    (void)state;
+    const ln_mod_case variants[] = {{true, true, true}, {false, false, true}, {true, false, false},
+                                    {false, true, true}};
+    for (int v = 0; v < 4; v++)
+        for (int per_elem = 0; per_elem < 2; per_elem++) {
+            gc_case c = {.n = 5,
+                         .shapes = {SHAPE(3, 5, 7), SHAPE(3, 7), SHAPE(3, 7), SHAPE(7), SHAPE(7)},
+                         .ndims = {3, 2, 2, 1, 1}};
+            if (per_elem)
+                for (int i = 1; i < 3; i++) {
+                    c.shapes[i][0] = 3, c.shapes[i][1] = 5, c.shapes[i][2] = 7;
+                    c.ndims[i] = 3;
+                }
+            case_init(&c, 70 + (uint64_t)(v * 2 + per_elem));
+            ln_mod_case lc = variants[v];
+            c.in[2].check = lc.has_shift;
+            c.in[3].check = lc.has_w;
+            c.in[4].check = lc.has_b;
+            char what[96];
+            snprintf(what, sizeof what, "layernorm_modulate w%d b%d shift%d%s", lc.has_w, lc.has_b,
+                     lc.has_shift, per_elem ? " (per element)" : "");
+            compare_paths(what, fn_ln_mod, &lc, &c);
+            TU_GRADCHECK(fn_ln_mod, &lc, c.in, c.n, NULL);
+            case_free(&c);
+        }
+    /* DeCo's shape: (R, w) rows with per-row conditioning, threaded (per-thread dw, db) */
+    gc_case big = {.n = 5,
+                   .shapes = {SHAPE(2000, 32), SHAPE(2000, 32), SHAPE(2000, 32), SHAPE(32), SHAPE(32)},
+                   .ndims = {2, 2, 2, 1, 1}};
+    case_init(&big, 80);
+    ln_mod_case lc = {true, true, true};
+    compare_paths("layernorm_modulate (2000, 32) per row, threaded", fn_ln_mod, &lc, &big);
+    case_free(&big);
+}
+
 static void qkv_heads_matches_composed(void **state) {
     (void)state;
     /* 2 x 3 grid + 1 identity (in-context) row = 7 positions, head dim 8 */
@@ -183,6 +235,10 @@ static void fused_ops_refuse_bad_shapes(void **state) {
     TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "rmsnorm_modulate");
     TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "(2, 5)");
     pd_ctx_reset(ctx);
+    pd_tensor *w5 = pd_tensor_zeros(ctx, (int[]){5}, 1), *sc = pd_tensor_zeros(ctx, (int[]){2, 6}, 2);
+    assert_null(pd_layernorm_modulate(ctx, x, NULL, w5, NULL, sc, 1e-6f));
+    TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "layernorm_modulate: b (5,) does not match x (2, 4, 6): expected (6,)");
+    pd_ctx_reset(ctx);
     x = pd_tensor_zeros(ctx, (int[]){2, 4, 10}, 3);
     assert_null(pd_qkv_heads(ctx, x, 2, NULL, NULL, 1e-6f, NULL));
     TU_ASSERT_CONTAINS(pd_ctx_error(ctx), "3 * heads * head_dim");
@@ -209,6 +265,10 @@ static pd_tensor *fn_modulate_self(pd_ctx *ctx, pd_tensor *const *in, int n, voi
     (void)n, (void)user;
     return pd_rmsnorm_modulate(ctx, in[0], NULL, in[0], in[0], 1e-6f);
 }
+static pd_tensor *fn_ln_modulate_self(pd_ctx *ctx, pd_tensor *const *in, int n, void *user) {
+    (void)n, (void)user;
+    return pd_layernorm_modulate(ctx, in[0], NULL, NULL, in[0], in[0], 1e-6f);
+}
 
 static void overwrite_ops_with_a_repeated_input(void **state) {
     (void)state;
@@ -223,6 +283,7 @@ static void overwrite_ops_with_a_repeated_input(void **state) {
     gc_case m = {.n = 1, .shapes = {SHAPE(2, 3, 5)}, .ndims = {3}};
     case_init(&m, 52);
     TU_GRADCHECK(fn_modulate_self, NULL, m.in, m.n, NULL);
+    TU_GRADCHECK(fn_ln_modulate_self, NULL, m.in, m.n, NULL);
     case_free(&m);
 }
 
@@ -282,6 +343,7 @@ static void gemm_k_split_matches_one_call(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rmsnorm_modulate_matches_composed),
+        cmocka_unit_test(layernorm_modulate_matches_composed),
         cmocka_unit_test(qkv_heads_matches_composed),
         cmocka_unit_test(fused_ops_refuse_bad_shapes),
         cmocka_unit_test(overwrite_ops_with_a_repeated_input),

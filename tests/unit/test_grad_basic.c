@@ -68,10 +68,12 @@ static void test_binary_broadcast(void **state) {
          * per-sample scalar (x * s[:, None, None]) */
         gc_case trail = {.shapes = {SHAPE(2, 3, 5), SHAPE(1, 3, 5)}, .ndims = {3, 3}, .n = 2};
         gc_case lead = {.shapes = {SHAPE(2, 3, 5), SHAPE(2, 1, 1)}, .ndims = {3, 3}, .n = 2};
-        gc_case big = {.shapes = {SHAPE(4, 90, 100), SHAPE(90, 100)}, .ndims = {3, 2}, .n = 2};
-        gc_case *cs[6] = {&same, &bc, &bc2, &trail, &lead, &big};
-        for (int j = 0; j < 6; j++) {
-            case_init(cs[j], 100 + (uint64_t)(k * 6 + j));
+        /* threaded: the halves split a row (trail) and a block (lead) */
+        gc_case big = {.shapes = {SHAPE(5, 90, 100), SHAPE(90, 100)}, .ndims = {3, 2}, .n = 2};
+        gc_case biglead = {.shapes = {SHAPE(3, 110, 100), SHAPE(3, 1, 1)}, .ndims = {3, 3}, .n = 2};
+        gc_case *cs[7] = {&same, &bc, &bc2, &trail, &lead, &big, &biglead};
+        for (int j = 0; j < 7; j++) {
+            case_init(cs[j], 100 + (uint64_t)(k * 7 + j));
             if (k == 3) /* keep divisors away from 0 */
                 for (size_t i = 0; i < pd_shape_numel(cs[j]->shapes[1], cs[j]->ndims[1]); i++)
                     cs[j]->bufs[1][i] = 1.5f + cs[j]->bufs[1][i] * 0.5f;

@@ -19,6 +19,30 @@ static void test_abi11_members(void **state) {
     assert_true(h->upsample_nearest == pd_upsample_nearest && h->conv2d_grouped == pd_conv2d_grouped);
 }
 
+/* ABI 1.2: the fused norm + modulate pair, composed when fused kernels are off */
+static void test_abi12_norm_modulate(void **state) {
+    (void)state;
+    const pd_host_api *h = pd_host_api_get();
+    assert_true(h->abi_minor >= 2 && h->struct_size >= MEMBER_END(layernorm_modulate));
+    assert_true(offsetof(pd_host_api, rmsnorm_modulate) > offsetof(pd_host_api, conv2d_grouped));
+    for (int fused = 0; fused < 2; fused++) {
+        pd_ctx *ctx = pd_ctx_new(1 << 20);
+        pd_ctx_set_fused(ctx, fused);
+        pd_tensor *x = h->tensor_from(ctx, (float[]){1, 2, 3, 4, -1, 0, 1, 5}, (int[]){2, 4}, 2);
+        pd_tensor *sc = h->tensor_from(ctx, (float[]){0.5f, -0.5f, 1, 0, 0, 0, 2, 1}, (int[]){2, 4}, 2);
+        pd_tensor *sh = h->tensor_from(ctx, (float[]){1, 1, 1, 1, 0, 0, 0, 0}, (int[]){2, 4}, 2);
+        pd_tensor *y[2] = {h->rmsnorm_modulate(ctx, x, NULL, sh, sc, 1e-6f),
+                           h->layernorm_modulate(ctx, x, NULL, NULL, sh, sc, 1e-6f)};
+        pd_tensor *ref[2] = {h->modulate(ctx, h->rmsnorm(ctx, x, NULL, 1e-6f), sh, sc),
+                             h->modulate(ctx, h->layernorm(ctx, x, NULL, NULL, 1e-6f), sh, sc)};
+        for (int k = 0; k < 2; k++) {
+            assert_non_null(y[k]);
+            for (int i = 0; i < 8; i++) assert_true(fabsf(y[k]->data[i] - ref[k]->data[i]) < 1e-5f);
+        }
+        pd_ctx_free(ctx);
+    }
+}
+
 static void test_calls_through_table(void **state) {
     (void)state;
     const pd_host_api *h = pd_host_api_get();
@@ -40,6 +64,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_abi11_members),
         cmocka_unit_test(test_calls_through_table),
+        cmocka_unit_test(test_abi12_norm_modulate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

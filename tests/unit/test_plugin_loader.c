@@ -488,7 +488,7 @@ static void test_broken_plugins(void **state) {
         {"no_entry", "entry symbol: expected pixeldit_plugin_entry, found none", NULL},
         {"null_entry", "pixeldit_plugin_entry(): expected a descriptor, found NULL", NULL},
         {"abi_major", "ABI major version: expected 1, found 2", NULL},
-        {"abi_minor", "ABI minor version: expected <= 1, found 2", NULL},
+        {"abi_minor", "ABI minor version: expected <= 2, found 3", NULL},
         {"small_struct", "descriptor struct_size: expected >= ", ", found 8"},
         {"bad_kind", "kind: expected 1..3 (decoder, loss, attention), found 7", NULL},
         {"bad_name", "name: expected [a-z0-9_]+", "found 'Bad-Name'"},
