@@ -10,16 +10,9 @@
  * up in the step arena. */
 #include <stdlib.h>
 
+#include "conv_internal.h"
 #include "gemm.h"
-#include "op_util.h"
 
-typedef struct {
-    int B, Ci, H, W;      /* input */
-    int Co, kh, kw;       /* weight (Co, Ci / groups, kh, kw) */
-    int stride, pad;
-    int groups;           /* channel groups: 1 plain, Ci depthwise */
-    int Ho, Wo;           /* output */
-} conv_attr;
 
 /* Images per chunk: enough columns for an efficient sgemm, at most ~32 MiB
  * of column scratch of `rows` floats per column. The products have few
@@ -167,8 +160,8 @@ static void chunk_shuffle(float *m, float *t, int n0, int g, int c0, int C, int 
         }
 }
 
-/* db (C) += sums of dy (B, C, L) over batch and space; threads own channels. */
-static void bias_grad_add(float *db, const float *dy, int B, int C, size_t L) {
+/* threads own channels */
+void pd_conv_bias_grad_add(float *db, const float *dy, int B, int C, size_t L) {
 #pragma omp parallel for if ((size_t)B * C * L > PD_PAR_MIN)
     for (int c = 0; c < C; c++) {
         double s = 0;
@@ -270,6 +263,8 @@ static void add_thread_partials(float *dw, const float *scratch, size_t per, siz
 static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const conv_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
+    if (pd_conv_dense_fits(a))
+        return pd_conv_dense_fwd(ctx, a, x->data, w->data, b ? b->data : NULL, y->data);
     int Cg = a->Ci / a->groups, Cog = a->Co / a->groups, K = Cg * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo;
     conv_plan pl = plan_conv(a, L, K, Cog);
@@ -311,7 +306,10 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     int Cg = a->Ci / a->groups, Cog = a->Co / a->groups, K = Cg * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo;
-    if (x->grad || w->grad) {
+    if ((x->grad || w->grad) && pd_conv_dense_fits(a)) {
+        pd_status st = pd_conv_dense_bwd(ctx, a, x->data, w->data, y->grad, x->grad, w->grad);
+        if (st) return st;
+    } else if (x->grad || w->grad) {
         conv_plan pl = plan_conv(a, L, K, Cog);
         size_t ncols = (size_t)K * pl.G * L, nym = (size_t)Cog * pl.G * L, nw = (size_t)a->Co * K;
         bool partials = w->grad && pl.nt > 1;
@@ -353,7 +351,7 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         if (status) return status;
         if (partials) add_thread_partials(w->grad, scratch, per, per - pad16(nw), pl.nt, nw);
     }
-    if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, L);
+    if (b && b->grad) pd_conv_bias_grad_add(b->grad, y->grad, a->B, a->Co, L);
     return PD_OK;
 }
 
@@ -456,11 +454,37 @@ static conv_plan plan_convt(const convt_attr *a, size_t HW) {
     return plan_conv(&c, HW, a->Co * 4, a->Ci);
 }
 
+/* On 1x1 images (DiP's first up-sampling, out of the bottleneck) the NCHW
+ * rows are already the product's: y (B, Co*4) = x (B, Ci) @ w (Ci, Co*4),
+ * no chunks and no shuffles; backward dx += dy @ w^T, dw += x^T @ dy. */
+static pd_status convt_1x1_fwd(pd_ctx *ctx, const convt_attr *a, const float *x, const float *w,
+                               const float *b, float *y) {
+    int M = a->Co * 4;
+    pd_status st = pd_gemm(pd_ctx_precision(ctx), false, false, a->B, M, a->Ci, 1.0f, x, a->Ci, w, M,
+                           0.0f, y, M);
+    if (st || !b) return st;
+#pragma omp parallel for if ((size_t)a->B * M > PD_PAR_MIN)
+    for (int n = 0; n < a->B; n++)
+        for (int k = 0; k < M; k++) y[(size_t)n * M + k] += b[k / 4];
+    return PD_OK;
+}
+
+static pd_status convt_1x1_bwd(pd_ctx *ctx, const convt_attr *a, const float *x, const float *w,
+                               const float *dy, float *dx, float *dw) {
+    int M = a->Co * 4;
+    pd_precision prec = pd_ctx_precision(ctx);
+    pd_status st = PD_OK;
+    if (dx) st = pd_gemm(prec, false, true, a->B, a->Ci, M, 1.0f, dy, M, w, M, 1.0f, dx, a->Ci);
+    if (!st && dw) st = pd_gemm(prec, true, false, a->Ci, M, a->B, 1.0f, x, a->Ci, dy, M, 1.0f, dw, M);
+    return st;
+}
+
 static pd_status convt_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
     const convt_attr *a = attr;
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     size_t HW = (size_t)a->H * a->W;
     int M = a->Co * 4;
+    if (HW == 1) return convt_1x1_fwd(ctx, a, x->data, w->data, b ? b->data : NULL, y->data);
     conv_plan pl = plan_convt(a, HW);
     size_t nt_ = pad16((size_t)M * pl.G * HW), nx = pad16((size_t)a->Ci * pl.G * HW);
     size_t per = nt_ + nx;
@@ -492,7 +516,10 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
     pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     size_t HW = (size_t)a->H * a->W;
     int M = a->Co * 4;
-    if (x->grad || w->grad) {
+    if ((x->grad || w->grad) && HW == 1) {
+        pd_status st = convt_1x1_bwd(ctx, a, x->data, w->data, y->grad, x->grad, w->grad);
+        if (st) return st;
+    } else if (x->grad || w->grad) {
         conv_plan pl = plan_convt(a, HW);
         size_t nt_ = pad16((size_t)M * pl.G * HW);
         size_t nx = pad16((size_t)a->Ci * pl.G * HW);
@@ -536,7 +563,7 @@ static pd_status convt_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int 
         if (status) return status;
         if (partials) add_thread_partials(w->grad, scratch, per, nt_ + nx, pl.nt, nw);
     }
-    if (b && b->grad) bias_grad_add(b->grad, y->grad, a->B, a->Co, 4 * HW);
+    if (b && b->grad) pd_conv_bias_grad_add(b->grad, y->grad, a->B, a->Co, 4 * HW);
     return PD_OK;
 }
 

@@ -1,5 +1,6 @@
 /* MaxPool2d(kernel 2, stride 2), NCHW, floor on odd sizes. */
 #include <math.h>
+#include <stdbool.h>
 
 #include "op_util.h"
 
@@ -19,26 +20,28 @@ static pd_status maxpool_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
         if (!a->argmax) return PD_ERR_NOMEM;
     }
     int *arg = a->argmax;
-    long rows = (long)a->planes * a->Ho;
+    size_t per = (size_t)a->Ho * a->Wo;
+    /* planes on the threads: DiP's head pools many 4x4 and 2x2 planes, where
+     * a per-row index division cost more than the comparisons */
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
-    for (long r = 0; r < rows; r++) {
-        long pl = r / a->Ho;
-        int oy = (int)(r % a->Ho);
+    for (long pl = 0; pl < (long)a->planes; pl++) {
         const float *plane = x + (size_t)pl * a->H * a->W;
-        for (int ox = 0; ox < a->Wo; ox++) {
-            int best = 2 * oy * a->W + 2 * ox;
-            float m = plane[best];
-            for (int k = 1; k < 4 && !isnan(m); k++) {
-                int off = (2 * oy + k / 2) * a->W + 2 * ox + k % 2;
-                if (plane[off] > m || isnan(plane[off])) {
-                    m = plane[off];
-                    best = off;
+        float *yp = y->data + (size_t)pl * per;
+        int *ap = arg ? arg + (size_t)pl * per : NULL;
+        for (int oy = 0; oy < a->Ho; oy++)
+            for (int ox = 0; ox < a->Wo; ox++) {
+                int best = 2 * oy * a->W + 2 * ox;
+                float m = plane[best];
+                for (int k = 1; k < 4; k++) { /* selects, not branches: maxima fall at random */
+                    int off = (2 * oy + k / 2) * a->W + 2 * ox + k % 2;
+                    float v = plane[off];
+                    bool take = (v > m) | (isnan(v) & !isnan(m));
+                    m = take ? v : m;
+                    best = take ? off : best;
                 }
+                yp[oy * a->Wo + ox] = m;
+                if (ap) ap[oy * a->Wo + ox] = best;
             }
-            size_t o = (size_t)r * a->Wo + ox;
-            y->data[o] = m;
-            if (arg) arg[o] = best;
-        }
     }
     return PD_OK;
 }

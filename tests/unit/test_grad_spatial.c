@@ -352,6 +352,11 @@ static void test_conv2d(void **state) {
      * columns and dw partials */
     conv_case(8, 3, 32, 32, 4, 3, 3, 1, 1, true, 750);
     conv_case(600, 2, 4, 4, 3, 3, 3, 1, 1, true, 760);
+    /* images no larger than the kernel: the dense kernel (conv_dense.c) */
+    conv_case(5, 3, 2, 2, 4, 3, 3, 1, 1, true, 770);    /* DiP's 3x3 on 2x2 patches */
+    conv_case(3, 6, 1, 1, 4, 1, 1, 1, 0, true, 771);    /* its 1x1 bottleneck */
+    conv_case(2, 3, 3, 2, 4, 3, 3, 2, 1, false, 772);   /* odd image, stride 2 */
+    conv_case(600, 8, 2, 2, 5, 3, 3, 1, 1, true, 773);  /* products split on the threads */
 
     pd_ctx *ctx = pd_ctx_new(0);
     float z[128] = {0}; /* covers the largest tensor below, w (2, 4, 3, 3) */
@@ -473,6 +478,8 @@ static void test_conv_transpose2x2(void **state) {
     convt_case(300, 2, 2, 2, 3, 810); /* many 2x2 images: several sgemm groups */
     convt_case(2500, 2, 2, 2, 3, 820); /* chunks on the threads: dw partials */
     convt_case(8, 2, 32, 32, 3, 830);
+    convt_case(5, 3, 1, 1, 4, 840);    /* 1x1 images: one product, no shuffle */
+    convt_case(3000, 6, 1, 1, 5, 850); /* ... split on the threads */
     pd_ctx *ctx = pd_ctx_new(0);
     static const float zeros[108];
     pd_tensor *w3 = leaf(ctx, zeros, (int[]){3, 4, 3, 3}, 4, false);
