@@ -90,14 +90,21 @@ static void fmt_diff(char *buf, size_t n, const study_pair *p, const char *fmt) 
 }
 
 /* The step of config c with the baseline's training seconds at steps S:
- * S * t_0 / t_c; NAN without step times. A config at most 5% faster than
- * the baseline (within the spread of step-time measurements) is read at S,
- * the end of its curve, rather than not at all. */
+ * S * t_0 / t_c; NAN without step times. A config faster than the
+ * baseline has no curve past S, so it is read at S, the end of its curve:
+ * with fewer training seconds than the baseline had, which can only count
+ * against it (the table marks it). */
 static double equal_compute_steps(const study *s, int c, double S) {
     double t0 = s->configs[0].step_time, tc = s->configs[c].step_time;
     if (!(t0 > 0 && tc > 0)) return NAN;
     double sc = S * t0 / tc;
-    return sc > S && sc <= 1.05 * S ? S : sc;
+    return sc > S ? S : sc;
+}
+
+/* True when config c is read at S although S * t_0 / t_c is beyond it. */
+static bool read_early(const study *s, int c, double S) {
+    double t0 = s->configs[0].step_time, tc = s->configs[c].step_time;
+    return t0 > 0 && tc > 0 && S * t0 / tc > S * 1.0005;
 }
 
 /* Mean over runs of metric m at each of run 0's points, as a series; x =
@@ -230,13 +237,15 @@ static pd_status study_section(report *rp, const study *s) {
             fmt_diff(dfd, sizeof dfd, &fd, "%+.2f"), fmt_diff(dfr, sizeof dfr, &fr, "%+.3f");
             if (cc->step_time > 0) snprintf(st, sizeof st, "%.4f", cc->step_time);
             else snprintf(st, sizeof st, "n/a");
-            fprintf(md, "| %s | %s | %+.0f%% | %.3f | %+.0f%% | %.0f | %.2f | %s | %s |\n", cc->name, st,
+            fprintf(md, "| %s | %s | %+.0f%% | %.3f | %+.0f%% | %.0f%s | %.2f | %s | %s |\n", cc->name, st,
                     100 * (cc->step_time / s->configs[0].step_time - 1), cc->flops / 1e9,
-                    100 * (cc->flops / s->configs[0].flops - 1), sc, fd.mean, c ? dfd : "(baseline)",
-                    c ? dfr : "");
+                    100 * (cc->flops / s->configs[0].flops - 1), sc, read_early(s, c, S) ? "\\*" : "",
+                    fd.mean, c ? dfd : "(baseline)", c ? dfr : "");
         }
         fprintf(md, "\nA config slower than the baseline is read at an earlier step of its curve; n/a: its "
-                "first evaluation comes after that step.\n\n");
+                "first evaluation comes after that step. \\*: a config faster than the baseline is read "
+                "at the end of its curve, with fewer training seconds than the baseline's, which can "
+                "only count against it.\n\n");
     }
     /* a plot that cannot be written fails the page: no page silently lacks one */
     char png[1200];
