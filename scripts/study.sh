@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The mechanism study of docs/results.md, in parts that resume:
-#   scripts/study.sh run [jitlike|small|all]   train and evaluate every config of a regime at equal
-#                                              steps (seed-major), records into results/<regime>/
+#   scripts/study.sh run [jitlike|small|long|all]  train and evaluate every config of a regime at
+#                                              equal steps (seed-major), records into results/<regime>/;
+#                                              long: the baseline and the PixelDiT decoder (ahead at
+#                                              2000 steps) continued to LONG_STEPS (6000) on seed 0,
+#                                              to see whether the gap survives longer training
 #   scripts/study.sh bench [ROUNDS]            step time of every config on a QUIET machine
 #                                              (alternating rounds; pauses a running study with
 #                                              SIGSTOP and resumes it after), into results/<regime>/bench/
@@ -47,6 +50,11 @@ case "$what" in
     regime="${2:-all}"
     if [[ "$regime" == jitlike || "$regime" == all ]]; then run_regime jitlike "${JITLIKE_STEPS:-2000}" 3; fi
     if [[ "$regime" == small || "$regime" == all ]]; then run_regime small "${SMALL_STEPS:-1000}" 2; fi
+    if [[ "$regime" == long || "$regime" == all ]]; then
+      nice -n "${STUDY_NICE:-0}" "$bin" ablate configs/jitlike.ini configs/jitlike-pixeldit.ini \
+        --steps "${LONG_STEPS:-6000}" --seeds 1 --eval-every 250 --sampler euler --sample-steps 10 \
+        --threads "${STUDY_THREADS:-$(nproc)}" --out "$runs/study-jitlike" --results results/jitlike
+    fi
     ;;
   bench)
     rounds="${2:-3}"
