@@ -9,7 +9,7 @@
 
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *out = NULL, *out_dir = NULL, *classes_arg = NULL, *sampler = NULL;
-    const char *schedule = NULL;
+    const char *schedule = NULL, *precision = NULL;
     const char *plugins[8];
     int nplugins = 0;
     long n = -1, steps = -1, seed = -1, ema = 1;
@@ -31,6 +31,10 @@ int cmd_sample(int argc, char **argv) {
          .help = "override [sample] cfg (guidance scale)"},
         {.name = "--seed", .kind = CLI_INT, .arg = "S", .dst = &seed, .min = 0, .max = CLI_NO_MAX,
          .help = "override [sample] seed"},
+        {.name = "--precision", .kind = CLI_STRING, .arg = "P", .dst = &precision,
+         .choices = "fp32|bf16|bf16-emulated",
+         .help = "the products' precision (default fp32, whatever [train] precision was): bf16 needs "
+                 "AVX512_BF16 or AMX and oneDNN (docs/benchmarks.md)"},
         {.name = "--ema", .kind = CLI_INT, .arg = "1|2|0", .dst = &ema, .min = 0, .max = 2,
          .help = "weights: EMA 1 (default), EMA 2, or the raw model"},
         {.name = "--out", .kind = CLI_STRING, .arg = "FILE", .dst = &out,
@@ -63,6 +67,10 @@ int cmd_sample(int argc, char **argv) {
     if (schedule) pd_schedule_from_name(schedule, &sc.schedule);
     if (steps > 0) sc.steps = (int)steps;
     if (cfg_scale >= 0) sc.cfg_scale = (float)cfg_scale;
+    if (precision)
+        sc.precision = !strcmp(precision, "bf16")            ? PD_PRECISION_BF16
+                       : !strcmp(precision, "bf16-emulated") ? PD_PRECISION_BF16_EMULATED
+                                                             : PD_PRECISION_FP32;
     int per_class = n > 0 ? (int)n : cfg->sample.per_class;
     int nc = cfg->model.num_classes;
     int *classes = malloc((size_t)nc * sizeof(int)), ncls = 0;
@@ -90,10 +98,11 @@ int cmd_sample(int argc, char **argv) {
     pd_session_close(&s);
     if (st) return cli_fail("sample");
     if (out)
-        printf("wrote %s (%d classes x %d images, %s, %s schedule, %d steps = %d NFE per image, cfg %.2f, ema %ld)\n",
+        printf("wrote %s (%d classes x %d images, %s, %s schedule, %d steps = %d NFE per image, cfg %.2f, ema %ld%s)\n",
                out, ncls, per_class, pd_sampler_name(sc.sampler),
                pd_schedule_name(pd_schedule_resolve(sc.schedule, sc.sampler)), sc.steps,
-               pd_sampler_nfe(sc.sampler, sc.steps), (double)sc.cfg_scale, ema);
+               pd_sampler_nfe(sc.sampler, sc.steps), (double)sc.cfg_scale, ema,
+               sc.precision == PD_PRECISION_BF16 ? ", bf16" : sc.precision ? ", bf16-emulated" : "");
     if (out_dir) printf("wrote %d images to %s/\n", ncls * per_class, out_dir);
     return CLI_OK;
 }

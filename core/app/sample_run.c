@@ -63,6 +63,7 @@ pd_status pd_sample_grid(pd_session *s, const pd_sample_config *sc, const int *c
         st = pd_fail(PD_ERR_NOMEM, "sample: out of memory for %d images", n);
         goto done;
     }
+    if ((st = pd_ctx_set_precision(ctx, sc->precision))) goto done;
     for (int i = 0; i < n; i++) labels[i] = classes[i / per_class];
     pd_rng rng;
     pd_rng_seed(&rng, seed);

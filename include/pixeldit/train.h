@@ -101,6 +101,10 @@ typedef struct pd_sample_config {
      * mean JiT's grid: 0 = auto (pd_schedule_resolve). */
     pd_sample_schedule schedule;
     float P_mean, P_std;      /* the logit-normal schedule's ([diffusion]) */
+    /* The products' precision while sampling (pd_sample_grid; the ctx's own
+     * when calling pd_sample): fp32 (0) unless asked, whatever [train]
+     * precision was; `pixeldit sample --precision`. */
+    pd_precision precision;
 } pd_sample_config;
 
 /* Point i of torch.linspace(0, 1, n) in float32 (torch's symmetric formula). */

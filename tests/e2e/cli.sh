@@ -33,6 +33,9 @@ expect_in_output "sampling ends with images/s off a terminal" "sampling: 4 image
 check "sample dpm++2m" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/d.png" \
   --classes 1 --n 2 --steps 3 --sampler dpm++2m
 expect_in_output "sample states the NFE" "dpm++2m, uniform schedule, 3 steps = 3 NFE per image"
+check "sample bf16-emulated" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/db.png" \
+  --classes 1 --n 2 --steps 3 --sampler dpm++2m --precision bf16-emulated
+expect_in_output "sample states the precision" "cfg .*, ema 1, bf16-emulated)"
 check "sample unipc logsnr" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/u.png" \
   --classes 1 --n 2 --steps 3 --sampler unipc --schedule logsnr
 check "sample heun NFE" 0 "$bin" sample --ckpt "$tmp/run/checkpoint-last.safetensors" --out "$tmp/h.png" \

@@ -413,6 +413,45 @@ static void test_sample_nan_weights(void **state) {
     pd_session_close(&s);
 }
 
+/* `sample --precision`: pd_sample runs its products at the context's
+ * precision, so bf16-emulated images differ from fp32 ones by rounding
+ * (pd_sample_grid sets the context from pd_sample_config.precision). */
+static void test_sample_precision(void **state) {
+    (void)state;
+    static pd_config cfg;
+    pd_config_defaults(&cfg);
+    const char *ini = "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
+                      "depth = 1\nnum_heads = 1\nbottleneck_dim = 4\nin_context_len = 0\n"
+                      "num_classes = 2\n[sample]\nsteps = 2\n";
+    if (pd_config_load_string(&cfg, ini, "t.ini")) fail_msg("%s", pd_last_error());
+    static pd_session s;
+    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    /* random (not zero-initialised) heads, so the output depends on every product */
+    pd_params *ps = pd_jit_params(s.model);
+    pd_rng r;
+    pd_rng_seed(&r, 3);
+    for (int i = 0; i < pd_params_count(ps); i++) {
+        pd_tensor *t = pd_params_at(ps, i);
+        for (size_t k = 0; k < t->numel; k++) t->data[k] = 0.3f * pd_rng_normal(&r);
+    }
+    pd_sample_config sc;
+    pd_sample_config_from(&cfg, &sc);
+    assert_int_equal(sc.precision, PD_PRECISION_FP32);
+    float img[2][64];
+    int label = 1;
+    for (int p = 0; p < 2; p++) {
+        pd_ctx *ctx = pd_session_new_ctx(&s);
+        assert_int_equal(pd_ctx_set_precision(ctx, p ? PD_PRECISION_BF16_EMULATED : PD_PRECISION_FP32), PD_OK);
+        pd_rng_seed(&r, 5);
+        assert_int_equal(pd_sample(s.model, ctx, &sc, &label, 1, &r, img[p], NULL, NULL), PD_OK);
+        pd_ctx_free(ctx);
+    }
+    double diff = 0;
+    for (int k = 0; k < 64; k++) diff = fmax(diff, fabs(img[0][k] - img[1][k]));
+    assert_true(diff > 1e-5 && diff < 0.2); /* rounded products, not another computation */
+    pd_session_close(&s);
+}
+
 /* ---- issue 27 ---- */
 
 static void put_be32(FILE *f, uint32_t v) {
@@ -600,6 +639,7 @@ int main(void) {
         cmocka_unit_test(test_loss_listed_twice),
         cmocka_unit_test(test_png_palette_trns),
         cmocka_unit_test(test_sample_nan_weights),
+        cmocka_unit_test(test_sample_precision),
         cmocka_unit_test(test_png_huge_text_chunk),
         cmocka_unit_test(test_tmp_not_through_link),
         cmocka_unit_test(test_readers_refuse_non_regular),
