@@ -1,6 +1,4 @@
 /* MaxPool2d(kernel 2, stride 2), NCHW, floor on odd sizes. */
-#include <math.h>
-#include <stdbool.h>
 
 #include "op_util.h"
 
@@ -21,27 +19,34 @@ static pd_status maxpool_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
     }
     int *arg = a->argmax;
     size_t per = (size_t)a->Ho * a->Wo;
-    /* planes on the threads: DiP's head pools many 4x4 and 2x2 planes, where
-     * a per-row index division cost more than the comparisons */
+    int W = a->W;
+    /* planes on the threads (DiP's head pools many 4x4 and 8x8 planes); the
+     * window is compared with selects, not branches: maxima fall at random,
+     * and the branchy loop ran at ~20 cycles an output */
 #pragma omp parallel for if (y->numel > PD_PAR_MIN)
     for (long pl = 0; pl < (long)a->planes; pl++) {
-        const float *plane = x + (size_t)pl * a->H * a->W;
+        const float *plane = x + (size_t)pl * a->H * W;
         float *yp = y->data + (size_t)pl * per;
         int *ap = arg ? arg + (size_t)pl * per : NULL;
-        for (int oy = 0; oy < a->Ho; oy++)
+        for (int oy = 0; oy < a->Ho; oy++) {
+            const float *r0 = plane + (size_t)2 * oy * W, *r1 = r0 + W;
             for (int ox = 0; ox < a->Wo; ox++) {
-                int best = 2 * oy * a->W + 2 * ox;
-                float m = plane[best];
-                for (int k = 1; k < 4; k++) { /* selects, not branches: maxima fall at random */
-                    int off = (2 * oy + k / 2) * a->W + 2 * ox + k % 2;
-                    float v = plane[off];
-                    bool take = (v > m) | (isnan(v) & !isnan(m));
-                    m = take ? v : m;
-                    best = take ? off : best;
-                }
+                float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+                int i0 = 2 * oy * W + 2 * ox;
+                /* take v when v > m, or v is NaN and m is not (v != v: NaN) */
+                int t1 = (v1 > v0) | ((v1 != v1) & (v0 == v0));
+                float m = t1 ? v1 : v0;
+                int best = i0 + t1;
+                int t2 = (v2 > m) | ((v2 != v2) & (m == m));
+                m = t2 ? v2 : m;
+                best = t2 ? i0 + W : best;
+                int t3 = (v3 > m) | ((v3 != v3) & (m == m));
+                m = t3 ? v3 : m;
+                best = t3 ? i0 + W + 1 : best;
                 yp[oy * a->Wo + ox] = m;
                 if (ap) ap[oy * a->Wo + ox] = best;
             }
+        }
     }
     return PD_OK;
 }
