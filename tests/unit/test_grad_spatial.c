@@ -529,16 +529,20 @@ static void test_maxpool(void **state) {
     assert_close(x->grad, want, 16, 0, "maxpool tie grad");
     pd_ctx_reset(ctx);
 
-    /* NaN wins, as in torch, and the gradient goes to the first NaN: windows
-     * (row-major) with a NaN last, one second, two of them, and none */
-    const float nn[16] = {1, 2, 0, NAN, 3, NAN, 1, 0, NAN, 9, 1, 1, 8, NAN, 1, 7};
-    x = leaf(ctx, nn, (int[]){1, 1, 4, 4}, 4, true);
+    /* NaN wins, as in torch, and the gradient goes to the first NaN. Six
+     * windows (row-major): NaN 4th, NaN 2nd, NaN 1st and 4th, none, NaN 3rd,
+     * a tie of the 2nd and 3rd */
+    const float nn[24] = {1, 2, 0, NAN, NAN, 9, 3, NAN, 1, 0, 8, NAN,
+                          1, 1, 4, 2,   1,   5, 1, 7,   NAN, 9, 5, 2};
+    x = leaf(ctx, nn, (int[]){1, 1, 4, 6}, 4, true);
     pd_tensor *yn = pd_maxpool2x2(ctx, x);
     assert_non_null(yn);
-    assert_true(isnan(yn->data[0]) && isnan(yn->data[1]) && isnan(yn->data[2]) && yn->data[3] == 7);
+    assert_true(isnan(yn->data[0]) && isnan(yn->data[1]) && isnan(yn->data[2]) && yn->data[3] == 7 &&
+                isnan(yn->data[4]) && yn->data[5] == 5);
     assert_int_equal(pd_backward(ctx, pd_sum(ctx, yn)), PD_OK); /* d sum / dy = 1, NaN or not */
-    const float wantn[16] = {0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1};
-    assert_close(x->grad, wantn, 16, 0, "maxpool NaN grad");
+    float wantn[24] = {0};
+    wantn[7] = wantn[3] = wantn[4] = wantn[19] = wantn[20] = wantn[17] = 1;
+    assert_close(x->grad, wantn, 24, 0, "maxpool NaN grad");
     pd_ctx_reset(ctx);
     assert_null(pd_maxpool2x2(ctx, leaf(ctx, tie, (int[]){1, 1, 1, 16}, 4, false)));
     assert_int_equal(pd_ctx_status(ctx), PD_ERR_SHAPE);
