@@ -14,10 +14,7 @@ cd "$(dirname "$0")/.." || exit 1
 rounds=${1:-2}
 out=${2:-results/bench/bf16}
 mkdir -p "$out"
-pids=$(pgrep -f "pixeldit ablate" || true)
-[[ -n "$pids" ]] && kill -STOP $pids
-trap '[[ -n "$pids" ]] && kill -CONT $pids' EXIT
-sleep 1
+source bench/pause_study.sh
 median_of() { grep -o "\"$1\": {[^}]*" "$2" | grep -o '"median_s": [0-9.e-]*' | awk '{print $2}'; }
 for r in $(seq 1 "$rounds"); do
  for cfg in ${CONFIGS:-bench-s}; do

@@ -20,10 +20,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 out=${1:-results/bench/compare}
 mkdir -p "$out"
-pids=$(pgrep -f "pixeldit ablate" || true)
-[[ -n "$pids" ]] && kill -STOP $pids
-trap '[[ -n "$pids" ]] && kill -CONT $pids' EXIT
-sleep 1
+source bench/pause_study.sh
 [[ -x build/cli/pixeldit ]] || scripts/build.sh >/dev/null
 cmp() { # cmp NAME ENV... -- ARGS...: one compare.py run
   local name=$1; shift

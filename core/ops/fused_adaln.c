@@ -134,27 +134,39 @@ static pd_status rms_mod_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, in
 
 static const pd_op_def rms_mod_op = {"rmsnorm_modulate", rms_mod_fwd, rms_mod_bwd};
 
+/* The arguments both fused ops check: the (B, M, D) view of x against
+ * scale, shift shaped as scale, w and b (D), eps >= 0; false with the error
+ * recorded, naming `op`. */
+static bool norm_mod_args(pd_ctx *ctx, const char *op, const pd_tensor *x, const pd_tensor *w,
+                          const pd_tensor *b, const pd_tensor *shift, const pd_tensor *scale,
+                          float eps, ada_attr *view) {
+    if (!ada_view(ctx, op, x, scale, view)) return false;
+    if (shift && !pd_shape_equal(shift, scale)) {
+        pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: shift %s and scale %s must have the same shape", op,
+                    SHP(shift), SHP(scale));
+        return false;
+    }
+    const pd_tensor *aff[2] = {w, b};
+    const char *names[2] = {"w", "b"};
+    for (int i = 0; i < 2; i++)
+        if (aff[i] && (aff[i]->ndim != 1 || aff[i]->shape[0] != view->D)) {
+            pd_ctx_fail(ctx, PD_ERR_SHAPE, "%s: %s %s does not match x %s: expected (%d,)", op,
+                        names[i], SHP(aff[i]), SHP(x), view->D);
+            return false;
+        }
+    if (!(eps >= 0.0f)) {
+        pd_ctx_fail(ctx, PD_ERR_ARG, "%s: eps = %g on x %s: expected eps >= 0", op, (double)eps,
+                    SHP(x));
+        return false;
+    }
+    return true;
+}
+
 pd_tensor *pd_rmsnorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_tensor *shift,
                                pd_tensor *scale, float eps) {
     PD_OP_GUARD(ctx, x, scale);
     rms_mod_attr at = {.eps = eps, .has_w = w != NULL, .has_shift = shift != NULL};
-    if (!ada_view(ctx, "rmsnorm_modulate", x, scale, &at.ada)) return NULL;
-    if (shift && !pd_shape_equal(shift, scale)) {
-        pd_ctx_fail(ctx, PD_ERR_SHAPE,
-                    "rmsnorm_modulate: shift %s and scale %s must have the same shape", SHP(shift),
-                    SHP(scale));
-        return NULL;
-    }
-    if (w && (w->ndim != 1 || w->shape[0] != at.ada.D)) {
-        pd_ctx_fail(ctx, PD_ERR_SHAPE, "rmsnorm_modulate: w %s does not match x %s: expected (%d,)",
-                    SHP(w), SHP(x), at.ada.D);
-        return NULL;
-    }
-    if (!(eps >= 0.0f)) {
-        pd_ctx_fail(ctx, PD_ERR_ARG, "rmsnorm_modulate: eps = %g on x %s: expected eps >= 0",
-                    (double)eps, SHP(x));
-        return NULL;
-    }
+    if (!norm_mod_args(ctx, "rmsnorm_modulate", x, w, NULL, shift, scale, eps, &at.ada)) return NULL;
     pd_tensor *ins[4] = {x, scale};
     int n = 2;
     if (shift) ins[n++] = shift;
@@ -300,27 +312,7 @@ pd_tensor *pd_layernorm_modulate(pd_ctx *ctx, pd_tensor *x, pd_tensor *w, pd_ten
                                  pd_tensor *shift, pd_tensor *scale, float eps) {
     PD_OP_GUARD(ctx, x, scale);
     ln_mod_attr at = {.eps = eps, .has_w = w != NULL, .has_b = b != NULL, .has_shift = shift != NULL};
-    if (!ada_view(ctx, "layernorm_modulate", x, scale, &at.ada)) return NULL;
-    if (shift && !pd_shape_equal(shift, scale)) {
-        pd_ctx_fail(ctx, PD_ERR_SHAPE,
-                    "layernorm_modulate: shift %s and scale %s must have the same shape", SHP(shift),
-                    SHP(scale));
-        return NULL;
-    }
-    const pd_tensor *aff[2] = {w, b};
-    const char *names[2] = {"w", "b"};
-    for (int i = 0; i < 2; i++)
-        if (aff[i] && (aff[i]->ndim != 1 || aff[i]->shape[0] != at.ada.D)) {
-            pd_ctx_fail(ctx, PD_ERR_SHAPE,
-                        "layernorm_modulate: %s %s does not match x %s: expected (%d,)", names[i],
-                        SHP(aff[i]), SHP(x), at.ada.D);
-            return NULL;
-        }
-    if (!(eps >= 0.0f)) {
-        pd_ctx_fail(ctx, PD_ERR_ARG, "layernorm_modulate: eps = %g on x %s: expected eps >= 0",
-                    (double)eps, SHP(x));
-        return NULL;
-    }
+    if (!norm_mod_args(ctx, "layernorm_modulate", x, w, b, shift, scale, eps, &at.ada)) return NULL;
     pd_tensor *ins[5] = {x, scale};
     int n = 2;
     if (shift) ins[n++] = shift;

@@ -387,18 +387,23 @@ static void test_png_palette_trns(void **state) {
     pd_image_free(&img);
 }
 
+/* A session of a tiny JiT (8x8, one block, 2 classes, 2 sampling steps). */
+static void open_tiny_session(pd_config *cfg, pd_session *s) {
+    pd_config_defaults(cfg);
+    const char *ini = "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
+                      "depth = 1\nnum_heads = 1\nbottleneck_dim = 4\nin_context_len = 0\n"
+                      "num_classes = 2\n[sample]\nsteps = 2\n";
+    if (pd_config_load_string(cfg, ini, "t.ini")) fail_msg("%s", pd_last_error());
+    if (pd_session_open(s, cfg)) fail_msg("%s", pd_last_error());
+}
+
 /* Item 11: sampling a checkpoint whose weights are NaN exited 0 with a
  * black PNG; it must fail and write nothing. */
 static void test_sample_nan_weights(void **state) {
     (void)state;
     static pd_config cfg;
-    pd_config_defaults(&cfg);
-    const char *ini = "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
-                      "depth = 1\nnum_heads = 1\nbottleneck_dim = 4\nin_context_len = 0\n"
-                      "num_classes = 2\n[sample]\nsteps = 2\n";
-    if (pd_config_load_string(&cfg, ini, "t.ini")) fail_msg("%s", pd_last_error());
     static pd_session s;
-    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    open_tiny_session(&cfg, &s);
     pd_tensor *w = pd_params_find(pd_jit_params(s.model), "t_embedder.mlp.0.weight");
     assert_non_null(w);
     for (size_t i = 0; i < w->numel; i++) w->data[i] = NAN;
@@ -419,13 +424,8 @@ static void test_sample_nan_weights(void **state) {
 static void test_sample_precision(void **state) {
     (void)state;
     static pd_config cfg;
-    pd_config_defaults(&cfg);
-    const char *ini = "[model]\nimage_size = 8\nchannels = 1\npatch_size = 4\nhidden_size = 16\n"
-                      "depth = 1\nnum_heads = 1\nbottleneck_dim = 4\nin_context_len = 0\n"
-                      "num_classes = 2\n[sample]\nsteps = 2\n";
-    if (pd_config_load_string(&cfg, ini, "t.ini")) fail_msg("%s", pd_last_error());
     static pd_session s;
-    if (pd_session_open(&s, &cfg)) fail_msg("%s", pd_last_error());
+    open_tiny_session(&cfg, &s);
     /* random (not zero-initialised) heads, so the output depends on every product */
     pd_params *ps = pd_jit_params(s.model);
     pd_rng r;
