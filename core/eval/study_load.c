@@ -126,14 +126,33 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* dir/bench/<config>[.anything].json: "train": {"median_s"} per file; the
- * config's step time is the median over its files (rounds). */
+/* dir/bench/<config>[.round].json: "train": {"median_s"} per file. The
+ * baseline's step time is the median over its files; another config's is
+ * that times the median of its ratio to the baseline within each round (the
+ * files of the same .round tag), since the machine's speed drifts between
+ * rounds far more than configs differ within one (docs/benchmarks.md,
+ * machine D); the median of its own files when no round pairs up. */
+#define BENCH_MAX_FILES 64
+static double paired_step_time(double (*times)[BENCH_MAX_FILES], char (*tags)[BENCH_MAX_FILES][32],
+                               const int *n, int i, double base) {
+    double ratio[BENCH_MAX_FILES];
+    int k = 0;
+    for (int a = 0; a < n[i]; a++)
+        for (int b = 0; b < n[0]; b++)
+            if (!strcmp(tags[i][a], tags[0][b])) {
+                ratio[k++] = times[i][a] / times[0][b];
+                break;
+            }
+    return k ? base * median(ratio, k) : median(times[i], n[i]);
+}
+
 static pd_status load_bench(const char *dir, study *s) {
     char bdir[700];
     snprintf(bdir, sizeof bdir, "%s/bench", dir);
     DIR *d = opendir(bdir);
     if (!d) return PD_OK; /* no step times: no equal-compute view */
-    double times[STUDY_MAX_CONFIGS][64];
+    static double times[STUDY_MAX_CONFIGS][BENCH_MAX_FILES];
+    static char tags[STUDY_MAX_CONFIGS][BENCH_MAX_FILES][32];
     pd_status st = PD_OK;
     for (struct dirent *e; !st && (e = readdir(d));) {
         size_t len = strlen(e->d_name);
@@ -150,7 +169,10 @@ static pd_status load_bench(const char *dir, study *s) {
             double t;
             if (!pd_json_get_number(train, "median_s", &t) || !(t > 0))
                 st = pd_fail(PD_ERR_FORMAT, "%s: expected \"train\": {\"median_s\": seconds > 0}", path);
-            else if (c->bench_files < 64) {
+            else if (c->bench_files < BENCH_MAX_FILES) {
+                /* the round tag: what lies between the name and ".json" */
+                snprintf(tags[i][c->bench_files], sizeof tags[i][0], "%.*s", (int)(len - 5 - nl),
+                         e->d_name + nl);
                 times[i][c->bench_files++] = t;
                 const pd_json *m = pd_json_get(root, "machine");
                 const char *cpu = pd_json_get_string(m, "cpu"), *blas = pd_json_get_string(root, "blas_core");
@@ -164,8 +186,14 @@ static pd_status load_bench(const char *dir, study *s) {
         }
     }
     closedir(d);
-    for (int i = 0; i < s->n_configs && !st; i++)
-        if (s->configs[i].bench_files) s->configs[i].step_time = median(times[i], s->configs[i].bench_files);
+    int n[STUDY_MAX_CONFIGS] = {0};
+    for (int i = 0; i < s->n_configs; i++) n[i] = s->configs[i].bench_files;
+    double sorted[BENCH_MAX_FILES]; /* median() sorts: keep times[0] beside its tags */
+    memcpy(sorted, times[0], sizeof sorted);
+    double base = !st && n[0] ? median(sorted, n[0]) : 0;
+    for (int i = 1; i < s->n_configs && !st && n[0]; i++)
+        if (n[i]) s->configs[i].step_time = paired_step_time(times, tags, n, i, base);
+    if (!st && n[0]) s->configs[0].step_time = base;
     return st;
 }
 

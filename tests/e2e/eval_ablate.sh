@@ -106,6 +106,15 @@ expect_file "report: paired difference with an interval" "$tmp/page.md" '^| b | 
 expect_file "report: equal compute" "$tmp/page.md" '^### At equal compute'
 [[ -s "$tmp/plots/a_fd_steps.png" && -s "$tmp/plots/a_fd_seconds.png" ]] && echo "ok   report plots" \
   || { echo "FAIL report plots"; fails=$((fails + 1)); }
+# step times from rounds of alternating timings: another config's is the
+# baseline's median times its median ratio within a round (b: ratios 3.0,
+# 1.1, 1.1 -> 1.1 x 2.0 = 2.2 s, where the median of its own files is 3.0)
+mkdir -p "$tmp/paired/a/bench" && cp -r "$tmp/res/a/a" "$tmp/res/a/b" "$tmp/paired/a/"
+for f in a.r1:1.0 a.r2:2.0 a.r3:4.0 b.r1:3.0 b.r2:2.2 b.r3:4.4; do
+  printf '{"train": {"median_s": %s}}' "${f#*:}" >"$tmp/paired/a/bench/${f%%:*}.json"
+done
+check "report from paired rounds" 0 "$bin" report "$tmp/paired/a" --out "$tmp/paired.md" --plots "$tmp/plots"
+expect_file "step time from the paired ratio" "$tmp/paired.md" '^| b | 2.2000 | +10% |'
 check "a longer budget continues the recorded runs" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 3 --seeds 2 \
   --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
 expect_in_output "from its checkpoint" "resum"
