@@ -288,7 +288,10 @@ pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, floa
             return pd_gemm_dnnl(false, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
         double mark = pd_gemm_costs_mark();
-        gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (pd_gemm_skinny_fits(ta, M, N, K))
+            pd_gemm_skinny(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        else
+            gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
         return PD_OK;
     }

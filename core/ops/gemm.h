@@ -37,6 +37,15 @@ bool pd_blas_serial_in_parallel(void);
 pd_status pd_gemm(pd_precision prec, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The fp32 kernel pd_gemm uses for a short, narrow op(B) over many rows
+ * (gemm_skinny.c): !trans_a, M >= 1024, 16 < N <= PD_GEMM_SKINNY_MAX,
+ * 1 <= K <= PD_GEMM_SKINNY_MAX (at N <= 16 it was slower than OpenBLAS).
+ * Internal; exposed for its tests and bench_linear. */
+#define PD_GEMM_SKINNY_MAX 64
+bool pd_gemm_skinny_fits(bool trans_a, int M, int N, int K);
+void pd_gemm_skinny(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+
 /* Sends FP32 products through oneDNN's matmul (the bf16 backend's code
  * with fp32 operands) instead of OpenBLAS, process-wide, for `pixeldit
  * bench --fp32-gemm onednn`: it measures what that backend's packing and

@@ -340,6 +340,45 @@ static void gemm_k_split_matches_one_call(void **state) {
     free(A), free(B), free(C0), free(C1);
 }
 
+/* The skinny kernel (short, narrow op(B) over many rows: the per-pixel
+ * layers) against one cblas_sgemm: widths that pad (17, 33) and that do
+ * not, K from 1 to 64, a row count that leaves a partial block and splits
+ * unevenly over the threads, both B layouts, alpha and beta; beta 0 must
+ * not read C (NaN there stays out). */
+static void gemm_skinny_matches_one_call(void **state) {
+    (void)state;
+    const int M = 1031, Ns[] = {17, 32, 33, 48, 64}, Ks[] = {1, 16, 33, 64};
+    float *A = malloc(sizeof(float) * M * 64), *B = malloc(sizeof(float) * 64 * 64);
+    float *C0 = malloc(sizeof(float) * M * 64), *C1 = malloc(sizeof(float) * M * 64);
+    tu_fill(A, (size_t)M * 64, 80);
+    tu_fill(B, 64 * 64, 81);
+    for (int ni = 0; ni < 5; ni++)
+        for (int ki = 0; ki < 4; ki++)
+            for (int combo = 0; combo < 6; combo++) {
+                int N = Ns[ni], K = Ks[ki];
+                bool tb = combo & 1;
+                float beta = (combo >> 1) == 0 ? 0.0f : (combo >> 1) == 1 ? 1.0f : 0.5f;
+                float alpha = tb ? 0.5f : 1.0f;
+                int ldb = tb ? K : N;
+                assert_true(pd_gemm_skinny_fits(false, M, N, K));
+                tu_fill(C0, (size_t)M * N, 82);
+                memcpy(C1, C0, sizeof(float) * M * N);
+                if (beta == 0.0f)
+                    for (size_t i = 0; i < (size_t)M * N; i++) C1[i] = NAN;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                            A, K, B, ldb, beta, C0, N);
+                assert_int_equal(pd_gemm(PD_PRECISION_FP32, false, tb, M, N, K, alpha, A, K, B, ldb, beta,
+                                         C1, N), PD_OK);
+                char what[80];
+                snprintf(what, sizeof what, "pd_gemm (skinny) N %d K %d tb %d beta %g", N, K, tb,
+                         (double)beta);
+                expect_close(what, C1, C0, (size_t)M * N, 1e-5);
+            }
+    assert_false(pd_gemm_skinny_fits(false, M, 16, 16)); /* narrow: OpenBLAS */
+    assert_false(pd_gemm_skinny_fits(true, M, 32, 32));
+    free(A), free(B), free(C0), free(C1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rmsnorm_modulate_matches_composed),
@@ -349,6 +388,7 @@ int main(void) {
         cmocka_unit_test(overwrite_ops_with_a_repeated_input),
         cmocka_unit_test(gemm_row_split_matches_one_call),
         cmocka_unit_test(gemm_k_split_matches_one_call),
+        cmocka_unit_test(gemm_skinny_matches_one_call),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
 }
