@@ -280,7 +280,7 @@ static void verdict_section(report *rp) {
     for (int pi = 0; pi < rp->ps->n; pi++) {
         const prediction *p = &rp->ps->p[pi];
         fprintf(md, "| %s | %s | %s |", p->mechanism, p->fid_gain, p->overhead);
-        int helps_compute = 0, hurts = 0, measured = 0, unknown = 0;
+        int helps_compute = 0, hurts = 0, measured = 0, unknown = 0, fewest_seeds = 0;
         char where[400] = "";
         size_t wl = 0;
         for (int i = 0; i < rp->n; i++) {
@@ -305,6 +305,7 @@ static void verdict_section(report *rp) {
             fprintf(md, " %s | %s | %s | %s |", ov, da, have_b ? db : "n/a (no step times)", v);
             bool hc = have_b && effect_of(&b) == EFFECT_HELPS, hs = effect_of(&a) == EFFECT_HELPS;
             unknown += effect_of(&a) == EFFECT_UNKNOWN;
+            if (measured == 1 || a.n < fewest_seeds) fewest_seeds = a.n;
             helps_compute += hc;
             hurts += (have_b && effect_of(&b) == EFFECT_HURTS) || effect_of(&a) == EFFECT_HURTS;
             if ((hc || hs) && wl < sizeof where)
@@ -317,7 +318,12 @@ static void verdict_section(report *rp) {
         else if (where[0]) snprintf(verdict, sizeof verdict, "**helps only** %s", where);
         else if (unknown) snprintf(verdict, sizeof verdict, "undecided (fewer than 2 seeds in a regime)");
         else snprintf(verdict, sizeof verdict, "**drop**%s", hurts ? " (hurts)" : "");
-        fprintf(md, " %s |\n", verdict);
+        /* a verdict is only as strong as its thinnest regime: say what it rests on */
+        if (measured && !unknown)
+            fprintf(md, " %s, so far (%d seed%s, %d regime%s) |\n", verdict, fewest_seeds,
+                    fewest_seeds == 1 ? "" : "s", measured, measured == 1 ? "" : "s");
+        else
+            fprintf(md, " %s |\n", verdict);
     }
     fprintf(md, "\nRecommended default per regime (lowest mean FD at equal compute among the configs whose "
             "interval excludes 0 in their favour; the baseline when none):\n\n");
