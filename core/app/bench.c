@@ -167,6 +167,28 @@ static void gemm_costs(double wall) {
             c.calls, all, all * w, comp, comp * w, conv, conv * w, setup, setup * w);
 }
 
+/* The GEMM shapes that took the most time over the timed steps, with the
+ * rate each ran at: which products a faster kernel would pay for. */
+static void gemm_shapes(double wall) {
+    enum { TOP = 16 };
+    pd_gemm_shape_cost top[TOP];
+    long dropped = 0;
+    int n = pd_gemm_costs_shapes(top, TOP, &dropped);
+    if (n == 0) return;
+    fprintf(stderr, "GEMM shapes by time (op(A) M x K, op(B) K x N; 'par': inside a parallel region, "
+            "time per thread of the team):\n%-6s %7s %7s %7s %4s %7s %9s %6s %8s\n", "trans", "M",
+            "N", "K", "par", "calls", "ms", "share", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        const pd_gemm_shape *s = &top[i].shape;
+        double flops = 2.0 * s->M * s->N * s->K * (double)top[i].calls;
+        fprintf(stderr, "%c%c     %7d %7d %7d %4s %7ld %9.2f %5.1f%% %8.1f\n", s->trans_a ? 'T' : 'N',
+                s->trans_b ? 'T' : 'N', s->M, s->N, s->K, s->in_parallel ? "yes" : "", top[i].calls,
+                1e3 * top[i].seconds, wall > 0 ? 100 * top[i].seconds / wall : 0.0,
+                top[i].seconds > 0 ? 1e-9 * flops / top[i].seconds : 0.0);
+    }
+    if (dropped) fprintf(stderr, "(%ld calls of shapes past the table's size are not listed)\n", dropped);
+}
+
 /* With several ranks, each rank steps on its shard of the global batch
  * and the gradients are summed, exactly as in training. */
 static pd_status time_train(bench_run *b, const pd_bench_opts *o, pd_bench_result *r) {
@@ -206,6 +228,7 @@ static pd_status time_train(bench_run *b, const pd_bench_opts *o, pd_bench_resul
                 "EMA, gradient buffers, noise\n",
                 ops, wall, wall > 0 ? 100 * ops / wall : 0.0, wall - ops);
         gemm_costs(wall);
+        gemm_shapes(wall);
         gemm_ratio(glog, glog_n, b->times[o->steps - 1]);
     }
     free(glog);

@@ -7,7 +7,10 @@
  * small for the many tiny images of a per-patch head (DiP: B*N patches of
  * 4x4). Column scratch comes from the context's reusable scratch buffer
  * (pd_ctx_scratch): it is needed only within one call and must not pile
- * up in the step arena. */
+ * up in the step arena. Images no larger than the kernel go to the dense
+ * kernel (conv_dense.c), images a few pixels wide to the row-band kernel
+ * (conv_rows.c), where each does fewer or about as many multiply-adds and
+ * writes no columns. */
 #include <stdlib.h>
 
 #include "conv_internal.h"
@@ -265,6 +268,8 @@ static pd_status conv2d_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     if (pd_conv_dense_fits(a))
         return pd_conv_dense_fwd(ctx, a, x->data, w->data, b ? b->data : NULL, y->data);
+    if (pd_conv_rows_fits(a))
+        return pd_conv_rows_fwd(ctx, a, x->data, w->data, b ? b->data : NULL, y->data);
     int Cg = a->Ci / a->groups, Cog = a->Co / a->groups, K = Cg * a->kh * a->kw;
     size_t L = (size_t)a->Ho * a->Wo;
     conv_plan pl = plan_conv(a, L, K, Cog);
@@ -308,6 +313,9 @@ static pd_status conv2d_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     size_t L = (size_t)a->Ho * a->Wo;
     if ((x->grad || w->grad) && pd_conv_dense_fits(a)) {
         pd_status st = pd_conv_dense_bwd(ctx, a, x->data, w->data, y->grad, x->grad, w->grad);
+        if (st) return st;
+    } else if ((x->grad || w->grad) && pd_conv_rows_fits(a)) {
+        pd_status st = pd_conv_rows_bwd(ctx, a, x->data, w->data, y->grad, x->grad, w->grad);
         if (st) return st;
     } else if (x->grad || w->grad) {
         conv_plan pl = plan_conv(a, L, K, Cog);

@@ -1,5 +1,6 @@
-/* Shared by the two conv2d kernels (conv.c: chunked im2col + GEMM;
- * conv_dense.c: small images as one dense product). Internal. */
+/* Shared by the three conv2d kernels (conv.c: chunked im2col + GEMM;
+ * conv_dense.c: small images as one dense product; conv_rows.c: narrow
+ * images as one product per output row). Internal. */
 #ifndef PD_CONV_INTERNAL_H
 #define PD_CONV_INTERNAL_H
 
@@ -24,5 +25,14 @@ pd_status pd_conv_dense_fwd(pd_ctx *ctx, const conv_attr *a, const float *x, con
                             const float *b, float *y);
 pd_status pd_conv_dense_bwd(pd_ctx *ctx, const conv_attr *a, const float *x, const float *w,
                             const float *dy, float *dx, float *dw);
+
+/* True when the row-band kernel does at most 5/4 of im2col's multiply-adds
+ * (stride 1, 1 group, images a few pixels wide) and its band weights hold
+ * at most 4M floats. conv.c asks after pd_conv_dense_fits. */
+bool pd_conv_rows_fits(const conv_attr *a);
+pd_status pd_conv_rows_fwd(pd_ctx *ctx, const conv_attr *a, const float *x, const float *w,
+                           const float *b, float *y);
+pd_status pd_conv_rows_bwd(pd_ctx *ctx, const conv_attr *a, const float *x, const float *w,
+                           const float *dy, float *dx, float *dw);
 
 #endif

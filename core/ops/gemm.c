@@ -154,115 +154,6 @@ static pd_status gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float
     return PD_OK;
 }
 
-/* ---- shape log ------------------------------------------------------------ */
-
-static pd_gemm_shape *_Atomic log_buf; /* NULL: no log open */
-static int log_cap;
-static atomic_int log_n;
-
-void pd_gemm_log_open(pd_gemm_shape *log, int cap) {
-    log_cap = cap;
-    atomic_store(&log_n, 0);
-    atomic_store(&log_buf, log);
-}
-
-int pd_gemm_log_close(void) {
-    atomic_store(&log_buf, NULL);
-    return atomic_load(&log_n);
-}
-
-static void log_call(pd_gemm_shape *log, pd_precision prec, bool ta, bool tb, int M, int N, int K) {
-    int i = atomic_fetch_add(&log_n, 1);
-    if (i >= log_cap) return;
-#ifdef _OPENMP
-    bool par = omp_in_parallel();
-#else
-    bool par = false;
-#endif
-    log[i] = (pd_gemm_shape){.trans_a = ta, .trans_b = tb, .in_parallel = par, .prec = prec,
-                             .M = M, .N = N, .K = K};
-}
-
-static int thread_num(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static double seconds_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-double pd_gemm_replay_seconds(const pd_gemm_shape *log, int n) {
-    size_t most = 1;
-    for (int i = 0; i < n; i++) {
-        size_t a = (size_t)log[i].M * log[i].K, b = (size_t)log[i].K * log[i].N,
-               c = (size_t)log[i].M * log[i].N;
-        most = a > most ? a : most;
-        most = b > most ? b : most;
-        most = c > most ? c : most;
-    }
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
-    /* per thread: A, B, C of the largest product, small values */
-    float *mem = calloc((size_t)nt * 3 * most, sizeof(float));
-    if (!mem) return -1;
-    for (size_t i = 0; i < (size_t)nt * 3 * most; i++) mem[i] = (float)(i % 7) * 0.125f - 0.375f;
-    double t0 = seconds_now();
-    for (int i = 0; i < n;) {
-        int j = i + 1; /* a run of in-region calls runs spread over the threads */
-        while (log[i].in_parallel && j < n && log[j].in_parallel) j++;
-#pragma omp parallel for num_threads(nt) schedule(static) if (log[i].in_parallel && j - i > 1)
-        for (int q = i; q < j; q++) {
-            const pd_gemm_shape *g = &log[q];
-            float *a = mem + (size_t)thread_num() * 3 * most, *b = a + most, *c = b + most;
-            pd_gemm(g->prec, g->trans_a, g->trans_b, g->M, g->N, g->K, 1.0f, a,
-                    g->trans_a ? g->M : g->K, b, g->trans_b ? g->K : g->N, 0.0f, c, g->N);
-        }
-        i = j;
-    }
-    double t = seconds_now() - t0;
-    free(mem);
-    return t;
-}
-
-/* ---- cost counters (bench --profile) -------------------------------------- */
-
-static atomic_bool costs_on;
-static atomic_llong costs_ns[PD_GEMM_PARTS], costs_calls;
-
-void pd_gemm_costs_start(void) {
-    for (int i = 0; i < PD_GEMM_PARTS; i++) atomic_store(&costs_ns[i], 0);
-    atomic_store(&costs_calls, 0);
-    atomic_store(&costs_on, true);
-}
-
-void pd_gemm_costs_stop(pd_gemm_costs *out) {
-    atomic_store(&costs_on, false);
-    for (int i = 0; i < PD_GEMM_PARTS; i++) out->seconds[i] = 1e-9 * (double)atomic_load(&costs_ns[i]);
-    out->calls = (long)atomic_load(&costs_calls);
-}
-
-double pd_gemm_costs_mark(void) {
-    return atomic_load_explicit(&costs_on, memory_order_relaxed) ? seconds_now() : 0;
-}
-
-void pd_gemm_costs_add(pd_gemm_part part, double *mark) {
-    if (*mark == 0) return;
-    double now = seconds_now(), dt = now - *mark;
-#ifdef _OPENMP
-    if (omp_in_parallel()) dt /= omp_get_num_threads();
-#endif
-    atomic_fetch_add_explicit(&costs_ns[part], (long long)(dt * 1e9), memory_order_relaxed);
-    *mark = now;
-}
-
 static atomic_bool fp32_onednn; /* bench --fp32-gemm onednn */
 
 pd_status pd_gemm_set_fp32_onednn(bool on) {
@@ -275,12 +166,9 @@ pd_status pd_gemm_set_fp32_onednn(bool on) {
     return PD_OK;
 }
 
-pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, float alpha,
-                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    pd_gemm_shape *log = atomic_load_explicit(&log_buf, memory_order_relaxed);
-    if (log) log_call(log, prec, ta, tb, M, N, K);
-    if (atomic_load_explicit(&costs_on, memory_order_relaxed))
-        atomic_fetch_add_explicit(&costs_calls, 1, memory_order_relaxed);
+static pd_status gemm_dispatch(pd_precision prec, bool ta, bool tb, int M, int N, int K,
+                               float alpha, const float *A, int lda, const float *B, int ldb,
+                               float beta, float *C, int ldc) {
     switch (prec) {
     case PD_PRECISION_FP32: {
 #ifdef PD_HAVE_DNNL
@@ -305,6 +193,15 @@ pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, floa
 #endif
     }
     return pd_fail(PD_ERR_ARG, "gemm: precision %d has no backend in this build", (int)prec);
+}
+
+pd_status pd_gemm(pd_precision prec, bool ta, bool tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    pd_gemm_shape shape = {.trans_a = ta, .trans_b = tb, .prec = prec, .M = M, .N = N, .K = K};
+    double mark = pd_gemm_costs_enter(&shape);
+    pd_status st = gemm_dispatch(prec, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    pd_gemm_costs_leave(&shape, mark);
+    return st;
 }
 
 /* ---- what the CPU offers a bf16 GEMM ------------------------------------ */

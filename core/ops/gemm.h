@@ -89,6 +89,23 @@ void pd_gemm_costs_start(void);
 void pd_gemm_costs_stop(pd_gemm_costs *out);
 /* A timestamp when counting is on, else 0 (costs nothing more). */
 double pd_gemm_costs_mark(void);
+/* The time of each distinct shape (and precision, and whether it ran
+ * inside an OpenMP region) since pd_gemm_costs_start, as `bench --profile`
+ * prints it: fills out[0 .. n) longest first, returns n <= cap. Shapes
+ * past the table's size (PD_GEMM_SHAPE_SLOTS) are counted in the totals
+ * only; *dropped (may be NULL) gets their calls. */
+#define PD_GEMM_SHAPE_SLOTS 512
+typedef struct pd_gemm_shape_cost {
+    pd_gemm_shape shape;
+    long calls;
+    double seconds; /* in-region calls: divided by the team's size, as above */
+} pd_gemm_shape_cost;
+int pd_gemm_costs_shapes(pd_gemm_shape_cost *out, int cap, long *dropped);
+/* pd_gemm's bracket around every call: enter logs the shape and counts the
+ * call, returning a timestamp when counting is on (else 0); leave adds the
+ * call's time to its shape. */
+double pd_gemm_costs_enter(const pd_gemm_shape *s);
+void pd_gemm_costs_leave(const pd_gemm_shape *s, double mark);
 /* Adds now - *mark to `part` and moves *mark to now (no-op while *mark is 0). */
 void pd_gemm_costs_add(pd_gemm_part part, double *mark);
 

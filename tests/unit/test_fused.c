@@ -7,6 +7,7 @@
  * path under NaN poison) and compare_paths (fused vs composed, output and
  * every input gradient). */
 #include <cblas.h>
+#include <omp.h>
 
 #include "gemm.h" /* internal: the row-split sgemm */
 #include "test_util.h"
@@ -379,6 +380,54 @@ static void gemm_skinny_matches_one_call(void **state) {
     free(A), free(B), free(C0), free(C1);
 }
 
+/* bench --profile's per-shape table: every shape counted once per call,
+ * longest first, capped, in-region calls apart, nothing after stop. */
+static void gemm_costs_by_shape(void **state) {
+    (void)state;
+    enum { N = 256 };
+    float *a = calloc(3 * N * N, sizeof(float));
+    assert_non_null(a);
+    float *b = a + N * N, *c = b + N * N;
+    pd_gemm_costs_start();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pd_gemm(PD_PRECISION_FP32, false, true, N, N, N, 1, a, N, b, N, 0, c, N), PD_OK);
+    assert_int_equal(pd_gemm(PD_PRECISION_FP32, true, false, 2, 3, 4, 1, a, 2, b, 3, 0, c, 3), PD_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pd_gemm(PD_PRECISION_FP32, false, false, 2, 3, 4, 1, a, 4, b, 3, 0, c, 3), PD_OK);
+    int team = 0;
+#pragma omp parallel num_threads(2) reduction(+ : team)
+    {
+        pd_gemm(PD_PRECISION_FP32, false, false, 2, 3, 4, 1, a, 4, b, 3, 0, c + 6 * omp_get_thread_num(), 3);
+        team += 1;
+    }
+    pd_gemm_costs st;
+    pd_gemm_costs_stop(&st);
+    pd_gemm(PD_PRECISION_FP32, false, false, 5, 5, 5, 1, a, 5, b, 5, 0, c, 5); /* not counted */
+    pd_gemm_shape_cost sc[8];
+    long dropped = -1;
+    int n = pd_gemm_costs_shapes(sc, 8, &dropped);
+    assert_int_equal(n, 4);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(st.calls, 3 + 1 + 2 + team);
+    assert_true(sc[0].shape.M == N && sc[0].shape.N == N && sc[0].shape.K == N);
+    assert_true(!sc[0].shape.trans_a && sc[0].shape.trans_b && !sc[0].shape.in_parallel);
+    assert_int_equal(sc[0].calls, 3);
+    assert_true(sc[0].seconds >= sc[1].seconds && sc[1].seconds >= sc[2].seconds &&
+                sc[2].seconds >= sc[3].seconds);
+    long calls[3] = {0}; /* TN, NN, NN in a region */
+    for (int i = 1; i < 4; i++) {
+        assert_true(sc[i].shape.M == 2 && sc[i].shape.N == 3 && sc[i].shape.K == 4);
+        assert_false(sc[i].shape.trans_b);
+        calls[sc[i].shape.trans_a ? 0 : sc[i].shape.in_parallel ? 2 : 1] += sc[i].calls;
+    }
+    assert_int_equal(calls[0], 1);
+    assert_int_equal(calls[1], 2);
+    assert_int_equal(calls[2], team);
+    assert_int_equal(pd_gemm_costs_shapes(sc, 1, NULL), 1); /* capped */
+    assert_int_equal(sc[0].calls, 3);
+    free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rmsnorm_modulate_matches_composed),
@@ -389,6 +438,7 @@ int main(void) {
         cmocka_unit_test(gemm_row_split_matches_one_call),
         cmocka_unit_test(gemm_k_split_matches_one_call),
         cmocka_unit_test(gemm_skinny_matches_one_call),
+        cmocka_unit_test(gemm_costs_by_shape),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
 }

@@ -357,6 +357,11 @@ static void test_conv2d(void **state) {
     conv_case(3, 6, 1, 1, 4, 1, 1, 1, 0, true, 771);    /* its 1x1 bottleneck */
     conv_case(2, 3, 3, 2, 4, 3, 3, 2, 1, false, 772);   /* odd image, stride 2 */
     conv_case(600, 8, 2, 2, 5, 3, 3, 1, 1, true, 773);  /* products split on the threads */
+    /* narrow images: the row-band kernel (conv_rows.c) */
+    conv_case(5, 3, 4, 4, 4, 3, 3, 1, 1, true, 780);    /* DiP's 3x3 on 4x4 patches */
+    conv_case(3, 2, 5, 3, 4, 3, 3, 1, 1, false, 781);   /* odd, non-square image */
+    conv_case(2, 3, 4, 4, 3, 2, 3, 1, 1, true, 782);    /* 2x3 kernel: a band of one row */
+    conv_case(600, 8, 4, 4, 5, 3, 3, 1, 1, true, 783);  /* products split on the threads */
 
     pd_ctx *ctx = pd_ctx_new(0);
     float z[128] = {0}; /* covers the largest tensor below, w (2, 4, 3, 3) */
