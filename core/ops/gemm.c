@@ -178,7 +178,8 @@ static pd_status gemm_dispatch(pd_precision prec, bool ta, bool tb, int M, int N
         double mark = pd_gemm_costs_mark();
         if (pd_gemm_skinny_fits(ta, M, N, K))
             pd_gemm_skinny(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        else
+        else if (!(pd_gemm_skinny_wgrad_fits(ta, tb, M, N, K) &&
+                   pd_gemm_skinny_wgrad(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)))
             gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         pd_gemm_costs_add(PD_GEMM_COMPUTE, &mark);
         return PD_OK;

@@ -46,6 +46,15 @@ bool pd_gemm_skinny_fits(bool trans_a, int M, int N, int K);
 void pd_gemm_skinny(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The fp32 kernel for the weight gradients of per-pixel layers,
+ * dW (M, N) = dY^T X over K >= 8192 rows (gemm_skinny.c): trans_a, not
+ * trans_b, M <= 64, N in {16, 32, 48, 64}. False (nothing written) when
+ * its chunk partials cannot be allocated; the caller then runs the
+ * general path. Internal; exposed for its tests and bench_linear. */
+bool pd_gemm_skinny_wgrad_fits(bool trans_a, bool trans_b, int M, int N, int K);
+bool pd_gemm_skinny_wgrad(int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc);
+
 /* Sends FP32 products through oneDNN's matmul (the bf16 backend's code
  * with fp32 operands) instead of OpenBLAS, process-wide, for `pixeldit
  * bench --fp32-gemm onednn`: it measures what that backend's packing and

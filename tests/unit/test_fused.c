@@ -380,6 +380,49 @@ static void gemm_skinny_matches_one_call(void **state) {
     free(A), free(B), free(C0), free(C1);
 }
 
+/* The weight-gradient kernel (gemm_skinny.c) against one cblas_sgemm:
+ * every width, M with and without a partial tile (1, 5, 16, 37, 64), K
+ * with a partial last chunk, leading dimensions wider than the operands,
+ * alpha, beta 0 (C holds NaN and must not be read) and beta != 0. */
+static void gemm_wgrad_matches_one_call(void **state) {
+    (void)state;
+    const int K = 8192 + 333, Ms[] = {1, 5, 16, 37, 64}, Ns[] = {16, 32, 48, 64}, lda = 70, ldb = 66;
+    float *A = malloc(sizeof(float) * K * lda), *B = malloc(sizeof(float) * K * ldb);
+    float *C0 = malloc(sizeof(float) * 64 * 80), *C1 = malloc(sizeof(float) * 64 * 80);
+    assert_true(A && B && C0 && C1);
+    tu_fill(A, (size_t)K * lda, 90);
+    tu_fill(B, (size_t)K * ldb, 91);
+    for (int mi = 0; mi < 5; mi++)
+        for (int ni = 0; ni < 4; ni++)
+            for (int bi = 0; bi < 2; bi++) {
+                int M = Ms[mi], N = Ns[ni], ldc = 80;
+                float alpha = bi ? 0.5f : 1.0f, beta = bi ? 0.75f : 0.0f;
+                assert_true(pd_gemm_skinny_wgrad_fits(true, false, M, N, K));
+                tu_fill(C0, (size_t)64 * ldc, 92);
+                memcpy(C1, C0, sizeof(float) * 64 * ldc);
+                if (beta == 0.0f)
+                    for (int i = 0; i < M * ldc; i++) C1[i] = NAN;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
+                            beta, C0, ldc);
+                assert_int_equal(pd_gemm(PD_PRECISION_FP32, true, false, M, N, K, alpha, A, lda, B, ldb,
+                                         beta, C1, ldc), PD_OK);
+                for (int m = 0; m < M; m++) { /* columns past N untouched */
+                    char what[80];
+                    snprintf(what, sizeof what, "pd_gemm (wgrad) M %d N %d beta %g row %d", M, N,
+                             (double)beta, m);
+                    expect_close(what, C1 + m * ldc, C0 + m * ldc, (size_t)N, 1e-4);
+                    if (beta != 0.0f)
+                        assert_memory_equal(C1 + m * ldc + N, C0 + m * ldc + N, sizeof(float) * (ldc - N));
+                }
+            }
+    assert_false(pd_gemm_skinny_wgrad_fits(true, false, 64, 24, K)); /* not whole vectors */
+    assert_false(pd_gemm_skinny_wgrad_fits(true, false, 65, 32, K));
+    assert_false(pd_gemm_skinny_wgrad_fits(true, false, 32, 32, 8191));
+    assert_false(pd_gemm_skinny_wgrad_fits(false, false, 32, 32, K));
+    assert_false(pd_gemm_skinny_wgrad_fits(true, true, 32, 32, K));
+    free(A), free(B), free(C0), free(C1);
+}
+
 /* bench --profile's per-shape table: every shape counted once per call,
  * longest first, capped, in-region calls apart, nothing after stop. */
 static void gemm_costs_by_shape(void **state) {
@@ -438,6 +481,7 @@ int main(void) {
         cmocka_unit_test(gemm_row_split_matches_one_call),
         cmocka_unit_test(gemm_k_split_matches_one_call),
         cmocka_unit_test(gemm_skinny_matches_one_call),
+        cmocka_unit_test(gemm_wgrad_matches_one_call),
         cmocka_unit_test(gemm_costs_by_shape),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
