@@ -5,17 +5,18 @@
  * (B = W). OpenBLAS runs those at 35-50 GFLOP/s on 2 cores (bench_linear
  * --pixel): its packing and blocking are sized for large K and N. Here
  * op(B) is packed once (at most 64 x 64 floats, in L1) with N padded to a
- * multiple of 16, and each block of 4 rows keeps its 4 x NP accumulators
- * in vector registers: a loop GCC vectorises for whatever the build
- * targets (AVX-512, AVX2). Rows are split over the threads; each C entry
+ * multiple of 16, and each block of R rows (6-12 by width) keeps its
+ * R x NP accumulators in vector registers, written with GCC's vector
+ * extensions so that any target (AVX-512, AVX2) gets whole-register
+ * FMAs. Rows are split over the threads; each C entry
  * sums its K products in order, so the result does not depend on the
  * thread count. */
 #include "gemm.h"
 
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define SKINNY_ROWS 4 /* rows per block: 4 x 64 accumulators fit the registers */
 #define SKINNY_MIN_ROWS 1024
 
 bool pd_gemm_skinny_fits(bool ta, int M, int N, int K) {
@@ -23,59 +24,75 @@ bool pd_gemm_skinny_fits(bool ta, int M, int N, int K) {
            K <= PD_GEMM_SKINNY_MAX;
 }
 
-/* skinny_rows_NP: rows [m0, m1) of C with NP (32, 48 or 64) padded
- * columns, R rows per block. One function per width, with the accumulator
- * array's size fixed in it, is what lets GCC keep the accumulators in
- * registers (a shared [8][64] array with a width argument did not). */
-#define SKINNY_ROWS_FN(NP, R)                                                                \
-    static void skinny_rows_##NP(int m0, int m1, int N, int K, float alpha, const float *A,   \
-                                 int lda, const float *Bp, float beta, float *C, int ldc) {   \
-        for (int m = m0; m < m1; m += R) {                                                    \
-            int rows = m1 - m < R ? m1 - m : R;                                               \
-            const float *a = A + (size_t)m * lda;                                             \
-            float acc[R][NP];                                                                 \
-            for (int i = 0; i < R; i++)                                                       \
-                for (int n = 0; n < NP; n++) acc[i][n] = 0.0f;                                \
-            if (rows == R) {                                                                  \
-                for (int k = 0; k < K; k++)                                                   \
-                    for (int i = 0; i < R; i++) {                                             \
-                        float av = a[(size_t)i * lda + k];                                    \
-                        for (int n = 0; n < NP; n++) acc[i][n] += av * Bp[k * NP + n];        \
-                    }                                                                         \
-            } else { /* the last, partial block */                                            \
-                for (int k = 0; k < K; k++)                                                   \
-                    for (int i = 0; i < rows; i++) {                                          \
-                        float av = a[(size_t)i * lda + k];                                    \
-                        for (int n = 0; n < NP; n++) acc[i][n] += av * Bp[k * NP + n];        \
-                    }                                                                         \
-            }                                                                                 \
-            for (int i = 0; i < rows; i++) {                                                  \
-                float *c = C + (size_t)(m + i) * ldc;                                         \
-                if (beta == 0.0f) /* C is not read: it may hold anything, NaN included */     \
-                    for (int n = 0; n < N; n++) c[n] = alpha * acc[i][n];                     \
-                else                                                                          \
-                    for (int n = 0; n < N; n++) c[n] = alpha * acc[i][n] + beta * c[n];       \
-            }                                                                                 \
-        }                                                                                     \
+/* GCC vector extensions: 16 floats, loaded from any float address. */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+
+/* Rows [m0, m1) of C with R rows of C at a time: R x NP/16 vector
+ * accumulators (fully unrolled, so they stay in registers; this file is
+ * built with -ffp-contract=fast, so each update is one FMA): per k, NP/16
+ * loads of the packed row of op(B) and R broadcasts of A feed R NP/16 FMAs.
+ * A last block of fewer than R rows goes one row at a time. */
+static inline void skinny_store(float *c, const v16 *acc, int N, float alpha, float beta) {
+    float t[PD_GEMM_SKINNY_MAX] __attribute__((aligned(64)));
+    memcpy(t, acc, sizeof(float) * ((N + 15) / 16 * 16));
+    if (beta == 0.0f) /* C is not read: it may hold anything, NaN included */
+        for (int n = 0; n < N; n++) c[n] = alpha * t[n];
+    else
+        for (int n = 0; n < N; n++) c[n] = alpha * t[n] + beta * c[n];
+}
+
+#define SKINNY_ROWS_FN(NP, R)                                                                 \
+    static void skinny_rows_##NP(int m0, int m1, int N, int K, float alpha, const float *A,    \
+                                 int lda, const float *Bp, float beta, float *C, int ldc) {    \
+        enum { NV = NP / 16 };                                                                 \
+        int m = m0;                                                                            \
+        for (; m + R <= m1; m += R) {                                                          \
+            const float *a = A + (size_t)m * lda;                                              \
+            v16 acc[R][NV];                                                                    \
+            for (int i = 0; i < R; i++)                                                        \
+                for (int j = 0; j < NV; j++) acc[i][j] = (v16){0};                             \
+            for (int k = 0; k < K; k++) {                                                      \
+                v16 bv[NV];                                                                    \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)                           \
+                    bv[j] = *(const v16 *)(Bp + (size_t)k * NP + 16 * j);                      \
+                _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                           \
+                    _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)                       \
+                        acc[i][j] += a[(size_t)i * lda + k] * bv[j];                           \
+            }                                                                                  \
+            for (int i = 0; i < R; i++)                                                        \
+                skinny_store(C + (size_t)(m + i) * ldc, acc[i], N, alpha, beta);               \
+        }                                                                                      \
+        for (; m < m1; m++) { /* rows past the last whole block */                             \
+            const float *a = A + (size_t)m * lda;                                              \
+            v16 acc[NV];                                                                       \
+            for (int j = 0; j < NV; j++) acc[j] = (v16){0};                                    \
+            for (int k = 0; k < K; k++)                                                        \
+                for (int j = 0; j < NV; j++) acc[j] += a[k] * *(const v16 *)(Bp + (size_t)k * NP + 16 * j); \
+            skinny_store(C + (size_t)m * ldc, acc, N, alpha, beta);                            \
+        }                                                                                      \
     }
-SKINNY_ROWS_FN(32, 4)
-SKINNY_ROWS_FN(48, 4)
-SKINNY_ROWS_FN(64, 4)
+SKINNY_ROWS_FN(32, 6)
+SKINNY_ROWS_FN(48, 8)
+SKINNY_ROWS_FN(64, 6)
+
+/* Rows of C per block for a padded width: the tile heights above. */
+static int skinny_block_rows(int NP) { return NP == 32 ? 6 : NP == 48 ? 8 : 6; }
 
 void pd_gemm_skinny(bool tb, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc) {
-    int NP = (N + 15) / 16 * 16;
+    int NP = (N + 15) / 16 * 16, R = skinny_block_rows(NP);
     float Bp[PD_GEMM_SKINNY_MAX * PD_GEMM_SKINNY_MAX] __attribute__((aligned(64)));
     for (int k = 0; k < K; k++)
         for (int n = 0; n < NP; n++)
             Bp[k * NP + n] = n >= N ? 0.0f : tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    int blocks = (M + SKINNY_ROWS - 1) / SKINNY_ROWS; /* thread boundaries on whole blocks */
+    int blocks = (M + R - 1) / R; /* thread boundaries on whole blocks */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int T = omp_get_num_threads(), t = omp_get_thread_num();
-        int m0 = (int)((long)blocks * t / T) * SKINNY_ROWS;
-        int m1 = (int)((long)blocks * (t + 1) / T) * SKINNY_ROWS;
+        int m0 = (int)((long)blocks * t / T) * R;
+        int m1 = (int)((long)blocks * (t + 1) / T) * R;
         if (m1 > M) m1 = M;
         switch (NP) { /* the width as a constant, so the accumulators stay in registers */
         case 32: skinny_rows_32(m0, m1, N, K, alpha, A, lda, Bp, beta, C, ldc); break;
@@ -103,9 +120,6 @@ bool pd_gemm_skinny_wgrad_fits(bool ta, bool tb, int M, int N, int K) {
            N % 16 == 0 && K >= WGRAD_MIN_K;
 }
 
-/* GCC vector extensions: 16 floats, loaded from any float address. */
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
 
 /* wgrad_tile_NP: P (M, NP) = A[k0:k1]^T B[k0:k1] for one chunk, in tiles
  * of R rows by 16 NB columns of vector accumulators (fully unrolled, so they
