@@ -5,7 +5,8 @@
 #                                              long: the baseline and the PixelDiT decoder (ahead at
 #                                              2000 steps) continued to LONG_STEPS (6000) on seed 0,
 #                                              to see whether the gap survives longer training
-#   scripts/study.sh bench [ROUNDS]            step time of every config on a QUIET machine
+#   scripts/study.sh bench [ROUNDS]            step time of every config on a QUIET machine, with
+#                                              the current build (build/)
 #                                              (alternating rounds; pauses a running study with
 #                                              SIGSTOP and resumes it after), into results/<regime>/bench/
 #   scripts/study.sh report                    regenerate docs/results.md and docs/results/*.png
@@ -57,6 +58,11 @@ case "$what" in
     fi
     ;;
   bench)
+    # the code as it stands (build/), not the study's binary: the step
+    # times are what a run costs now; each JSON names its commit, and
+    # every record names the commit that trained it
+    bin=./build/cli/pixeldit
+    scripts/build.sh >/dev/null
     rounds="${2:-3}"
     pids=$(pgrep -f "pixeldit ablate .*--out $runs/study-" || true)
     [[ -n "$pids" ]] && kill -STOP $pids
