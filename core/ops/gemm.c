@@ -177,7 +177,7 @@ static pd_status gemm_dispatch(pd_precision prec, bool ta, bool tb, int M, int N
 #endif
         double mark = pd_gemm_costs_mark();
         if (pd_gemm_skinny_fits(ta, M, N, K))
-            pd_gemm_skinny(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            pd_gemm_skinny(tb, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc);
         else if (!(pd_gemm_skinny_wgrad_fits(ta, tb, M, N, K) &&
                    pd_gemm_skinny_wgrad(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)))
             gemm_fp32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -250,4 +250,23 @@ const char *pd_precision_problem(pd_precision p) {
 #endif
     }
     return "unknown precision";
+}
+
+pd_status pd_gemm_bias(pd_precision prec, bool tb, int M, int N, int K, const float *A, int lda,
+                       const float *B, int ldb, const float *bias, float *C, int ldc) {
+    if (prec == PD_PRECISION_FP32 && pd_gemm_skinny_fits(false, M, N, K)
+#ifdef PD_HAVE_DNNL
+        && !atomic_load_explicit(&fp32_onednn, memory_order_relaxed)
+#endif
+    ) {
+        pd_gemm_shape shape = {.trans_b = tb, .prec = prec, .M = M, .N = N, .K = K};
+        double mark = pd_gemm_costs_enter(&shape), part = pd_gemm_costs_mark();
+        pd_gemm_skinny(tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, bias, C, ldc);
+        pd_gemm_costs_add(PD_GEMM_COMPUTE, &part);
+        pd_gemm_costs_leave(&shape, mark);
+        return PD_OK;
+    }
+#pragma omp parallel for if ((size_t)M * N > (1u << 16))
+    for (int r = 0; r < M; r++) memcpy(C + (size_t)r * ldc, bias, (size_t)N * sizeof(float));
+    return pd_gemm(prec, false, tb, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }

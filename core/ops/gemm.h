@@ -37,14 +37,23 @@ bool pd_blas_serial_in_parallel(void);
 pd_status pd_gemm(pd_precision prec, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                   const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* C (M, N) = A op(B) + bias, bias (N) added to every row: a linear
+ * layer's forward. Where the skinny kernel runs (fp32), the bias is added
+ * as C is stored; elsewhere C's rows are filled with the bias (on the
+ * threads) and the product accumulates onto them. Same statuses as
+ * pd_gemm. */
+pd_status pd_gemm_bias(pd_precision prec, bool trans_b, int M, int N, int K, const float *A, int lda,
+                       const float *B, int ldb, const float *bias, float *C, int ldc);
+
 /* The fp32 kernel pd_gemm uses for a short, narrow op(B) over many rows
  * (gemm_skinny.c): !trans_a, M >= 1024, 16 < N <= PD_GEMM_SKINNY_MAX,
  * 1 <= K <= PD_GEMM_SKINNY_MAX (at N <= 16 it was slower than OpenBLAS).
  * Internal; exposed for its tests and bench_linear. */
 #define PD_GEMM_SKINNY_MAX 64
 bool pd_gemm_skinny_fits(bool trans_a, int M, int N, int K);
+/* bias (N) or NULL: C = alpha A op(B) + bias, beta unused, when given. */
 void pd_gemm_skinny(bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                    const float *B, int ldb, float beta, float *C, int ldc);
+                    const float *B, int ldb, float beta, const float *bias, float *C, int ldc);
 
 /* The fp32 kernel for the weight gradients of per-pixel layers,
  * dW (M, N) = dY^T X over K >= 8192 rows (gemm_skinny.c): trans_a, not

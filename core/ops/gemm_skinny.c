@@ -33,10 +33,13 @@ typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
  * built with -ffp-contract=fast, so each update is one FMA): per k, NP/16
  * loads of the packed row of op(B) and R broadcasts of A feed R NP/16 FMAs.
  * A last block of fewer than R rows goes one row at a time. */
-static inline void skinny_store(float *c, const v16 *acc, int N, float alpha, float beta) {
+static inline void skinny_store(float *c, const v16 *acc, int N, float alpha, float beta,
+                                const float *bias) {
     float t[PD_GEMM_SKINNY_MAX] __attribute__((aligned(64)));
     memcpy(t, acc, sizeof(float) * ((N + 15) / 16 * 16));
-    if (beta == 0.0f) /* C is not read: it may hold anything, NaN included */
+    if (bias) /* the linear layer's bias, added in the same pass (pd_gemm_bias) */
+        for (int n = 0; n < N; n++) c[n] = alpha * t[n] + bias[n];
+    else if (beta == 0.0f) /* C is not read: it may hold anything, NaN included */
         for (int n = 0; n < N; n++) c[n] = alpha * t[n];
     else
         for (int n = 0; n < N; n++) c[n] = alpha * t[n] + beta * c[n];
@@ -44,7 +47,8 @@ static inline void skinny_store(float *c, const v16 *acc, int N, float alpha, fl
 
 #define SKINNY_ROWS_FN(NP, R)                                                                 \
     static void skinny_rows_##NP(int m0, int m1, int N, int K, float alpha, const float *A,    \
-                                 int lda, const float *Bp, float beta, float *C, int ldc) {    \
+                                 int lda, const float *Bp, float beta, const float *bias,     \
+                                 float *C, int ldc) {                                          \
         enum { NV = NP / 16 };                                                                 \
         int m = m0;                                                                            \
         for (; m + R <= m1; m += R) {                                                          \
@@ -61,7 +65,7 @@ static inline void skinny_store(float *c, const v16 *acc, int N, float alpha, fl
                         acc[i][j] += a[(size_t)i * lda + k] * bv[j];                           \
             }                                                                                  \
             for (int i = 0; i < R; i++)                                                        \
-                skinny_store(C + (size_t)(m + i) * ldc, acc[i], N, alpha, beta);               \
+                skinny_store(C + (size_t)(m + i) * ldc, acc[i], N, alpha, beta, bias);         \
         }                                                                                      \
         for (; m < m1; m++) { /* rows past the last whole block */                             \
             const float *a = A + (size_t)m * lda;                                              \
@@ -69,7 +73,7 @@ static inline void skinny_store(float *c, const v16 *acc, int N, float alpha, fl
             for (int j = 0; j < NV; j++) acc[j] = (v16){0};                                    \
             for (int k = 0; k < K; k++)                                                        \
                 for (int j = 0; j < NV; j++) acc[j] += a[k] * *(const v16 *)(Bp + (size_t)k * NP + 16 * j); \
-            skinny_store(C + (size_t)m * ldc, acc, N, alpha, beta);                            \
+            skinny_store(C + (size_t)m * ldc, acc, N, alpha, beta, bias);                      \
         }                                                                                      \
     }
 SKINNY_ROWS_FN(32, 6)
@@ -80,7 +84,7 @@ SKINNY_ROWS_FN(64, 6)
 static int skinny_block_rows(int NP) { return NP == 32 ? 6 : NP == 48 ? 8 : 6; }
 
 void pd_gemm_skinny(bool tb, int M, int N, int K, float alpha, const float *A, int lda,
-                    const float *B, int ldb, float beta, float *C, int ldc) {
+                    const float *B, int ldb, float beta, const float *bias, float *C, int ldc) {
     int NP = (N + 15) / 16 * 16, R = skinny_block_rows(NP);
     float Bp[PD_GEMM_SKINNY_MAX * PD_GEMM_SKINNY_MAX] __attribute__((aligned(64)));
     for (int k = 0; k < K; k++)
@@ -95,9 +99,9 @@ void pd_gemm_skinny(bool tb, int M, int N, int K, float alpha, const float *A, i
         int m1 = (int)((long)blocks * (t + 1) / T) * R;
         if (m1 > M) m1 = M;
         switch (NP) { /* the width as a constant, so the accumulators stay in registers */
-        case 32: skinny_rows_32(m0, m1, N, K, alpha, A, lda, Bp, beta, C, ldc); break;
-        case 48: skinny_rows_48(m0, m1, N, K, alpha, A, lda, Bp, beta, C, ldc); break;
-        default: skinny_rows_64(m0, m1, N, K, alpha, A, lda, Bp, beta, C, ldc); break;
+        case 32: skinny_rows_32(m0, m1, N, K, alpha, A, lda, Bp, beta, bias, C, ldc); break;
+        case 48: skinny_rows_48(m0, m1, N, K, alpha, A, lda, Bp, beta, bias, C, ldc); break;
+        default: skinny_rows_64(m0, m1, N, K, alpha, A, lda, Bp, beta, bias, C, ldc); break;
         }
     }
 }

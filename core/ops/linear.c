@@ -1,5 +1,7 @@
 /* linear (x W^T + b) and batched matmul, both on the GEMM seam (gemm.h)
  * at the context's precision. */
+#include <stdlib.h>
+
 #include "gemm.h"
 #include "op_util.h"
 #include "tape.h"
@@ -12,11 +14,48 @@ static pd_status linear_fwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
     const pd_tensor *x = in[0], *w = in[1], *b = n_in > 2 ? in[2] : NULL;
     int nout = w->shape[0], nin = w->shape[1];
     int rows = (int)(x->numel / (size_t)nin);
-    if (b) {
-        for (int r = 0; r < rows; r++) memcpy(y->data + (size_t)r * nout, b->data, (size_t)nout * sizeof(float));
-    }
+    if (b)
+        return pd_gemm_bias(pd_ctx_precision(ctx), true, rows, nout, nin, x->data, nin, w->data, nin,
+                            b->data, y->data, nout);
     return pd_gemm(pd_ctx_precision(ctx), false, true, rows, nout, nin, 1.0f, x->data, nin,
-                   w->data, nin, b ? 1.0f : 0.0f, y->data, nout);
+                   w->data, nin, 0.0f, y->data, nout);
+}
+
+/* db (n) (+)= column sums of dy (rows, n). A wide dy (n >= 128): threads
+ * own column blocks. A narrow one (the per-pixel layers: n <= 64 over
+ * 65536 rows, one column block): rows in fixed blocks of SUM_ROWS, each
+ * block's sums in its own partial on any thread, the partials added in
+ * block order. Either way the result does not depend on the thread count. */
+#define SUM_ROWS 2048
+static void column_sums_add(float *db, pd_tensor *b, const float *dy, int rows, int n) {
+    pd_grad_zero_if_unset(b);
+    if (n >= 128) { /* columns enough for the threads: they own column blocks */
+#pragma omp parallel for if ((size_t)rows * n > PD_PAR_MIN)
+        for (int o0 = 0; o0 < n; o0 += 64) {
+            int o1 = o0 + 64 < n ? o0 + 64 : n;
+            for (int r = 0; r < rows; r++)
+                for (int o = o0; o < o1; o++) db[o] += dy[(size_t)r * n + o];
+        }
+        return;
+    }
+    int nb = (rows + SUM_ROWS - 1) / SUM_ROWS;
+    float *part = nb > 1 ? malloc((size_t)nb * n * sizeof(float)) : NULL;
+    if (!part) { /* one block, or no memory for the partials: in row order */
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < n; o++) db[o] += dy[(size_t)r * n + o];
+        return;
+    }
+#pragma omp parallel for if ((size_t)rows * n > PD_PAR_MIN)
+    for (int k = 0; k < nb; k++) {
+        float *p = part + (size_t)k * n;
+        for (int o = 0; o < n; o++) p[o] = 0.0f;
+        int r1 = (k + 1) * SUM_ROWS < rows ? (k + 1) * SUM_ROWS : rows;
+        for (int r = k * SUM_ROWS; r < r1; r++)
+            for (int o = 0; o < n; o++) p[o] += dy[(size_t)r * n + o];
+    }
+    for (int k = 0; k < nb; k++)
+        for (int o = 0; o < n; o++) db[o] += part[(size_t)k * n + o];
+    free(part);
 }
 
 static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int n_in, void *attr) {
@@ -34,18 +73,7 @@ static pd_status linear_bwd(pd_ctx *ctx, pd_tensor *y, pd_tensor *const *in, int
         st = pd_gemm(prec, true, false, nout, nin, rows, 1.0f, dy, nout, x->data, nin,
                      pd_grad_beta(w), w->grad, nin);
     if (st) return st;
-    if (b && b->grad) { /* db (out) (+)= column sums of dy; threads own column blocks */
-        float *db = b->grad;
-        pd_grad_zero_if_unset(b);
-#pragma omp parallel for if ((size_t)rows * nout > PD_PAR_MIN)
-        for (int o0 = 0; o0 < nout; o0 += 64) {
-            int o1 = o0 + 64 < nout ? o0 + 64 : nout;
-            for (int r = 0; r < rows; r++) {
-                const float *row = dy + (size_t)r * nout;
-                for (int o = o0; o < o1; o++) db[o] += row[o];
-            }
-        }
-    }
+    if (b && b->grad) column_sums_add(b->grad, b, dy, rows, nout);
     return PD_OK;
 }
 

@@ -423,6 +423,60 @@ static void gemm_wgrad_matches_one_call(void **state) {
     free(A), free(B), free(C0), free(C1);
 }
 
+/* pd_gemm_bias (skinny kernel with the bias in its store, or the rows
+ * filled with the bias and accumulated onto) against cblas + bias, and the
+ * linear op's bias gradient (fixed row blocks on the threads for a narrow
+ * output) against column sums in double. */
+static void linear_bias_paths(void **state) {
+    (void)state;
+    enum { M = 5000, K = 16 };
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * 64 * K);
+    float *bias = malloc(sizeof(float) * 64), *C0 = malloc(sizeof(float) * M * 64),
+          *C1 = malloc(sizeof(float) * M * 64);
+    assert_true(A && B && bias && C0 && C1);
+    tu_fill(A, (size_t)M * K, 100);
+    tu_fill(B, 64 * K, 101);
+    tu_fill(bias, 64, 102);
+    const int Ns[] = {8, 32, 48, 50}; /* 8: OpenBLAS; the others the skinny kernel, 50 padded */
+    for (int ni = 0; ni < 4; ni++)
+        for (int tb = 0; tb < 2; tb++) {
+            int N = Ns[ni], ldb = tb ? K : N;
+            for (int r = 0; r < M; r++) memcpy(C0 + (size_t)r * N, bias, sizeof(float) * N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+                        K, B, ldb, 1.0f, C0, N);
+            for (int i = 0; i < M * N; i++) C1[i] = NAN; /* overwritten, never read */
+            assert_int_equal(pd_gemm_bias(PD_PRECISION_FP32, tb, M, N, K, A, K, B, ldb, bias, C1, N), PD_OK);
+            char what[64];
+            snprintf(what, sizeof what, "pd_gemm_bias N %d tb %d", N, tb);
+            expect_close(what, C1, C0, (size_t)M * N, 1e-5);
+        }
+    for (int n = 16; n <= 160; n += 144) { /* narrow: row blocks; wide: column blocks */
+        pd_ctx *ctx = pd_ctx_new(0);
+        pd_tensor *x = pd_tensor_from(ctx, A, (int[]){M, K}, 2);
+        pd_tensor *w = pd_tensor_empty(ctx, (int[]){n, K}, 2);
+        pd_tensor *b = pd_tensor_empty(ctx, (int[]){n}, 1);
+        pd_tensor *c = pd_tensor_empty(ctx, (int[]){M, n}, 2);
+        assert_true(x && w && b && c);
+        tu_fill(w->data, w->numel, 104);
+        tu_fill(b->data, b->numel, 105);
+        tu_fill(c->data, c->numel, 106);
+        assert_int_equal(pd_tensor_set_requires_grad(ctx, b), PD_OK);
+        pd_tensor *loss = pd_sum(ctx, pd_mul(ctx, pd_linear(ctx, x, w, b), c)); /* dy = c */
+        assert_non_null(loss);
+        assert_int_equal(pd_backward(ctx, loss), PD_OK);
+        double worst = 0, scale = 0;
+        for (int o = 0; o < n; o++) {
+            double s = 0;
+            for (int r = 0; r < M; r++) s += c->data[(size_t)r * n + o];
+            worst = fmax(worst, fabs(b->grad[o] - s));
+            scale = fmax(scale, fabs(s));
+        }
+        assert_true(worst <= 1e-5 * scale + 1e-5);
+        pd_ctx_free(ctx);
+    }
+    free(A), free(B), free(bias), free(C0), free(C1);
+}
+
 /* bench --profile's per-shape table: every shape counted once per call,
  * longest first, capped, in-region calls apart, nothing after stop. */
 static void gemm_costs_by_shape(void **state) {
@@ -482,6 +536,7 @@ int main(void) {
         cmocka_unit_test(gemm_k_split_matches_one_call),
         cmocka_unit_test(gemm_skinny_matches_one_call),
         cmocka_unit_test(gemm_wgrad_matches_one_call),
+        cmocka_unit_test(linear_bias_paths),
         cmocka_unit_test(gemm_costs_by_shape),
     };
     return cmocka_run_group_tests_name("fused", tests, NULL, NULL);
