@@ -76,8 +76,12 @@ static int tap(const conv_attr *a, int oy, int ox, int iy, int ix) {
     return ky >= 0 && ky < a->kh && kx >= 0 && kx < a->kw ? ky * a->kw + kx : -1;
 }
 
-/* Wb_oy for every output row, one after another, from w (Co, Ci, kh, kw). */
-static void band_weights(const conv_attr *a, const float *w, float *wb) {
+/* The band weights and the kernel, both ways, one loop for the adjoint
+ * pair: with w given, every Wb_oy (one after another in wb) is built from
+ * w (Co, Ci, kh, kw), 0 where no tap applies; with dw given, each tap of
+ * dw gathers the band gradients (in wb) of the (output, input) pairs that
+ * use it. Threads own co; output rows go in order. */
+static void band_taps(const conv_attr *a, const float *w, float *wb, float *dw) {
     int T = a->kh * a->kw;
     for (int oy = 0; oy < a->Ho; oy++) {
         int lo, hi;
@@ -90,37 +94,16 @@ static void band_weights(const conv_attr *a, const float *w, float *wb) {
                 for (int iy = lo; iy < hi; iy++)
                     for (int ix = 0; ix < a->W; ix++) {
                         int t = tap(a, oy, ox, iy, ix);
-                        for (int ci = 0; ci < a->Ci; ci++)
-                            row[((size_t)(iy - lo) * a->Ci + ci) * a->W + ix] =
-                                t < 0 ? 0.0f : w[((size_t)co * a->Ci + ci) * T + t];
+                        float *r = row + (size_t)(iy - lo) * a->Ci * a->W + ix;
+                        size_t k = (size_t)co * a->Ci * T + t;
+                        if (w)
+                            for (int ci = 0; ci < a->Ci; ci++)
+                                r[(size_t)ci * a->W] = t < 0 ? 0.0f : w[k + (size_t)ci * T];
+                        else if (t >= 0)
+                            for (int ci = 0; ci < a->Ci; ci++) dw[k + (size_t)ci * T] += r[(size_t)ci * a->W];
                     }
             }
         wb += (size_t)a->Co * a->Wo * kb;
-    }
-}
-
-/* dw (Co, Ci, kh, kw) += the band gradients dWb, each tap gathering the
- * (output, input) pairs that use it; threads own co. */
-static void fold_band_grads(const conv_attr *a, const float *dwb, float *dw) {
-    int T = a->kh * a->kw;
-    for (int oy = 0; oy < a->Ho; oy++) {
-        int lo, hi;
-        band(a, oy, &lo, &hi);
-        size_t kb = (size_t)(hi - lo) * a->Ci * a->W;
-#pragma omp parallel for if ((size_t)a->Co * a->Wo * kb > PD_PAR_MIN)
-        for (int co = 0; co < a->Co; co++)
-            for (int ox = 0; ox < a->Wo; ox++) {
-                const float *row = dwb + ((size_t)co * a->Wo + ox) * kb;
-                for (int iy = lo; iy < hi; iy++)
-                    for (int ix = 0; ix < a->W; ix++) {
-                        int t = tap(a, oy, ox, iy, ix);
-                        if (t < 0) continue;
-                        for (int ci = 0; ci < a->Ci; ci++)
-                            dw[((size_t)co * a->Ci + ci) * T + t] +=
-                                row[((size_t)(iy - lo) * a->Ci + ci) * a->W + ix];
-                    }
-            }
-        dwb += (size_t)a->Co * a->Wo * kb;
     }
 }
 
@@ -131,7 +114,7 @@ pd_status pd_conv_rows_fwd(pd_ctx *ctx, const conv_attr *a, const float *x, cons
     if (!xt) return PD_ERR_NOMEM;
     float *yt = xt + nx, *wb = yt + ny; /* (B, H, Ci, W), (B, Ho, Co, Wo), bands */
     swap_mid(xt, x, a->B, a->Ci, a->H, a->W);
-    band_weights(a, w, wb);
+    band_taps(a, w, wb, NULL);
     pd_precision prec = pd_ctx_precision(ctx);
     int ldx = a->H * a->Ci * a->W, ldy = a->Ho * a->Co * a->Wo, n = a->Co * a->Wo;
     for (int oy = 0; oy < a->Ho; oy++) {
@@ -167,7 +150,7 @@ pd_status pd_conv_rows_bwd(pd_ctx *ctx, const conv_attr *a, const float *x, cons
     pd_precision prec = pd_ctx_precision(ctx);
     int ldx = a->H * a->Ci * a->W, ldy = a->Ho * a->Co * a->Wo, n = a->Co * a->Wo;
     if (dx) {
-        band_weights(a, w, wb);
+        band_taps(a, w, wb, NULL);
         memset(xt, 0, nx * sizeof(float));
         const float *wbo = wb;
         for (int oy = 0; oy < a->Ho; oy++) {
@@ -204,6 +187,6 @@ pd_status pd_conv_rows_bwd(pd_ctx *ctx, const conv_attr *a, const float *x, cons
         if (st) return st;
         dwbo += (size_t)n * kb;
     }
-    fold_band_grads(a, wb, dw);
+    band_taps(a, NULL, wb, dw);
     return PD_OK;
 }
