@@ -269,7 +269,9 @@ static void verdict_section(report *rp) {
     FILE *md = rp->md;
     fprintf(md, "## Verdict\n\n");
     fprintf(md, "ΔFD: the mechanism's FD minus the baseline's, seed by seed (same seed: same data order, noise and "
-            "t), mean and 95%% t interval; negative is better. A mechanism helps where the interval lies below 0.\n\n");
+            "t), mean and 95%% t interval; negative is better. A mechanism helps where the interval lies below 0. FD "
+            "in the classifier's feature space decides; where it shows no effect and the random network's space "
+            "(not trained for classification) shows one, the verdict stays undecided and says where.\n\n");
     fprintf(md, "| mechanism | design notes: FID gain | design notes: overhead |");
     for (int i = 0; i < rp->n; i++)
         fprintf(md, " `%s`: overhead | `%s`: ΔFD equal steps | `%s`: ΔFD equal compute | `%s` |", rp->studies[i].name,
@@ -281,8 +283,8 @@ static void verdict_section(report *rp) {
         const prediction *p = &rp->ps->p[pi];
         fprintf(md, "| %s | %s | %s |", p->mechanism, p->fid_gain, p->overhead);
         int helps_compute = 0, hurts = 0, measured = 0, unknown = 0, fewest_seeds = 0;
-        char where[400] = "";
-        size_t wl = 0;
+        char where[400] = "", rand_where[400] = "";
+        size_t wl = 0, rl = 0;
         for (int i = 0; i < rp->n; i++) {
             const study *s = &rp->studies[i];
             int c = -1;
@@ -302,7 +304,21 @@ static void verdict_section(report *rp) {
                 snprintf(ov, sizeof ov, "%+.0f%%", 100 * (s->configs[c].step_time / s->configs[0].step_time - 1));
             else snprintf(ov, sizeof ov, "n/a");
             const char *v = regime_verdict(effect_of(&a), effect_of(&b), have_b);
-            fprintf(md, " %s | %s | %s | %s |", ov, da, have_b ? db : "n/a (no step times)", v);
+            /* the second feature space (not trained for classification) is
+             * reported beside FD, never in its place: where FD sees nothing
+             * and it does, the cell and the verdict say so */
+            study_pair ra = study_compare(s, c, M_FD_RAND, S, S), rb = study_compare(s, c, M_FD_RAND, sc, S);
+            bool rand_c = have_b && effect_of(&rb) == EFFECT_HELPS, rand_s = effect_of(&ra) == EFFECT_HELPS;
+            bool fd_none = effect_of(&a) == EFFECT_NONE && (!have_b || effect_of(&b) == EFFECT_NONE);
+            if (fd_none && (rand_c || rand_s)) {
+                fprintf(md, " %s | %s | %s | %s; better in the random network's space at equal %s |", ov, da,
+                        have_b ? db : "n/a (no step times)", v, rand_c ? "compute" : "steps");
+                if (rl < sizeof rand_where)
+                    rl += (size_t)snprintf(rand_where + rl, sizeof rand_where - rl, "%s`%s` at equal %s",
+                                           rl ? "; " : "", s->name, rand_c ? "compute" : "steps");
+            } else {
+                fprintf(md, " %s | %s | %s | %s |", ov, da, have_b ? db : "n/a (no step times)", v);
+            }
             bool hc = have_b && effect_of(&b) == EFFECT_HELPS, hs = effect_of(&a) == EFFECT_HELPS;
             unknown += effect_of(&a) == EFFECT_UNKNOWN;
             if (measured == 1 || a.n < fewest_seeds) fewest_seeds = a.n;
@@ -317,6 +333,9 @@ static void verdict_section(report *rp) {
         else if (helps_compute == measured && !hurts) snprintf(verdict, sizeof verdict, "**keep**");
         else if (where[0]) snprintf(verdict, sizeof verdict, "**helps only** %s", where);
         else if (unknown) snprintf(verdict, sizeof verdict, "undecided (fewer than 2 seeds in a regime)");
+        else if (rand_where[0] && !hurts)
+            snprintf(verdict, sizeof verdict, "**undecided**: no effect on FD, better in the random network's "
+                     "space (%s)", rand_where);
         else snprintf(verdict, sizeof verdict, "**drop**%s", hurts ? " (hurts)" : "");
         /* a verdict is only as strong as its thinnest regime: say what it rests on */
         if (measured && !unknown)

@@ -115,6 +115,19 @@ for f in a.r1:1.0 a.r2:2.0 a.r3:4.0 b.r1:3.0 b.r2:2.2 b.r3:4.4; do
 done
 check "report from paired rounds" 0 "$bin" report "$tmp/paired/a" --out "$tmp/paired.md" --plots "$tmp/plots"
 expect_file "step time from the paired ratio" "$tmp/paired.md" '^| b | 2.2000 | +10% |'
+# the verdict: FD sees nothing (b - a per seed: +1, -1), the random
+# network's space sees b better (-5.0, -5.1): undecided, saying where, not
+# "drop"
+for f in a/seed0:10:10 a/seed1:10:10 b/seed0:11:5 b/seed1:9:4.9; do
+  IFS=: read -r rec fd fr <<<"$f"
+  sed -i -E "s/\"fd\": [-0-9.e+]+/\"fd\": $fd/g; s/\"fd_rand\": [-0-9.e+]+/\"fd_rand\": $fr/g" \
+    "$tmp/paired/a/$rec.json"
+done
+printf '[b]\nmechanism = mechanism b\nfid_gain = 10%%\noverhead = +5%%\n' >"$tmp/notes.ini"
+check "report: FD and the random network's space disagree" 0 "$bin" report "$tmp/paired/a" \
+  --notes "$tmp/notes.ini" --out "$tmp/verdict.md" --plots "$tmp/plots"
+expect_file "verdict: undecided, naming the space" "$tmp/verdict.md" \
+  '^| mechanism b |.*\*\*undecided\*\*: no effect on FD, better in the random network.s space (`a` at equal'
 check "a longer budget continues the recorded runs" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 3 --seeds 2 \
   --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
 expect_in_output "from its checkpoint" "resum"
