@@ -219,7 +219,10 @@ pd_status pd_gradcheck(pd_gradcheck_fn fn, void *user, pd_gradcheck_input *input
     pd_gradcheck_opts o = opts ? *opts : pd_gradcheck_defaults();
     if (!fn || n_inputs < 0 || n_inputs > 16)
         return pd_fail(PD_ERR_ARG, "gradcheck: bad arguments (fn NULL or n_inputs > 16)");
-    pd_ctx *ctx = pd_ctx_new(0);
+    /* a small first chunk (the arena grows as needed): the default 64 MiB,
+     * filled by glibc under MALLOC_PERTURB_ (meson test sets it) on every
+     * check, made test_grad_basic take 13 s instead of 0.2 */
+    pd_ctx *ctx = pd_ctx_new((size_t)1 << 20);
     if (!ctx) return PD_ERR_NOMEM;
     gc_state st = {.fn = fn, .user = user, .inputs = inputs, .n = n_inputs};
     pd_status err = PD_OK;
