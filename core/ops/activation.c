@@ -61,9 +61,11 @@ typedef struct {
  * the compiler cannot vectorise, and it made GELU 6% of a PixelDiT-decoder
  * step. */
 static inline float gelu_exact(float x) { return x * pd_normal_cdf(x); }
-/* Phi(x) + x phi(x). */
+/* Phi(x) + x phi(x), with phi's exponential taken from Phi's erfc (two
+ * exps a value instead of three; the same floats). */
 static inline float gelu_exact_grad(float x) {
-    return pd_normal_cdf(x) + x * GELU_INV_SQRT_2PI * pd_expf(-0.5f * x * x);
+    float g, cdf = pd_normal_cdf_density(x, &g);
+    return cdf + x * GELU_INV_SQRT_2PI * g;
 }
 static inline float gelu_tanh(float x) {
     float u = GELU_SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x);

@@ -38,7 +38,7 @@ static inline float pd_expf(float x) {
  * e^(-hi) e^(P - lo): rounding P - z^2 near z = 9 (z^2 = 81) would cost
  * 8e-6 relative. Relative accuracy, so the tail 1 + erf(x) = erfc(-x) of
  * a negative x keeps its digits. Checked against libm in test_grad_dense. */
-static inline float pd_erfc_core(float z, float hi, float lo) {
+static inline float pd_erfc_core_exp(float z, float hi, float lo, float *e_hi) {
     float t = 1.0f / (1.0f + 0.5f * z);
     float p = 0.17087277f;
     p = p * t - 0.82215223f;
@@ -50,7 +50,15 @@ static inline float pd_erfc_core(float z, float hi, float lo) {
     p = p * t + 0.37409196f;
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
-    return t * pd_expf(-hi) * pd_expf(p - lo);
+    float e = pd_expf(-hi);
+    *e_hi = e;
+    return t * e * pd_expf(p - lo);
+}
+
+/* The same, without e^(-hi). */
+static inline float pd_erfc_core(float z, float hi, float lo) {
+    float e;
+    return pd_erfc_core_exp(z, hi, lo, &e);
 }
 
 static inline float pd_erfcf_nonneg(float z) {
@@ -63,6 +71,15 @@ static inline float pd_erfcf_nonneg(float z) {
 static inline float pd_normal_cdf(float x) {
     float xx = x * x, hi = 0.5f * xx, lo = 0.5f * fmaf(x, x, -xx);
     float h = 0.5f * pd_erfc_core(fabsf(x) * 0.70710678118654752f, hi, lo);
+    return x < 0.0f ? h : 1.0f - h;
+}
+
+/* Phi(x), with *g = e^(-x^2 / 2), the unnormalised normal density, which
+ * the erfc above computes anyway (as e^(-hi), hi = round(x^2) / 2: the
+ * same float as pd_expf(-0.5f * x * x)): exact GELU's gradient needs both. */
+static inline float pd_normal_cdf_density(float x, float *g) {
+    float xx = x * x, hi = 0.5f * xx, lo = 0.5f * fmaf(x, x, -xx);
+    float h = 0.5f * pd_erfc_core_exp(fabsf(x) * 0.70710678118654752f, hi, lo, g);
     return x < 0.0f ? h : 1.0f - h;
 }
 
