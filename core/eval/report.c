@@ -191,12 +191,29 @@ static pd_status study_section(report *rp, const study *s) {
     const study_run *r0 = &s->configs[0].runs[0];
     fprintf(md, " FD floor (real training images, same n) %.2f, ceiling (untrained model) %.1f.\n\n",
             r0->fd_floor, r0->fd_ceiling);
-    fprintf(md, "Trained on: %s; commit %s", r0->machine, r0->commit);
-    bool mixed = false;
+    /* runs made in parts differ in commit and, resumed elsewhere or with
+     * another thread count, in machine: say how many of each */
+    int n_commits = 0, n_machines = 0, n_runs = 0;
     for (int c = 0; c < s->n_configs; c++)
-        for (int k = 0; k < s->configs[c].n_runs; k++)
-            mixed |= strcmp(s->configs[c].runs[k].commit, r0->commit) != 0;
-    fprintf(md, "%s. Step times: `pixeldit bench` on %s.\n\n", mixed ? " (and others, see the records)" : "",
+        for (int k = 0; k < s->configs[c].n_runs; k++) {
+            const study_run *r = &s->configs[c].runs[k];
+            bool new_commit = true, new_machine = true;
+            for (int c2 = 0; c2 <= c; c2++)
+                for (int k2 = 0; k2 < (c2 < c ? s->configs[c2].n_runs : k); k2++) {
+                    const study_run *q = &s->configs[c2].runs[k2];
+                    new_commit &= strcmp(q->commit, r->commit) != 0;
+                    new_machine &= strcmp(q->machine, r->machine) != 0;
+                }
+            n_commits += new_commit, n_machines += new_machine, n_runs++;
+        }
+    if (n_commits == 1 && n_machines == 1)
+        fprintf(md, "Trained on: %s; commit %s", r0->machine, r0->commit);
+    else
+        fprintf(md, "Trained on: %s (the first record); the %d runs span %d commit%s and %d machine "
+                "description%s (CPU, kernel, threads: each record names its own; a different thread "
+                "count or commit changes rounding, not the arithmetic)", r0->machine, n_runs, n_commits,
+                n_commits == 1 ? "" : "s", n_machines, n_machines == 1 ? "" : "s");
+    fprintf(md, ". Step times: `pixeldit bench` on %s.\n\n",
             s->configs[0].bench_files ? s->configs[0].bench_machine : "(none measured yet)");
     /* the plateau: how much the baseline's FD still moved over the last third */
     study_pair late = study_compare(s, 0, M_FD, S, S), early = study_compare(s, 0, M_FD, 2 * S / 3, 2 * S / 3);
