@@ -8,61 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "eval_internal.h"
 #include "io/file_open.h"
 #include "plot/chart.h"
+#include "report_notes.h"
 #include "study.h"
-
-/* What the design notes predicted for one mechanism ([suffix] sections of
- * the notes file: mechanism, fid_gain, overhead). */
-typedef struct {
-    char suffix[32], mechanism[96], fid_gain[64], overhead[64];
-} prediction;
-
-typedef struct {
-    int n;
-    prediction p[16];
-} predictions;
-
-static int on_prediction(void *user, const char *section, const char *key, const char *value) {
-    predictions *ps = user;
-    int i = 0;
-    while (i < ps->n && strcmp(ps->p[i].suffix, section)) i++;
-    if (i == ps->n) {
-        if (ps->n == 16) return 0;
-        memset(&ps->p[ps->n], 0, sizeof ps->p[0]);
-        snprintf(ps->p[ps->n++].suffix, sizeof ps->p[0].suffix, "%s", section);
-    }
-    prediction *p = &ps->p[i];
-    if (!strcmp(key, "mechanism")) snprintf(p->mechanism, sizeof p->mechanism, "%s", value);
-    else if (!strcmp(key, "fid_gain")) snprintf(p->fid_gain, sizeof p->fid_gain, "%s", value);
-    else if (!strcmp(key, "overhead")) snprintf(p->overhead, sizeof p->overhead, "%s", value);
-    else return 0;
-    return 1;
-}
-
-static pd_status load_predictions(const char *path, predictions *ps) {
-    memset(ps, 0, sizeof *ps);
-    if (!path) return PD_OK;
-    FILE *f = pd_fopen_regular(path, "design notes", PD_ERR_IO);
-    if (!f) return PD_ERR_IO;
-    int rc = ini_parse_file(f, on_prediction, ps);
-    fclose(f);
-    if (rc) return pd_fail(PD_ERR_CONFIG, "%s:%d: expected [suffix] sections with mechanism, fid_gain, overhead",
-                           path, rc);
-    return PD_OK;
-}
-
-/* "jitlike-unet" -> "unet" when the baseline is "jitlike"; the baseline
- * itself -> "". */
-static const char *suffix_of(const study *s, int c) {
-    const char *n = s->configs[c].name, *b = s->configs[0].name;
-    size_t bl = strlen(b);
-    if (c == 0) return "";
-    return strncmp(n, b, bl) == 0 && n[bl] == '-' ? n + bl + 1 : n;
-}
 
 /* Effect of a paired difference of a lower-is-better metric. */
 typedef enum { EFFECT_NONE, EFFECT_HELPS, EFFECT_HURTS, EFFECT_UNKNOWN } effect;
@@ -306,7 +256,7 @@ static void verdict_section(report *rp) {
             const study *s = &rp->studies[i];
             int c = -1;
             for (int j = 1; j < s->n_configs; j++)
-                if (!strcmp(suffix_of(s, j), p->suffix)) c = j;
+                if (!strcmp(study_suffix(s, j), p->suffix)) c = j;
             if (c < 0) {
                 fprintf(md, " – | not run | not run | |");
                 continue;
@@ -376,6 +326,7 @@ static void verdict_section(report *rp) {
                 s->configs[0].step_time > 0 ? "" : " (equal steps: no step times measured yet)");
     }
     fprintf(md, "\n");
+    report_notes_section(md, rp->studies, rp->n, rp->ps);
 }
 
 pd_status pd_report_write(const pd_report_opts *o) {
@@ -383,7 +334,7 @@ pd_status pd_report_write(const pd_report_opts *o) {
     study *studies = calloc((size_t)o->n_studies, sizeof *studies);
     predictions ps;
     if (!studies) return pd_fail(PD_ERR_NOMEM, "report: out of memory");
-    pd_status st = load_predictions(o->notes, &ps);
+    pd_status st = report_notes_load(o->notes, &ps);
     int loaded = 0;
     for (int i = 0; i < o->n_studies && !st; i++, loaded++)
         st = study_load(o->studies[i], NULL, o->weights ? o->weights : "ema1", &studies[i]);

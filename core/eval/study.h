@@ -61,6 +61,9 @@ double study_at(const study_run *r, study_metric m, double s);
 
 /* The last step every run of the study reached: the equal-steps point. */
 double study_common_steps(const study *s);
+/* Config c's name without the baseline's prefix: "jitlike-unet" -> "unet"
+ * when config 0 is "jitlike"; the baseline itself -> "". */
+const char *study_suffix(const study *s, int c);
 
 /* Paired comparison of config c with the baseline (configs[0]) on the seeds
  * both have, at steps s_c for c and s_0 for the baseline: mean and sample

@@ -1,5 +1,6 @@
 /* Curves at a step and paired seed-by-seed comparisons (study.h). */
 #include <math.h>
+#include <string.h>
 
 #include "study.h"
 
@@ -13,6 +14,13 @@ double study_at(const study_run *r, study_metric m, double s) {
         }
     }
     return NAN;
+}
+
+const char *study_suffix(const study *s, int c) {
+    const char *n = s->configs[c].name, *b = s->configs[0].name;
+    size_t bl = strlen(b);
+    if (c == 0) return "";
+    return strncmp(n, b, bl) == 0 && n[bl] == '-' ? n + bl + 1 : n;
 }
 
 double study_common_steps(const study *s) {

@@ -128,6 +128,18 @@ check "report: FD and the random network's space disagree" 0 "$bin" report "$tmp
   --notes "$tmp/notes.ini" --out "$tmp/verdict.md" --plots "$tmp/plots"
 expect_file "verdict: undecided, naming the space" "$tmp/verdict.md" \
   '^| mechanism b |.*\*\*undecided\*\*: no effect on FD, better in the random network.s space (`a` at equal'
+expect_file "against the notes: an interval holding both" "$tmp/verdict.md" \
+  '^  - `a`: FD +0% \[.*\] at equal steps (2 seeds, step 2): cannot tell yet .* Step time +10% (the notes: +5%)'
+# b worse than a by 1.0 and 1.1 FD (10%, 11%): the interval excludes the
+# notes' 10% gain, and the page says so
+for f in b/seed0:11 b/seed1:11.1; do
+  IFS=: read -r rec fd <<<"$f"
+  sed -i -E "s/\"fd\": [-0-9.e+]+/\"fd\": $fd/g" "$tmp/paired/a/$rec.json"
+done
+check "report: a measurement against the notes" 0 "$bin" report "$tmp/paired/a" \
+  --notes "$tmp/notes.ini" --out "$tmp/verdict2.md" --plots "$tmp/plots"
+expect_file "against the notes: contradicted, plainly" "$tmp/verdict2.md" \
+  '^  - `a`: FD +10% \[+4%, +17%\] at equal steps .*\*\*contradicts the notes\*\*, whose smallest predicted gain (FD 10% lower)'
 check "a longer budget continues the recorded runs" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 3 --seeds 2 \
   --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
 expect_in_output "from its checkpoint" "resum"
