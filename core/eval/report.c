@@ -57,12 +57,20 @@ static bool read_early(const study *s, int c, double S) {
     return t0 > 0 && tc > 0 && S * t0 / tc > S * 1.0005;
 }
 
-/* Mean over runs of metric m at each of run 0's points, as a series; x =
- * steps * xscale. */
-static void mean_curve(const study_config *c, study_metric m, double xscale, double *x, double *y, int *n) {
+/* Points of run r at or before step `upto`. */
+static int points_upto(const study_run *r, double upto) {
+    int n = 0;
+    while (n < r->n_points && r->step[n] <= upto * 1.0005) n++;
+    return n;
+}
+
+/* Mean over runs of metric m at each of run 0's points up to step `upto`,
+ * as a series; x = steps * xscale. */
+static void mean_curve(const study_config *c, study_metric m, double xscale, double upto, double *x, double *y,
+                       int *n) {
     const study_run *r0 = &c->runs[0];
-    *n = r0->n_points;
-    for (int p = 0; p < r0->n_points; p++) {
+    *n = points_upto(r0, upto);
+    for (int p = 0; p < *n; p++) {
         double sum = 0;
         int k = 0;
         for (int i = 0; i < c->n_runs; i++) {
@@ -74,14 +82,27 @@ static void mean_curve(const study_config *c, study_metric m, double xscale, dou
     }
 }
 
+/* True when some run of s goes past step S (a run continued for longer). */
+static bool has_long_runs(const study *s, double S) {
+    for (int c = 0; c < s->n_configs; c++)
+        for (int k = 0; k < s->configs[c].n_runs; k++)
+            if (points_upto(&s->configs[c].runs[k], S) < s->configs[c].runs[k].n_points) return true;
+    return false;
+}
+
 /* FD against steps (seconds = false) or against the training seconds of
- * bench's step times (true): each seed faint, the mean bold. */
-static pd_status plot_study(const study *s, study_metric m, bool seconds, const char *path) {
+ * bench's step times (true), up to the common step S: each seed faint,
+ * the mean bold. long_runs: instead, the runs that go past S, whole, one
+ * bold line each (a study's longer runs would otherwise stretch the axis
+ * and leave the comparison in its first third). */
+static pd_status plot_study(const study *s, study_metric m, bool seconds, double S, bool long_runs,
+                            const char *path) {
     int max_series = s->n_configs * (1 + STUDY_MAX_SEEDS);
     pd_chart_series *series = calloc((size_t)max_series, sizeof *series);
     double *buf = malloc((size_t)max_series * 2 * STUDY_MAX_POINTS * sizeof(double));
-    if (!series || !buf) {
-        free(series), free(buf);
+    char (*labels)[96] = calloc((size_t)max_series, sizeof *labels);
+    if (!series || !buf || !labels) {
+        free(series), free(buf), free(labels);
         return pd_fail(PD_ERR_NOMEM, "report: out of memory");
     }
     int ns = 0;
@@ -92,26 +113,40 @@ static pd_status plot_study(const study *s, study_metric m, bool seconds, const 
         if (seconds && !(xs > 0)) continue;
         for (int k = 0; k < cc->n_runs; k++) {
             const study_run *r = &cc->runs[k];
+            int n = long_runs ? r->n_points : points_upto(r, S);
+            if (long_runs && n == points_upto(r, S)) continue;
             double *x = next, *y = next + STUDY_MAX_POINTS;
             next += 2 * STUDY_MAX_POINTS;
-            for (int p = 0; p < r->n_points; p++) x[p] = r->step[p] * xs, y[p] = r->v[m][p];
-            series[ns++] = (pd_chart_series){.x = x, .y = y, .n = r->n_points, .color = c, .alpha = 0.3, .width = 1};
+            for (int p = 0; p < n; p++) x[p] = r->step[p] * xs, y[p] = r->v[m][p];
+            if (long_runs) {
+                snprintf(labels[ns], sizeof labels[ns], "%s seed %d", cc->name, r->seed);
+                series[ns] = (pd_chart_series){.label = labels[ns], .x = x, .y = y, .n = n, .color = c,
+                                               .width = 2.5};
+                ns++;
+            } else {
+                series[ns++] = (pd_chart_series){.x = x, .y = y, .n = n, .color = c, .alpha = 0.3, .width = 1};
+            }
         }
+        if (long_runs) continue;
         double *x = next, *y = next + STUDY_MAX_POINTS;
         next += 2 * STUDY_MAX_POINTS;
         int n;
-        mean_curve(cc, m, xs, x, y, &n);
+        mean_curve(cc, m, xs, S, x, y, &n);
         series[ns++] = (pd_chart_series){.label = cc->name, .x = x, .y = y, .n = n, .color = c, .width = 2.5};
     }
     char title[200];
-    snprintf(title, sizeof title, "%s: %s (mean of %s seeds bold, each seed faint; lower is better)", s->name,
-             study_metric_label[m], s->configs[0].n_runs > 1 ? "the" : "its");
+    if (long_runs)
+        snprintf(title, sizeof title, "%s: %s of the runs continued past step %.0f (lower is better)", s->name,
+                 study_metric_label[m], S);
+    else
+        snprintf(title, sizeof title, "%s: %s to step %.0f (mean of %s seeds bold, each seed faint; lower is "
+                 "better)", s->name, study_metric_label[m], S, s->configs[0].n_runs > 1 ? "the" : "its");
     pd_chart chart = {.title = title,
                       .x_label = seconds ? "training seconds (steps x bench step time, quiet machine)" : "steps",
                       .y_label = study_metric_label[m], .y_log = true, .series = series, .n_series = ns,
                       .width = 960, .height = 540};
     pd_status st = ns ? pd_chart_write_png(&chart, path) : PD_OK;
-    free(series), free(buf);
+    free(series), free(buf), free(labels);
     return st;
 }
 
@@ -218,17 +253,23 @@ static pd_status study_section(report *rp, const study *s) {
     char png[1200];
     pd_status st;
     snprintf(png, sizeof png, "%s/%s_fd_steps.png", rp->plot_dir, s->name);
-    if ((st = plot_study(s, M_FD, false, png))) return st;
+    if ((st = plot_study(s, M_FD, false, S, false, png))) return st;
     fprintf(md, "![FD against steps](%s/%s_fd_steps.png)\n\n", rp->plot_link, s->name);
     if (s->configs[0].step_time > 0) {
         snprintf(png, sizeof png, "%s/%s_fd_seconds.png", rp->plot_dir, s->name);
-        if ((st = plot_study(s, M_FD, true, png))) return st;
+        if ((st = plot_study(s, M_FD, true, S, false, png))) return st;
         fprintf(md, "![FD against training seconds](%s/%s_fd_seconds.png)\n\n", rp->plot_link, s->name);
     }
     snprintf(png, sizeof png, "%s/%s_fd_rand_steps.png", rp->plot_dir, s->name);
-    if ((st = plot_study(s, M_FD_RAND, false, png))) return st;
+    if ((st = plot_study(s, M_FD_RAND, false, S, false, png))) return st;
     fprintf(md, "![FD in the random network's space against steps](%s/%s_fd_rand_steps.png)\n\n", rp->plot_link,
             s->name);
+    if (has_long_runs(s, S)) {
+        snprintf(png, sizeof png, "%s/%s_fd_long.png", rp->plot_dir, s->name);
+        if ((st = plot_study(s, M_FD, false, S, true, png))) return st;
+        fprintf(md, "Runs continued past step %.0f (whole curves):\n\n![FD of the longer runs](%s/%s_fd_long.png)\n\n",
+                S, rp->plot_link, s->name);
+    }
     return PD_OK;
 }
 
