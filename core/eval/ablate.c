@@ -300,7 +300,14 @@ static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const
     if (!resume || steps > 0) {
         /* ablate owns its run folders: a run it does not continue was made
          * with other settings, or cut short in a time budget, so it is replaced */
-        pd_train_opts to = {.cfg = &cfg, .out_dir = dir, .max_steps = steps, .max_minutes = o->minutes,
+        /* --threads pins every run: pd_train_run sets the thread count from
+         * the config it is given, where [train] threads = 0 means the cores
+         * free at that moment (a run that started beside other work ran on
+         * one core to its end); the record keeps the config as given */
+        static pd_config train_cfg;
+        train_cfg = cfg;
+        if (o->threads > 0) train_cfg.train.threads = o->threads;
+        pd_train_opts to = {.cfg = &train_cfg, .out_dir = dir, .max_steps = steps, .max_minutes = o->minutes,
                             .resume = resume, .verbose = o->verbose, .force = !resume};
         pd_train_result tr;
         if ((st = pd_train_run(&to, &tr))) return st;

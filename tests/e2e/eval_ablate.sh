@@ -85,7 +85,8 @@ expect_in_output "[sample] is not in the run key" "pixeldit: b seed 0: done befo
 # the study machinery: curves, two seeds, records under a results folder,
 # bench step times, the report; then a longer budget continues the runs
 check "ablate with curves and two seeds" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 2 --seeds 2 \
-  --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
+  --eval-every 1 --n 20 --sample-steps 1 --threads 1 --out "$tmp/study" --results "$tmp/res/a"
+expect_in_output "--threads pins the training (not the free cores)" "warm-up .* steps, 1 threads,"
 expect_file "eval.csv has a row per step and weights" "$tmp/study/1-b/seed1/eval.csv" '^2,16,.*,raw,20,unipc,1,1,'
 expect_file "eval.csv header" "$tmp/study/0-a/seed0/eval.csv" '^step,images,train_seconds,train_gflops,weights'
 for f in a/seed0 a/seed1 b/seed0 b/seed1; do
