@@ -10,6 +10,9 @@
 #                                              (alternating rounds; pauses a running study with
 #                                              SIGSTOP and resumes it after), into results/<regime>/bench/
 #   scripts/study.sh report                    regenerate docs/results.md and docs/results/*.png
+#   scripts/study.sh status                    what is done, what is under way (its step), what is
+#                                              left, and the CPU time that will take at the
+#                                              bench step times (plus the curve points' evaluations)
 # Budgets (constant learning rate after warm-up, so a larger budget continues
 # the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
 # STUDY_NICE (0): the nice level of the training; equal-step results do not
@@ -93,5 +96,61 @@ case "$what" in
     "$bin" report "${dirs[@]}" --notes results/design_notes.ini --text results/notes.md \
       --plots docs/results --link results --out docs/results.md
     ;;
-  *) echo "usage: scripts/study.sh run [jitlike|small|all] | bench [ROUNDS] | report" >&2; exit 2 ;;
+  status)
+    /usr/bin/python3 - "$runs" "${JITLIKE_STEPS:-2000}" "${SMALL_STEPS:-1000}" "${LONG_STEPS:-6000}" \
+      "${jitlike[*]}" "${small[*]}" <<'PY'
+import glob, json, os, statistics, sys
+runs, js, ss, ls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+regimes = {"jitlike": (sys.argv[5].split(), 3, js), "small": (sys.argv[6].split(), 2, ss)}
+EVERY = 250  # --eval-every of `run`
+def load(path):
+    try:
+        with open(path) as f: return json.load(f)
+    except (OSError, ValueError): return None
+def step_time(regime, cfg):
+    ts = [j["train"]["median_s"] for j in map(load, glob.glob(f"results/{regime}/bench/{cfg}.r*.json")) if j]
+    return statistics.median(ts) if ts else None
+def eval_seconds(regime, cfg):
+    # a curve point evaluates EMA 1 and raw weights; a regime with no
+    # records yet borrows the other regime's cost for the same mechanism
+    other = "small" if regime == "jitlike" else "jitlike"
+    for reg, c in ((regime, cfg), (regime, regime), (other, cfg.replace(regime, other, 1)), (other, other)):
+        for r in map(load, sorted(glob.glob(f"results/{reg}/{c}/seed*.json"))):
+            pts = [p["eval_seconds"] for p in (r or {}).get("curve", []) if "eval_seconds" in p]
+            if pts: return statistics.median(pts) * 2
+    return None
+def current_step(regime, i, cfg, seed):
+    log = f"{runs}/study-{regime}/{i}-{cfg}/seed{seed}/log.csv"
+    try:
+        with open(log) as f: rows = [l.split(",", 1)[0] for l in f if l[:1].isdigit()]
+        return int(rows[-1]) if rows else 0
+    except OSError: return 0
+plan = []  # (regime, config index, config, seed, target steps)
+for regime in ("jitlike", "small"):
+    cfgs, seeds, steps = regimes[regime]
+    plan += [(regime, i, c, k, steps) for k in range(seeds) for i, c in enumerate(cfgs)]
+plan += [("jitlike", i, c, 0, ls) for i, c in enumerate(regimes["jitlike"][0]) if c in ("jitlike", "jitlike-pixeldit")]
+total, unknown = 0.0, []
+print(f"{'regime':8} {'config':18} {'seed':>4} {'target':>6}  state")
+for regime, i, cfg, seed, target in plan:
+    rec = load(f"results/{regime}/{cfg}/seed{seed}.json")
+    done = rec["steps"] if rec else 0
+    if done >= target:
+        state, left = f"done ({done} steps)", 0
+    else:
+        at = max(done, current_step(regime, i, cfg, seed))
+        left = target - at
+        state = f"at step {at}" if at else "not started"
+        t, e = step_time(regime, cfg), eval_seconds(regime, cfg)
+        if t is None or e is None: unknown.append(cfg)
+        else:
+            secs = left * t + (target // EVERY - at // EVERY) * e
+            total += secs
+            state += f", about {secs / 60:.0f} min left"
+    print(f"{regime:8} {cfg:18} {seed:>4} {target:>6}  {state}")
+print(f"left: about {total / 3600:.1f} CPU-hours of this machine at the bench step times"
+      + (f" (no step time or evaluation cost yet for: {', '.join(sorted(set(unknown)))})" if unknown else ""))
+PY
+    ;;
+  *) echo "usage: scripts/study.sh run [jitlike|small|long|all] | bench [ROUNDS] | report | status" >&2; exit 2 ;;
 esac
