@@ -188,6 +188,13 @@ check "ablate needs a budget" 2 "$bin" ablate "$tmp/a.ini" --out "$tmp/x"
 long="$tmp/$(printf 'd%.0s' $(seq 1 850))"
 check "ablate refuses an over-long --out" 1 "$bin" ablate "$tmp/a.ini" --steps 1 --n 20 --out "$long"
 expect_in_output "the limit is named" "ablate: --out: expected a folder path of at most 800 bytes"
+# the study's status: runs read from the committed records and a run
+# folder with nothing in it
+if [[ -x /usr/bin/python3 ]]; then
+  check "study.sh status" 0 env STUDY_RUNS="$tmp/no-runs" "$e2e/../../scripts/study.sh" status
+  expect_in_output "every planned run has a line" "^small  *small-unet  *1  *1000 "
+  expect_in_output "the time left is estimated" "^left: about [0-9.]* CPU-hours"
+fi
 
 echo "eval_ablate: $fails failure(s)"
 [[ $fails -eq 0 ]]
