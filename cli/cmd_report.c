@@ -10,6 +10,7 @@ static const char *epilog =
     "writes them (CONFIG/seed<k>.json), and optionally bench/CONFIG[.round].json from\n"
     "`pixeldit bench CONFIG --json` on a quiet machine (the step times of the equal-compute view).\n"
     "The baseline of a study is the config named like its folder (results/jitlike: jitlike).\n"
+    "Plots run to the step every run reached; runs continued past it get a plot of their own.\n"
     "The page regenerating docs/results.md:\n"
     "  pixeldit report results/jitlike results/small --notes results/design_notes.ini \\\n"
     "    --text results/notes.md --plots docs/results --link results --out docs/results.md\n";
@@ -26,7 +27,9 @@ int cmd_report(int argc, char **argv) {
         {.name = "--link", .kind = CLI_STRING, .arg = "PATH", .dst = &link,
          .help = "how the page refers to the plots folder (default: --plots as given)"},
         {.name = "--notes", .kind = CLI_STRING, .arg = "FILE.ini", .dst = &notes,
-         .help = "the design notes' predictions: [suffix] mechanism, fid_gain, overhead"},
+         .help = "the design notes' predictions: [suffix] mechanism, fid_gain, overhead;\n"
+                 "the page then reads each mechanism's interval against them (\"Against the\n"
+                 "design notes\": contradicts / agrees / cannot tell yet)"},
         {.name = "--text", .kind = CLI_STRING, .arg = "FILE.md", .dst = &text,
          .help = "hand-written markdown appended after the tables"},
         {.name = "--weights", .kind = CLI_STRING, .arg = "ema1|raw", .dst = &weights, .choices = "ema1|raw",
