@@ -10,7 +10,8 @@ static const char *epilog =
     "writes them (CONFIG/seed<k>.json), and optionally bench/CONFIG[.round].json from\n"
     "`pixeldit bench CONFIG --json` on a quiet machine (the step times of the equal-compute view).\n"
     "The baseline of a study is the config named like its folder (results/jitlike: jitlike).\n"
-    "Plots run to the step every run reached; runs continued past it get a plot of their own.\n"
+    "Plots run to the step every run reached; runs continued past it get a plot and a table of their\n"
+    "own (FD at each multiple of that step on 3-point means, against the same seed's baseline).\n"
     "The page regenerating docs/results.md:\n"
     "  pixeldit report results/jitlike results/small --notes results/design_notes.ini \\\n"
     "    --text results/notes.md --plots docs/results --link results --out docs/results.md\n";

@@ -11,6 +11,7 @@
 #include "eval_internal.h"
 #include "io/file_open.h"
 #include "plot/chart.h"
+#include "report_long.h"
 #include "report_notes.h"
 #include "study.h"
 
@@ -265,10 +266,11 @@ static pd_status study_section(report *rp, const study *s) {
     fprintf(md, "![FD in the random network's space against steps](%s/%s_fd_rand_steps.png)\n\n", rp->plot_link,
             s->name);
     if (has_long_runs(s, S)) {
+        report_long_table(md, s, S);
         snprintf(png, sizeof png, "%s/%s_fd_long.png", rp->plot_dir, s->name);
         if ((st = plot_study(s, M_FD, false, S, true, png))) return st;
-        fprintf(md, "Runs continued past step %.0f (whole curves):\n\n![FD of the longer runs](%s/%s_fd_long.png)\n\n",
-                S, rp->plot_link, s->name);
+        fprintf(md, "Their whole curves:\n\n![FD of the longer runs](%s/%s_fd_long.png)\n\n",
+                rp->plot_link, s->name);
     }
     return PD_OK;
 }

@@ -141,6 +141,31 @@ check "report: a measurement against the notes" 0 "$bin" report "$tmp/paired/a" 
   --notes "$tmp/notes.ini" --out "$tmp/verdict2.md" --plots "$tmp/plots"
 expect_file "against the notes: contradicted, plainly" "$tmp/verdict2.md" \
   '^  - `a`: FD +10% \[+4%, +17%\] at equal steps .*\*\*contradicts the notes\*\*, whose smallest predicted gain (FD 10% lower)'
+# a run continued past the common step (issue 24's long runs): seed 0 of
+# a and b go to step 6, seed 1 stops at 2. On 3-point means a's FD is 7 at
+# step 4 and 5 at step 6 (28.6% lower over the last third); b's is 1.00
+# lower at equal steps, and at equal compute (b read at 6 x 2.0/2.2 =
+# 5.45, the mean of b at 5.45, 4.45, 3.45: 4.55) 0.45 lower
+if [[ -x /usr/bin/python3 ]]; then
+  /usr/bin/python3 - "$tmp/paired/a" <<'PY'
+import json, sys
+d = sys.argv[1]
+for rec, fds in (("a/seed0", [10, 8, 7, 6, 5, 4]), ("b/seed0", [9, 7, 6, 5, 4, 3])):
+    r = json.load(open(f"{d}/{rec}.json"))
+    proto = {w: next(p for p in r["curve"] if p["weights"] == w) for w in ("ema1", "raw")}
+    r["curve"] = [dict(proto[w], step=s + 1, fd=fd) for s, fd in enumerate(fds) for w in ("ema1", "raw")]
+    r["steps"] = len(fds)
+    json.dump(r, open(f"{d}/{rec}.json", "w"))
+PY
+  check "report: runs continued past the common step" 0 "$bin" report "$tmp/paired/a" --out "$tmp/long.md" \
+    --plots "$tmp/plots"
+  expect_file "long runs: a table" "$tmp/long.md" '^### Runs continued past step 2'
+  expect_file "long runs: equal steps and compute on 3-point means" "$tmp/long.md" \
+    '^| b | 0 | 6 | 4.00 | 5.00 | -1.00 | 5 | 4.55 | -0.45 |'
+  expect_file "long runs: the baseline's plateau" "$tmp/long.md" \
+    'FD 7.00 at step 4, 5.00 at step 6, 28.6% lower over the last third'
+  [[ -s "$tmp/plots/a_fd_long.png" ]] && echo "ok   long runs: plot" || { echo "FAIL long runs: plot"; fails=$((fails + 1)); }
+fi
 check "a longer budget continues the recorded runs" 0 "$bin" ablate "$tmp/a.ini" "$tmp/b.ini" --steps 3 --seeds 2 \
   --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
 expect_in_output "from its checkpoint" "resum"
