@@ -4,7 +4,8 @@
  * one labelled PNG of sample grids). Each finished run leaves a record,
  * DIR/<i>-<name>/seed<k>/result.json (and RESULTS/<name>/seed<k>.json with
  * --results), so a second call skips finished runs and a study can grow in
- * parts; a run cut short continues from its checkpoint. The run's own
+ * parts; a run cut short continues from its checkpoint, in its folder even
+ * when its config now stands at another position (ablate_rundir.c). The run's own
  * config is the only source of code: a checkpoint found in the folder is
  * continued through pd_train_run's --resume checks, never opened as a
  * session from the config stored inside it. */
@@ -497,6 +498,17 @@ static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
     }
     run_key(o, &a->cfgs[i], seed, KEY_CURRENT, key, sizeof key);
     run_key(o, &a->cfgs[i], seed, KEY_LEGACY, legacy, sizeof legacy);
+    /* the folder is named by the config's position: continue this run
+     * where an earlier call put it, not from step 0 beside it */
+    struct stat sb;
+    char moved[1024];
+    if (stat(dir, &sb) && pd_ablate_find_moved_run(o->out_dir, label, seed, key, legacy, moved, sizeof moved)) {
+        if (o->verbose)
+            fprintf(stderr, "pixeldit: ablate: %s seed %d: continuing its folder %s (listed at another position "
+                    "before)\n", label, seed, moved);
+        snprintf(dir, sizeof dir, "%s", moved);
+        snprintf(rec, sizeof rec, "%s/result.json", dir);
+    }
     /* the config as trained (as records store it), to recognise records
      * made under an older key rule; step budgets only (the key also holds
      * the kind of budget, which the text does not) */

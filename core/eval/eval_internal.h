@@ -46,6 +46,13 @@ typedef struct pd_run_record {
 /* Writes the record as JSON (atomically, through NAME.tmp.<pid>). */
 pd_status pd_run_record_write(const char *path, const pd_run_record *r);
 
+/* The run folder DIR/<j>-<label>/seed<seed> (any position j) whose
+ * run_key.txt holds key or legacy, into buf: the same run, made when its
+ * config stood at another position of ablate's list (a study that grew,
+ * a longer budget for some of its configs). False when there is none. */
+bool pd_ablate_find_moved_run(const char *out_dir, const char *label, int seed, const char *key,
+                              const char *legacy, char *buf, size_t size);
+
 /* mkdir -p */
 pd_status pd_eval_make_dir(const char *path);
 

@@ -170,6 +170,14 @@ check "a longer budget continues the recorded runs" 0 "$bin" ablate "$tmp/a.ini"
   --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study" --results "$tmp/res/a"
 expect_in_output "from its checkpoint" "resum"
 expect_file "the curve grew" "$tmp/res/a/b/seed1.json" '"step": 3,'
+# b alone is config 0 now: its run folder is still 1-b (found by its run
+# key), continued from step 3, not retrained from 0 in a new 0-b
+check "a config listed at another position continues its run" 0 "$bin" ablate "$tmp/b.ini" --steps 4 --seeds 1 \
+  --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/study"
+expect_in_output "the moved run's folder is found" "b seed 0: continuing its folder .*/1-b/seed0"
+expect_in_output "and continued from its checkpoint" "resuming .*/1-b/seed0 from its checkpoint at step 3"
+[[ ! -e "$tmp/study/0-b" ]] && echo "ok   no second folder for the same run" \
+  || { echo "FAIL a second folder for the same run"; fails=$((fails + 1)); }
 check "report without a baseline's records" 1 "$bin" report "$tmp/res" --out "$tmp/p2.md" --plots "$tmp/plots"
 expect_in_output "the missing baseline is named" "no records of the baseline config 'res'"
 printf '{"format": "pixeldit-run-1", "curve": 5}' >"$tmp/res/a/a/seed7.json"
