@@ -14,7 +14,14 @@
 #                                              left, and the CPU time that will take at the
 #                                              bench step times (plus the curve points' evaluations)
 # Budgets (constant learning rate after warm-up, so a larger budget continues
-# the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000), seeds 3 and 2.
+# the recorded runs): JITLIKE_STEPS (2000), SMALL_STEPS (1000); seeds
+# JITLIKE_SEEDS (3) and SMALL_SEEDS (2). JITLIKE_CONFIGS, SMALL_CONFIGS
+# (every config of the regime): the configs to run, names without .ini, the
+# baseline first; more seeds for the undecided mechanisms only, e.g.
+#   JITLIKE_SEEDS=6 JITLIKE_CONFIGS="jitlike jitlike-deco jitlike-pixeldit" \
+#     scripts/study.sh run jitlike
+# (a config keeps its run folder when the list changes: ablate finds it by
+# its run key).
 # STUDY_NICE (0): the nice level of the training; equal-step results do not
 # depend on it, only how fast they come.
 # The evaluation protocol is pinned here (Euler, 10 steps), as the study
@@ -31,8 +38,8 @@ cd "$(dirname "$0")/.."
 bin=./build-study/cli/pixeldit
 what="${1:-run}"
 runs="${STUDY_RUNS:-$HOME/pixeldit-study}"
-jitlike=(jitlike jitlike-freq jitlike-bilinear jitlike-deco jitlike-pixeldit jitlike-unet)
-small=(small small-freq small-bilinear small-deco small-pixeldit small-unet)
+read -ra jitlike <<<"${JITLIKE_CONFIGS:-jitlike jitlike-freq jitlike-bilinear jitlike-deco jitlike-pixeldit jitlike-unet}"
+read -ra small <<<"${SMALL_CONFIGS:-small small-freq small-bilinear small-deco small-pixeldit small-unet}"
 # OpenMP threads that sleep instead of spinning when they wait: the study
 # shares the machine with other work (docs/benchmarks.md)
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
@@ -52,8 +59,10 @@ case "$what" in
     cache="${XDG_CACHE_HOME:-$HOME/.cache}/pixeldit/featnet-fashion-mnist-pad-32px.safetensors"
     [[ -f "$cache" ]] || "$bin" eval --train-features --config configs/small.ini
     regime="${2:-all}"
-    if [[ "$regime" == jitlike || "$regime" == all ]]; then run_regime jitlike "${JITLIKE_STEPS:-2000}" 3; fi
-    if [[ "$regime" == small || "$regime" == all ]]; then run_regime small "${SMALL_STEPS:-1000}" 2; fi
+    if [[ "$regime" == jitlike || "$regime" == all ]]; then
+      run_regime jitlike "${JITLIKE_STEPS:-2000}" "${JITLIKE_SEEDS:-3}"
+    fi
+    if [[ "$regime" == small || "$regime" == all ]]; then run_regime small "${SMALL_STEPS:-1000}" "${SMALL_SEEDS:-2}"; fi
     if [[ "$regime" == long || "$regime" == all ]]; then
       nice -n "${STUDY_NICE:-0}" "$bin" ablate configs/jitlike.ini configs/jitlike-pixeldit.ini \
         --steps "${LONG_STEPS:-6000}" --seeds 1 --eval-every 250 --sampler euler --sample-steps 10 \
@@ -98,10 +107,10 @@ case "$what" in
     ;;
   status)
     /usr/bin/python3 - "$runs" "${JITLIKE_STEPS:-2000}" "${SMALL_STEPS:-1000}" "${LONG_STEPS:-6000}" \
-      "${jitlike[*]}" "${small[*]}" <<'PY'
+      "${jitlike[*]}" "${small[*]}" "${JITLIKE_SEEDS:-3}" "${SMALL_SEEDS:-2}" <<'PY'
 import glob, json, os, statistics, sys
 runs, js, ss, ls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-regimes = {"jitlike": (sys.argv[5].split(), 3, js), "small": (sys.argv[6].split(), 2, ss)}
+regimes = {"jitlike": (sys.argv[5].split(), int(sys.argv[7]), js), "small": (sys.argv[6].split(), int(sys.argv[8]), ss)}
 EVERY = 250  # --eval-every of `run`
 def load(path):
     try:
@@ -120,11 +129,14 @@ def eval_seconds(regime, cfg):
             if pts: return statistics.median(pts) * 2
     return None
 def current_step(regime, i, cfg, seed):
-    log = f"{runs}/study-{regime}/{i}-{cfg}/seed{seed}/log.csv"
-    try:
-        with open(log) as f: rows = [l.split(",", 1)[0] for l in f if l[:1].isdigit()]
-        return int(rows[-1]) if rows else 0
-    except OSError: return 0
+    # any position: a config keeps its folder when the list changes
+    best = 0
+    for log in glob.glob(f"{runs}/study-{regime}/*-{cfg}/seed{seed}/log.csv"):
+        try:
+            with open(log) as f: rows = [l.split(",", 1)[0] for l in f if l[:1].isdigit()]
+            best = max(best, int(rows[-1]) if rows else 0)
+        except (OSError, ValueError): pass
+    return best
 plan = []  # (regime, config index, config, seed, target steps)
 for regime in ("jitlike", "small"):
     cfgs, seeds, steps = regimes[regime]
