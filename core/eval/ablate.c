@@ -265,9 +265,11 @@ static long checkpoint_step(const char *ckpt, double *train_seconds) {
     return done;
 }
 
-/* Trains (or continues) one run into dir and writes its record. */
+/* Trains (or continues) one run into dir and writes its record.
+ * same_config: the folder's record stores this run's config as trained, so
+ * a checkpoint there is this run's whatever key rule named the folder. */
 static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const char *key,
-                           const char *legacy, const char *record) {
+                           const char *legacy, const char *record, bool same_config) {
     const pd_ablate_opts *o = a->o;
     static pd_config cfg;
     cfg = a->cfgs[ci];
@@ -284,14 +286,14 @@ static pd_status train_run(ablation *a, int ci, int seed, const char *dir, const
     long steps = o->steps;
     /* an interrupted run with a step budget and the same settings continues
      * where it stopped, through train --resume's checks */
-    if (o->steps > 0 && (!strcmp(old_key, key) || !strcmp(old_key, legacy))) {
+    if (o->steps > 0 && (!strcmp(old_key, key) || !strcmp(old_key, legacy) || same_config)) {
         long done = checkpoint_step(ckpt, NULL);
         if (done > 0 && done <= o->steps) resume = ckpt, steps = o->steps - done;
         if (resume && steps > 0 && o->verbose)
             fprintf(stderr, "pixeldit: ablate: resuming %s from its checkpoint at step %ld\n", dir, done);
     }
     pd_status st = PD_OK;
-    if (!resume) {
+    if (strcmp(old_key, key)) { /* a new run, or one named under an older key rule: the current key from now on */
         char tmp[1200];
         FILE *w = pd_tmp_fopen(key_path, tmp, sizeof tmp);
         if (!w) return PD_ERR_IO;
@@ -515,6 +517,10 @@ static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
     char *trained = o->steps > 0 ? trained_text(&a->cfgs[i], seed) : NULL;
     bool recorded = res[0] && read_record(res, key, trained, o->ema, o->steps, r);
     bool done = !recorded && read_record(rec, key, trained, o->ema, o->steps, r);
+    /* a folder made before the key rule changed ([sample] left the key):
+     * its record, of fewer steps, still stores this config as trained */
+    run_result prior;
+    bool same_config = !recorded && !done && trained && read_record(rec, key, trained, o->ema, 0, &prior);
     free(trained);
     if (recorded) {
         if (o->verbose) fprintf(stderr, "pixeldit: %s seed %d: recorded in %s\n", label, seed, res);
@@ -524,7 +530,7 @@ static pd_status ensure_run(ablation *a, int i, int seed, run_result *r) {
     if (!done) {
         if ((st = pd_eval_make_dir(dir))) return st;
         if (o->verbose) fprintf(stderr, "pixeldit: ablate: %s, seed %d -> %s\n", o->names[i], seed, dir);
-        if ((st = train_run(a, i, seed, dir, key, legacy, rec))) return st;
+        if ((st = train_run(a, i, seed, dir, key, legacy, rec, same_config))) return st;
         if (!read_record(rec, key, NULL, o->ema, o->steps, r))
             return pd_fail(PD_ERR_FORMAT, "%s: the record just written cannot be read back", rec);
         if (o->verbose)

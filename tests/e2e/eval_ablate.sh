@@ -178,6 +178,16 @@ expect_in_output "the moved run's folder is found" "b seed 0: continuing its fol
 expect_in_output "and continued from its checkpoint" "resuming .*/1-b/seed0 from its checkpoint at step 3"
 [[ ! -e "$tmp/study/0-b" ]] && echo "ok   no second folder for the same run" \
   || { echo "FAIL a second folder for the same run"; fails=$((fails + 1)); }
+# a folder named under an older run-key rule (its run_key.txt a hash the
+# current rules do not make) whose record stores the same config continues
+# from its checkpoint, and takes the current key
+mkdir -p "$tmp/keyrule/0-b" && cp -r "$tmp/study/1-b/seed0" "$tmp/keyrule/0-b/"
+echo 0123456789abcdef >"$tmp/keyrule/0-b/seed0/run_key.txt"
+check "a run named under an older key rule continues" 0 "$bin" ablate "$tmp/b.ini" --steps 5 --seeds 1 \
+  --eval-every 1 --n 20 --sample-steps 1 --out "$tmp/keyrule"
+expect_in_output "from its checkpoint" "resuming .*/keyrule/0-b/seed0 from its checkpoint at step 4"
+cmp -s "$tmp/keyrule/0-b/seed0/run_key.txt" "$tmp/study/1-b/seed0/run_key.txt" \
+  && echo "ok   the folder takes the current key" || { echo "FAIL the folder kept the old key"; fails=$((fails + 1)); }
 check "report without a baseline's records" 1 "$bin" report "$tmp/res" --out "$tmp/p2.md" --plots "$tmp/plots"
 expect_in_output "the missing baseline is named" "no records of the baseline config 'res'"
 printf '{"format": "pixeldit-run-1", "curve": 5}' >"$tmp/res/a/a/seed7.json"
