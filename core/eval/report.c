@@ -87,7 +87,7 @@ static void mean_curve(const study_config *c, study_metric m, double xscale, dou
 static bool has_long_runs(const study *s, double S) {
     for (int c = 0; c < s->n_configs; c++)
         for (int k = 0; k < s->configs[c].n_runs; k++)
-            if (points_upto(&s->configs[c].runs[k], S) < s->configs[c].runs[k].n_points) return true;
+            if (study_run_past(&s->configs[c].runs[k], S)) return true;
     return false;
 }
 

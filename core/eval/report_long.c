@@ -26,8 +26,6 @@ static const study_run *run_with_seed(const study_config *c, int seed) {
 
 static double last_step(const study_run *r) { return r->step[r->n_points - 1]; }
 
-static bool is_long(const study_run *r, double S) { return last_step(r) > S * 1.0005; }
-
 /* "12.34" or "n/a" */
 static const char *fmt(char *buf, size_t n, const char *f, double v) {
     if (isfinite(v)) snprintf(buf, n, f, v);
@@ -39,7 +37,7 @@ void report_long_table(FILE *md, const study *s, double S) {
     const study_config *b = &s->configs[0];
     int n_long = 0;
     for (int c = 0; c < s->n_configs; c++)
-        for (int k = 0; k < s->configs[c].n_runs; k++) n_long += is_long(&s->configs[c].runs[k], S);
+        for (int k = 0; k < s->configs[c].n_runs; k++) n_long += study_run_past(&s->configs[c].runs[k], S);
     if (!n_long || !(S > 0)) return;
     double t0 = b->step_time;
     fprintf(md, "### Runs continued past step %.0f\n\n", S);
@@ -54,7 +52,7 @@ void report_long_table(FILE *md, const study *s, double S) {
         double tc = cc->step_time;
         for (int k = 0; k < cc->n_runs; k++) {
             const study_run *r = &cc->runs[k];
-            if (!is_long(r, S)) continue;
+            if (!study_run_past(r, S)) continue;
             const study_run *br = c ? run_with_seed(b, r->seed) : NULL;
             for (double at = S; at <= last_step(r) * 1.0005; at += S) {
                 char a[32], bb[32], d[32], sc[32], fc[32], dc[32];
@@ -79,7 +77,7 @@ void report_long_table(FILE *md, const study *s, double S) {
     for (int k = 0; k < b->n_runs; k++)
         if (!lb || last_step(&b->runs[k]) > last_step(lb)) lb = &b->runs[k];
     double end = lb ? last_step(lb) : 0;
-    if (lb && is_long(lb, S)) {
+    if (lb && study_run_past(lb, S)) {
         double from = smoothed_at(lb, M_FD, 2 * end / 3), to = smoothed_at(lb, M_FD, end);
         if (isfinite(from) && isfinite(to))
             fprintf(md, "\nThe baseline's longest run (seed %d, %.0f steps), on these %d-point means: FD %.2f at "

@@ -59,6 +59,9 @@ void study_free(study *s);
  * curve. */
 double study_at(const study_run *r, study_metric m, double s);
 
+/* True when run r goes past step S (a run continued for longer). */
+bool study_run_past(const study_run *r, double S);
+
 /* The last step every run of the study reached: the equal-steps point. */
 double study_common_steps(const study *s);
 /* Config c's name without the baseline's prefix: "jitlike-unet" -> "unet"

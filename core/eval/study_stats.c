@@ -23,6 +23,10 @@ const char *study_suffix(const study *s, int c) {
     return strncmp(n, b, bl) == 0 && n[bl] == '-' ? n + bl + 1 : n;
 }
 
+bool study_run_past(const study_run *r, double S) {
+    return r->n_points > 0 && r->step[r->n_points - 1] > S * 1.0005;
+}
+
 double study_common_steps(const study *s) {
     double common = INFINITY;
     for (int i = 0; i < s->n_configs; i++)
